@@ -1,0 +1,38 @@
+//! Routing a request to its operation by `X-Amz-Target`.
+
+use crate::error::ApiError;
+use crate::operations::{account, items, tables, tags};
+use crate::state::ApiState;
+
+const DYNAMODB_PREFIX: &str = "DynamoDB_20120810.";
+
+/// Runs one request; `Ok` holds the JSON response body.
+pub async fn dispatch(state: &ApiState, target: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let Some(operation) = target.strip_prefix(DYNAMODB_PREFIX) else {
+        return Err(ApiError::UnknownOperation(String::new()));
+    };
+    let request: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::Serialization("Start of structure or map found where not expected.".into()))?;
+    if !request.is_object() {
+        return Err(ApiError::Serialization(
+            "Start of structure or map found where not expected.".into(),
+        ));
+    }
+    let response = match operation {
+        "PutItem" => items::put_item(state, request).await?,
+        "GetItem" => items::get_item(state, request)?,
+        "DeleteItem" => items::delete_item(state, request).await?,
+        "CreateTable" => tables::create_table(state, request).await?,
+        "DescribeTable" => tables::describe_table(state, request)?,
+        "ListTables" => tables::list_tables(state, request)?,
+        "DeleteTable" => tables::delete_table(state, request).await?,
+        "UpdateTable" => tables::update_table(state, request).await?,
+        "TagResource" => tags::tag_resource(state, request).await?,
+        "UntagResource" => tags::untag_resource(state, request).await?,
+        "ListTagsOfResource" => tags::list_tags_of_resource(state, request)?,
+        "DescribeEndpoints" => account::describe_endpoints(state),
+        "DescribeLimits" => account::describe_limits(),
+        _ => return Err(ApiError::UnknownOperation(String::new())),
+    };
+    Ok(response.to_string().into_bytes())
+}

@@ -1,0 +1,123 @@
+//! Primary keys: checking an item's or a `Key`'s attributes against the table's key
+//! schema, DynamoDB's key limits, and encoding them for storage.
+
+use cirrus_partition::{KeyAttribute, KeySchema};
+use cirrus_storage::key::encode_key_value;
+use cirrus_storage::size::value_size;
+use cirrus_storage::{AttributeValue, AttributeMap};
+
+use crate::error::ApiError;
+
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
+const MAX_SORT_KEY_BYTES: usize = 1024;
+
+/// An item's primary key, encoded (order-preserving, self-delimiting).
+pub struct EncodedKey {
+    pub partition: Vec<u8>,
+    pub sort: Vec<u8>,
+}
+
+fn is_empty_key_value(value: &AttributeValue) -> Option<&'static str> {
+    match value {
+        AttributeValue::S(s) if s.is_empty() => Some("string"),
+        AttributeValue::B(b) if b.is_empty() => Some("binary"),
+        _ => None,
+    }
+}
+
+fn encode(value: &AttributeValue) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(16);
+    encode_key_value(value, &mut out).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(out)
+}
+
+fn check_sizes(schema: &KeySchema, attributes: &AttributeMap, prefix: &str) -> Result<(), ApiError> {
+    if let Some(value) = attributes.get(&schema.partition_key.name) {
+        if value_size(value) > MAX_PARTITION_KEY_BYTES {
+            return Err(ApiError::validation(format!(
+                "{prefix}Size of hashkey has exceeded the maximum size limit of{MAX_PARTITION_KEY_BYTES} bytes"
+            )));
+        }
+    }
+    if let Some(sort) = &schema.sort_key {
+        if let Some(value) = attributes.get(&sort.name) {
+            if value_size(value) > MAX_SORT_KEY_BYTES {
+                return Err(ApiError::validation(format!(
+                    "{prefix}Aggregated size of all range keys has exceeded the size limit of {MAX_SORT_KEY_BYTES} bytes"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn key_attributes(schema: &KeySchema) -> impl Iterator<Item = &KeyAttribute> {
+    std::iter::once(&schema.partition_key).chain(schema.sort_key.iter())
+}
+
+fn encode_key(schema: &KeySchema, attributes: &AttributeMap) -> Result<EncodedKey, ApiError> {
+    let partition = attributes
+        .get(&schema.partition_key.name)
+        .map(encode)
+        .transpose()?
+        .unwrap_or_default();
+    let sort = match &schema.sort_key {
+        Some(sort) => attributes.get(&sort.name).map(encode).transpose()?.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    Ok(EncodedKey { partition, sort })
+}
+
+/// The key of an item being written (PutItem): every key attribute present, of its
+/// declared type, non-empty and within the size limits.
+pub fn key_of_item(schema: &KeySchema, item: &AttributeMap) -> Result<EncodedKey, ApiError> {
+    for attribute in key_attributes(schema) {
+        let Some(value) = item.get(&attribute.name) else {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Missing the key {} in the item",
+                attribute.name
+            )));
+        };
+        if value.scalar_type() != Some(attribute.ty) {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Type mismatch for key {} expected: {} actual: {}",
+                attribute.name,
+                attribute.ty.name(),
+                value.type_name()
+            )));
+        }
+        if let Some(kind) = is_empty_key_value(value) {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: One or more parameter values are not valid. \
+                 The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {}",
+                attribute.name
+            )));
+        }
+    }
+    check_sizes(schema, item, "One or more parameter values were invalid: ")?;
+    encode_key(schema, item)
+}
+
+/// A `Key` parameter (GetItem, DeleteItem): exactly the key attributes, of their types.
+pub fn key_of_key_map(schema: &KeySchema, key: &AttributeMap) -> Result<EncodedKey, ApiError> {
+    let expected = key_attributes(schema).count();
+    let matches = key.len() == expected
+        && key_attributes(schema).all(|attribute| {
+            key.get(&attribute.name)
+                .is_some_and(|value| value.scalar_type() == Some(attribute.ty))
+        });
+    if !matches {
+        return Err(ApiError::validation("The provided key element does not match the schema"));
+    }
+    for attribute in key_attributes(schema) {
+        if let Some(kind) = key.get(&attribute.name).and_then(is_empty_key_value) {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute \
+                 cannot contain an empty {kind} value. Key: {}",
+                attribute.name
+            )));
+        }
+    }
+    check_sizes(schema, key, "One or more parameter values were invalid: ")?;
+    encode_key(schema, key)
+}

@@ -1,0 +1,18 @@
+//! cirrus-api is the front door: the axum server, dispatch on `X-Amz-Target`, DynamoDB's
+//! JSON wire shapes, all request validation, and DynamoDB's error shapes. Everything a
+//! request can get wrong is rejected here, before anything is proposed to a partition.
+//! It must never touch RocksDB or Raft directly: it speaks to `cirrus-partition` in
+//! typed commands and binary items.
+
+pub mod dispatch;
+pub mod error;
+pub mod server;
+pub mod state;
+pub mod wire;
+
+mod keys;
+mod operations;
+mod validation;
+
+pub use server::{router, serve};
+pub use state::ApiState;

@@ -1,0 +1,22 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+
+use cirrus_partition::Node;
+
+pub struct ApiState {
+    pub node: Arc<Node>,
+    pub region: String,
+    pub account_id: String,
+    /// The address clients use to reach this server, reported by DescribeEndpoints.
+    pub endpoint_address: String,
+}
+
+impl ApiState {
+    pub fn table_arn(&self, table_name: &str) -> String {
+        format!(
+            "arn:aws:dynamodb:{}:{}:table/{}",
+            self.region, self.account_id, table_name
+        )
+    }
+}

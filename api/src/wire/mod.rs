@@ -1,0 +1,3 @@
+//! DynamoDB's JSON wire shapes and their conversion to the typed values below `api`.
+
+pub mod attribute_value;

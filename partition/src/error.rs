@@ -1,0 +1,23 @@
+//! Failures of the distribution layer, as `api` needs to tell them apart.
+
+use cirrus_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PartitionError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("table not found: {0}")]
+    TableNotFound(String),
+    #[error("table already exists: {0}")]
+    TableExists(String),
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("corrupt metadata: {0}")]
+    Corrupt(String),
+}
+
+impl PartitionError {
+    pub(crate) fn raft(error: impl std::fmt::Display) -> Self {
+        PartitionError::Raft(error.to_string())
+    }
+}

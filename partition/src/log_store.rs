@@ -1,0 +1,186 @@
+//! A partition's Raft log, in the `raft_log` column family under `group | index`.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use cirrus_storage::engine::{Engine, CF_META, CF_RAFT_LOG};
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{ErrorSubject, ErrorVerb, RaftLogReader};
+use rocksdb::WriteBatch;
+
+use crate::meta_keys::{self, GroupRecord};
+use crate::raft_types::{io_error, Entry, LogId, RaftStorageError, TypeConfig, Vote};
+use crate::wal_sync::WalSyncer;
+
+#[derive(Clone)]
+pub struct LogStore {
+    engine: Arc<Engine>,
+    group: u64,
+    syncer: WalSyncer,
+}
+
+fn log_key(group: u64, index: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&group.to_be_bytes());
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+fn logs_error(verb: ErrorVerb, e: impl std::error::Error + 'static) -> RaftStorageError {
+    io_error(ErrorSubject::Logs, verb, e)
+}
+
+impl LogStore {
+    pub fn new(engine: Arc<Engine>, group: u64, syncer: WalSyncer) -> LogStore {
+        LogStore { engine, group, syncer }
+    }
+
+    /// `[start, end)` of this group's log keys, covering every index.
+    pub fn group_range(group: u64) -> ([u8; 16], [u8; 16]) {
+        (log_key(group, 0), log_key(group + 1, 0))
+    }
+
+    fn read_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        record: GroupRecord,
+    ) -> Result<Option<T>, RaftStorageError> {
+        let key = meta_keys::group(self.group, record);
+        match self.engine.get(CF_META, &key) {
+            Ok(Some(bytes)) => bincode::deserialize(&bytes)
+                .map(Some)
+                .map_err(|e| logs_error(ErrorVerb::Read, e)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(logs_error(ErrorVerb::Read, e)),
+        }
+    }
+
+    fn write_meta<T: serde::Serialize>(&self, record: GroupRecord, value: &T) -> Result<(), RaftStorageError> {
+        let bytes = bincode::serialize(value).map_err(|e| logs_error(ErrorVerb::Write, e))?;
+        self.engine
+            .put(CF_META, &meta_keys::group(self.group, record), &bytes)
+            .map_err(|e| logs_error(ErrorVerb::Write, e))
+    }
+
+    fn last_entry_log_id(&self) -> Result<Option<LogId>, RaftStorageError> {
+        let (start, end) = Self::group_range(self.group);
+        let mut last = None;
+        self.engine
+            .scan_reverse(CF_RAFT_LOG, &start, &end, |_, value| {
+                let entry: Entry = bincode::deserialize(value)
+                    .map_err(|e| cirrus_storage::StorageError::Corrupt(e.to_string()))?;
+                last = Some(entry.log_id);
+                Ok(false)
+            })
+            .map_err(|e| logs_error(ErrorVerb::Read, e))?;
+        Ok(last)
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, RaftStorageError> {
+        let start = match range.start_bound() {
+            Bound::Included(&i) => i,
+            Bound::Excluded(&i) => i + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&i) => log_key(self.group, i + 1),
+            Bound::Excluded(&i) => log_key(self.group, i),
+            Bound::Unbounded => log_key(self.group + 1, 0),
+        };
+        let mut entries = Vec::new();
+        self.engine
+            .scan(CF_RAFT_LOG, &log_key(self.group, start), &end, |_, value| {
+                let entry: Entry = bincode::deserialize(value)
+                    .map_err(|e| cirrus_storage::StorageError::Corrupt(e.to_string()))?;
+                entries.push(entry);
+                Ok(true)
+            })
+            .map_err(|e| logs_error(ErrorVerb::Read, e))?;
+        Ok(entries)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, RaftStorageError> {
+        let last_purged_log_id: Option<LogId> = self.read_meta(GroupRecord::Purged)?;
+        let last_log_id = self.last_entry_log_id()?.or(last_purged_log_id);
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), RaftStorageError> {
+        self.write_meta(GroupRecord::Vote, vote)?;
+        self.engine
+            .sync_wal()
+            .map_err(|e| io_error(ErrorSubject::Vote, ErrorVerb::Write, e))
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, RaftStorageError> {
+        self.read_meta(GroupRecord::Vote)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), RaftStorageError> {
+        self.write_meta(GroupRecord::Committed, &committed)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, RaftStorageError> {
+        Ok(self.read_meta::<Option<LogId>>(GroupRecord::Committed)?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), RaftStorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let raft_log = self
+            .engine
+            .cf(CF_RAFT_LOG)
+            .map_err(|e| logs_error(ErrorVerb::Write, e))?;
+        let mut batch = WriteBatch::default();
+        for entry in entries {
+            let bytes = bincode::serialize(&entry).map_err(|e| logs_error(ErrorVerb::Write, e))?;
+            batch.put_cf(&raft_log, log_key(self.group, entry.log_id.index), bytes);
+        }
+        self.engine
+            .write(batch)
+            .map_err(|e| logs_error(ErrorVerb::Write, e))?;
+        // Durable once the syncer's next fsync completes; openraft commits only then.
+        self.syncer
+            .sync_then_report(callback)
+            .map_err(|e| logs_error(ErrorVerb::Write, e))
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), RaftStorageError> {
+        self.engine
+            .delete_range(
+                CF_RAFT_LOG,
+                &log_key(self.group, log_id.index),
+                &log_key(self.group + 1, 0),
+            )
+            .map_err(|e| logs_error(ErrorVerb::Delete, e))
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), RaftStorageError> {
+        self.write_meta(GroupRecord::Purged, &log_id)?;
+        self.engine
+            .delete_range(
+                CF_RAFT_LOG,
+                &log_key(self.group, 0),
+                &log_key(self.group, log_id.index + 1),
+            )
+            .map_err(|e| logs_error(ErrorVerb::Delete, e))
+    }
+}

@@ -1,0 +1,43 @@
+//! Keys of the `meta` column family.
+//!
+//! Per-group records start with `g | group u64`, so that all of a table's groups
+//! (`group = table_id << 16 | partition`) form one contiguous range to delete.
+
+pub const TABLE_PREFIX: &[u8] = b"t/";
+pub const NEXT_TABLE_ID: &[u8] = b"next_table_id";
+
+pub fn table(name: &str) -> Vec<u8> {
+    let mut key = TABLE_PREFIX.to_vec();
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
+/// What a group keeps in `meta`.
+#[derive(Clone, Copy)]
+pub enum GroupRecord {
+    Vote = 1,
+    Committed = 2,
+    Purged = 3,
+    Applied = 4,
+    Stats = 5,
+    Snapshot = 6,
+}
+
+pub fn group(group: u64, record: GroupRecord) -> [u8; 10] {
+    let mut key = [0u8; 10];
+    key[0] = b'g';
+    key[1..9].copy_from_slice(&group.to_be_bytes());
+    key[9] = record as u8;
+    key
+}
+
+/// `[start, end)` of the meta records of every group of a table.
+pub fn table_groups_range(table_id: u32) -> ([u8; 9], [u8; 9]) {
+    let bound = |id: u64| {
+        let mut key = [0u8; 9];
+        key[0] = b'g';
+        key[1..].copy_from_slice(&(id << 16).to_be_bytes());
+        key
+    };
+    (bound(u64::from(table_id)), bound(u64::from(table_id) + 1))
+}

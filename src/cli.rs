@@ -1,0 +1,43 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Cirrus: a DynamoDB-compatible key-value database.
+#[derive(Parser)]
+#[command(name = "cirrus", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a Cirrus node serving the DynamoDB API (one node, embedded, by default).
+    Serve(ServeOptions),
+}
+
+#[derive(Args)]
+pub struct ServeOptions {
+    /// Address to listen on for DynamoDB API requests.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Directory holding the node's data (created if missing).
+    #[arg(long, default_value = "./cirrus-data")]
+    pub data_dir: PathBuf,
+
+    /// AWS region this endpoint reports in ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+
+    /// AWS account id this endpoint reports in ARNs.
+    #[arg(long, default_value = "000000000000")]
+    pub account_id: String,
+
+    /// Partitions (Raft groups) per new table [default: the number of CPU cores, 1-64].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub partitions_per_table: Option<u16>,
+}

@@ -1,0 +1,79 @@
+//! `cirrus serve`: open the node, serve the API, shut down cleanly on SIGINT/SIGTERM.
+
+use std::sync::Arc;
+
+use cirrus_api::ApiState;
+use cirrus_partition::{Node, NodeConfig};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::cli::ServeOptions;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot open the data directory: {0}")]
+    Open(#[from] cirrus_partition::PartitionError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(std::net::SocketAddr, std::io::Error),
+    #[error("server failed: {0}")]
+    Server(std::io::Error),
+}
+
+fn default_partitions() -> u16 {
+    std::thread::available_parallelism()
+        .map(|n| n.get().clamp(1, 64) as u16)
+        .unwrap_or(2)
+}
+
+pub fn run(options: ServeOptions) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    runtime.block_on(serve(options))
+}
+
+async fn shutdown_signal() {
+    let (Ok(mut interrupt), Ok(mut terminate)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        tracing::warn!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    let node = Arc::new(
+        Node::open(NodeConfig {
+            data_dir: options.data_dir.clone(),
+            partitions_per_table: options.partitions_per_table.unwrap_or_else(default_partitions),
+        })
+        .await?,
+    );
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| ServeError::Listen(options.listen, e))?;
+    let state = Arc::new(ApiState {
+        node: node.clone(),
+        region: options.region,
+        account_id: options.account_id,
+        endpoint_address: options.listen.to_string(),
+    });
+    tracing::info!(
+        "cirrus listening on http://{} with data in {}",
+        options.listen,
+        options.data_dir.display()
+    );
+    cirrus_api::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(ServeError::Server)?;
+    node.shutdown().await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}

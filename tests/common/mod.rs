@@ -1,0 +1,697 @@
+//! Black-box test harness: runs the real `cirrus serve` binary as a child process on a
+//! free loopback port with a temporary data directory, and talks to it with the real
+//! `aws-sdk-dynamodb` client (or, for what the SDK cannot express, raw HTTP/1.1).
+//!
+//! Every wait here is bounded; every server is killed when its `TestServer` drops.
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TableStatus,
+};
+use aws_sdk_dynamodb::Client;
+
+/// How long a freshly spawned server may take to accept TCP connections.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a SIGTERM'd server may take to exit.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a table may take to become ACTIVE (or to disappear after DeleteTable).
+pub const TABLE_STATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Ports handed out in this test process, so parallel tests never pick the same one.
+fn used_ports() -> &'static Mutex<HashSet<u16>> {
+    static PORTS: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    PORTS.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+fn free_port() -> u16 {
+    for _ in 0..100 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local_addr").port();
+        drop(listener);
+        if used_ports().lock().unwrap().insert(port) {
+            return port;
+        }
+    }
+    panic!("could not find a free loopback port that this process has not used");
+}
+
+/// A running `cirrus serve` child process.
+pub struct TestServer {
+    child: Option<Child>,
+    pub port: u16,
+    data_dir: tempfile::TempDir,
+    log_dir: tempfile::TempDir,
+    extra_args: Vec<String>,
+    starts: u32,
+}
+
+impl TestServer {
+    /// Start a server with default flags.
+    pub fn start() -> TestServer {
+        Self::start_with(&[])
+    }
+
+    /// Start a server with extra `cirrus serve` flags (e.g. `["--partitions-per-table", "4"]`).
+    pub fn start_with(args: &[&str]) -> TestServer {
+        let data_dir = tempfile::Builder::new()
+            .prefix("cirrus-test-data-")
+            .tempdir()
+            .expect("create temp data dir");
+        let log_dir = tempfile::Builder::new()
+            .prefix("cirrus-test-log-")
+            .tempdir()
+            .expect("create temp log dir");
+        let mut server = TestServer {
+            child: None,
+            port: free_port(),
+            data_dir,
+            log_dir,
+            extra_args: args.iter().map(|s| s.to_string()).collect(),
+            starts: 0,
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log_path(&self, n: u32) -> PathBuf {
+        self.log_dir.path().join(format!("server-{n}.log"))
+    }
+
+    /// Everything every incarnation of this server wrote to stdout/stderr so far.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for n in 1..=self.starts {
+            let text = std::fs::read_to_string(self.log_path(n)).unwrap_or_default();
+            out.push_str(&format!("----- server start #{n} -----\n{text}"));
+        }
+        out
+    }
+
+    fn log_tail(&self) -> String {
+        let logs = self.logs();
+        let lines: Vec<&str> = logs.lines().collect();
+        let from = lines.len().saturating_sub(60);
+        lines[from..].join("\n")
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "server already running");
+        self.starts += 1;
+        let log = File::create(self.log_path(self.starts)).expect("create log file");
+        let log_err = log.try_clone().expect("clone log file handle");
+        let listen = format!("127.0.0.1:{}", self.port);
+        let child = Command::new(env!("CARGO_BIN_EXE_cirrus"))
+            .arg("serve")
+            .arg("--listen")
+            .arg(&listen)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(&self.extra_args)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
+            .spawn()
+            .expect("spawn cirrus serve");
+        self.child = Some(child);
+        self.wait_listening();
+    }
+
+    fn wait_listening(&mut self) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().expect("try_wait") {
+                self.child = None;
+                panic!(
+                    "cirrus serve exited before listening on {} ({status})\n{}",
+                    self.addr(),
+                    self.log_tail()
+                );
+            }
+            if TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "cirrus serve did not accept connections on {} within {:?}\n{}",
+                    self.addr(),
+                    STARTUP_TIMEOUT,
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Send SIGTERM and wait (bounded) for the process to exit; returns its exit status.
+    /// Panics if it does not exit within `SHUTDOWN_TIMEOUT` (the process is then SIGKILLed).
+    pub fn stop_graceful(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server is not running");
+        let pid = child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill -TERM");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "cirrus serve did not exit within {SHUTDOWN_TIMEOUT:?} of SIGTERM\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Graceful restart: SIGTERM, wait for exit, start again on the same data dir and port.
+    pub fn restart(&mut self) {
+        self.stop_graceful();
+        self.spawn();
+    }
+
+    /// SIGKILL the server (`Child::kill` sends SIGKILL on Unix) and reap it. Does not restart.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("server is not running");
+        child.kill().expect("SIGKILL cirrus serve");
+        child.wait().expect("reap killed cirrus serve");
+    }
+
+    /// Start again (after `kill9` or `stop_graceful`) on the same data dir and port.
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            None => false,
+            Some(c) => c.try_wait().expect("try_wait").is_none(),
+        }
+    }
+
+    /// An SDK client for this server: us-east-1, test credentials, plain HTTP, the SDK's
+    /// standard retry policy, and bounded timeouts.
+    pub fn client(&self) -> Client {
+        self.client_with(RetryConfig::standard())
+    }
+
+    /// An SDK client that never retries (so "acknowledged" means exactly one attempt succeeded).
+    pub fn client_no_retry(&self) -> Client {
+        self.client_with(RetryConfig::disabled())
+    }
+
+    fn client_with(&self, retry: RetryConfig) -> Client {
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::from_keys(
+                "AKIDCIRRUSTEST",
+                "cirrus-test-secret",
+                None,
+            ))
+            .http_client(http)
+            .retry_config(retry)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(Duration::from_secs(45))
+                    .build(),
+            )
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// One HTTP/1.1 `POST /` with `X-Amz-Target: <target>` (omitted when `target` is empty),
+    /// `Content-Type: application/x-amz-json-1.0` and the given body.
+    pub fn raw_request(&self, target: &str, body: &str) -> RawResponse {
+        let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/x-amz-json-1.0")];
+        if !target.is_empty() {
+            headers.push(("X-Amz-Target", target));
+        }
+        self.raw_request_with(&headers, body.as_bytes())
+            .unwrap_or_else(|e| panic!("raw request {target} failed: {e}"))
+    }
+
+    /// Raw `POST /` with exactly the given extra headers (plus Host, Content-Length,
+    /// Connection: close, X-Amz-Date and an Authorization header in SigV4 form).
+    pub fn raw_request_with(
+        &self,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<RawResponse> {
+        raw_http_post(self.addr(), headers, body)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "===== cirrus serve logs (port {}) =====\n{}",
+                self.port,
+                self.log_tail()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw HTTP/1.1
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON; panics with the body text if it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "response body is not JSON ({e}): status {} body {:?}",
+                self.status,
+                self.body_str()
+            )
+        })
+    }
+
+    /// The `__type` of an error body, if any.
+    pub fn error_type(&self) -> Option<String> {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()?
+            .get("__type")?
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// The message of an error body (`message`, or `Message` as some coral errors spell it).
+    pub fn error_message(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+        v.get("message")
+            .or_else(|| v.get("Message"))?
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+fn raw_http_post(
+    addr: SocketAddr,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<RawResponse> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = String::new();
+    req.push_str("POST / HTTP/1.1\r\n");
+    req.push_str(&format!("Host: {addr}\r\n"));
+    req.push_str("X-Amz-Date: 20240101T000000Z\r\n");
+    req.push_str(
+        "Authorization: AWS4-HMAC-SHA256 \
+         Credential=AKIDCIRRUSTEST/20240101/us-east-1/dynamodb/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
+         Signature=0000000000000000000000000000000000000000000000000000000000000000\r\n",
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    req.push_str("Connection: close\r\n\r\n");
+    stream.write_all(req.as_bytes())?;
+    // The server may answer (e.g. 413) and close before reading a large body; still try
+    // to read whatever response it sent.
+    let write_result = stream.write_all(body).and_then(|_| stream.flush());
+    let mut raw = Vec::new();
+    let read_result = stream.read_to_end(&mut raw);
+    if raw.is_empty() {
+        write_result?;
+        read_result?;
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "connection closed without a response",
+        ));
+    }
+    parse_http_response(&raw)
+}
+
+fn parse_http_response(raw: &[u8]) -> std::io::Result<RawResponse> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
+    let head = std::str::from_utf8(&raw[..head_end]).map_err(|_| bad("headers not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let mut headers = Vec::new();
+    for line in lines {
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let rest = &raw[head_end + 4..];
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        decode_chunked(rest).ok_or_else(|| bad("bad chunked body"))?
+    } else if let Some((_, len)) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        let len: usize = len.parse().map_err(|_| bad("bad content-length"))?;
+        if rest.len() < len {
+            return Err(bad("body shorter than content-length"));
+        }
+        rest[..len].to_vec()
+    } else {
+        rest.to_vec()
+    };
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn decode_chunked(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_str = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_str.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        if data.len() < size + 2 {
+            return None;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// CRC32 (IEEE 802.3, the one DynamoDB's x-amz-crc32 uses)
+// ---------------------------------------------------------------------------------------
+
+const fn crc32_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+}
+
+static CRC32_TABLE: [u32; 256] = crc32_table();
+
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc = CRC32_TABLE[((crc ^ b as u32) & 0xFF) as usize] ^ (crc >> 8);
+    }
+    crc ^ 0xFFFF_FFFF
+}
+
+// ---------------------------------------------------------------------------------------
+// SDK helpers
+// ---------------------------------------------------------------------------------------
+
+/// The error code and message of a failed SDK call; panics (with the response) if it succeeded.
+pub fn expect_err<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    what: &str,
+    result: Result<T, SdkError<E, R>>,
+) -> (String, String) {
+    match result {
+        Ok(v) => panic!("{what}: expected an error, but the request succeeded: {v:?}"),
+        Err(err) => {
+            let code = err.code().map(str::to_owned);
+            let message = err.message().unwrap_or_default().to_owned();
+            match code {
+                Some(code) => (code, message),
+                None => panic!("{what}: expected a service error, got a non-service error: {err:?}"),
+            }
+        }
+    }
+}
+
+/// Like `expect_err`, but returns a description of the mismatch instead of panicking,
+/// so a test can check many cases and report every failing one.
+pub fn check_err<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    what: &str,
+    result: Result<T, SdkError<E, R>>,
+    want_code: &str,
+    want_message_contains: Option<&str>,
+) -> Result<(), String> {
+    match result {
+        Ok(v) => Err(format!(
+            "{what}: expected {want_code}{}, but the request succeeded: {v:?}",
+            want_message_contains
+                .map(|m| format!(" containing {m:?}"))
+                .unwrap_or_default()
+        )),
+        Err(err) => {
+            let Some(code) = err.code().map(str::to_owned) else {
+                return Err(format!(
+                    "{what}: expected {want_code}, got a non-service error: {err:?}"
+                ));
+            };
+            let message = err.message().unwrap_or_default().to_owned();
+            if code != want_code {
+                return Err(format!(
+                    "{what}: expected code {want_code}, got {code} with message {message:?}"
+                ));
+            }
+            if let Some(m) = want_message_contains {
+                if !message.contains(m) {
+                    return Err(format!(
+                        "{what}: code {code} as expected, but message {message:?} does not contain {m:?}"
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Collects failures from many cases and panics once with all of them.
+#[derive(Default)]
+pub struct Failures(Vec<String>);
+
+impl Failures {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn check(&mut self, r: Result<(), String>) {
+        if let Err(e) = r {
+            self.0.push(e);
+        }
+    }
+    pub fn push(&mut self, e: impl Into<String>) {
+        self.0.push(e.into());
+    }
+    pub fn assert_none(self) {
+        if !self.0.is_empty() {
+            panic!(
+                "{} failing case(s):\n  - {}",
+                self.0.len(),
+                self.0.join("\n  - ")
+            );
+        }
+    }
+}
+
+pub fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .unwrap()
+}
+
+pub fn attr_def(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(t)
+        .build()
+        .unwrap()
+}
+
+/// Create an on-demand table with the given hash key and optional range key, and wait
+/// until it is ACTIVE.
+pub async fn create_table(
+    client: &Client,
+    name: &str,
+    hash: (&str, ScalarAttributeType),
+    range: Option<(&str, ScalarAttributeType)>,
+) {
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(hash.0, KeyType::Hash))
+        .attribute_definitions(attr_def(hash.0, hash.1));
+    if let Some((r, t)) = range {
+        req = req
+            .key_schema(key(r, KeyType::Range))
+            .attribute_definitions(attr_def(r, t));
+    }
+    req.send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateTable {name} failed: {e:?}"));
+    wait_active(client, name).await;
+}
+
+/// Poll DescribeTable until the table is ACTIVE (bounded by `TABLE_STATE_TIMEOUT`).
+pub async fn wait_active(client: &Client, name: &str) {
+    let deadline = Instant::now() + TABLE_STATE_TIMEOUT;
+    loop {
+        let out = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeTable {name} failed: {e:?}"));
+        let status = out.table().and_then(|t| t.table_status()).cloned();
+        if status == Some(TableStatus::Active) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "table {name} not ACTIVE within {TABLE_STATE_TIMEOUT:?} (status {status:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+pub fn n(v: &str) -> AttributeValue {
+    AttributeValue::N(v.to_owned())
+}
+
+pub fn b(v: &[u8]) -> AttributeValue {
+    AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(v.to_vec()))
+}
+
+pub fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// Sets are unordered in DynamoDB: sort set members (recursively) so items compare by value.
+pub fn canonical(v: &AttributeValue) -> AttributeValue {
+    match v {
+        AttributeValue::Ss(x) => {
+            let mut x = x.clone();
+            x.sort();
+            AttributeValue::Ss(x)
+        }
+        AttributeValue::Ns(x) => {
+            let mut x = x.clone();
+            x.sort();
+            AttributeValue::Ns(x)
+        }
+        AttributeValue::Bs(x) => {
+            let mut x = x.clone();
+            x.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+            AttributeValue::Bs(x)
+        }
+        AttributeValue::L(x) => AttributeValue::L(x.iter().map(canonical).collect()),
+        AttributeValue::M(x) => AttributeValue::M(
+            x.iter()
+                .map(|(k, v)| (k.clone(), canonical(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+pub fn canonical_item(i: &HashMap<String, AttributeValue>) -> HashMap<String, AttributeValue> {
+    i.iter().map(|(k, v)| (k.clone(), canonical(v))).collect()
+}
+
+/// A table name unique within this test process (tests may share nothing, but this keeps
+/// names distinct even when one test creates several tables).
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}

@@ -35,9 +35,10 @@ pub fn run(options: ServeOptions) -> Result<(), ServeError> {
 }
 
 async fn shutdown_signal() {
-    let (Ok(mut interrupt), Ok(mut terminate)) =
-        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         tracing::warn!("cannot install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
     };
@@ -52,7 +53,9 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let node = Arc::new(
         Node::open(NodeConfig {
             data_dir: options.data_dir.clone(),
-            partitions_per_table: options.partitions_per_table.unwrap_or_else(default_partitions),
+            partitions_per_table: options
+                .partitions_per_table
+                .unwrap_or_else(default_partitions),
         })
         .await?,
     );
@@ -64,6 +67,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         region: options.region,
         account_id: options.account_id,
         endpoint_address: options.listen.to_string(),
+        expressions: Default::default(),
     });
     tracing::info!(
         "cirrus listening on http://{} with data in {}",

@@ -73,7 +73,10 @@ fn attr_def_pairs(ad: &[AttributeDefinition]) -> BTreeMap<String, String> {
 /// `arn:aws:dynamodb:us-east-1:<12-digit account>:table/<name>`
 fn assert_table_arn(arn: &str, name: &str) {
     let prefix = "arn:aws:dynamodb:us-east-1:";
-    assert!(arn.starts_with(prefix), "TableArn {arn:?} should start with {prefix:?}");
+    assert!(
+        arn.starts_with(prefix),
+        "TableArn {arn:?} should start with {prefix:?}"
+    );
     let rest = &arn[prefix.len()..];
     let (account, tail) = rest
         .split_once(':')
@@ -82,7 +85,11 @@ fn assert_table_arn(arn: &str, name: &str) {
         account.len() == 12 && account.bytes().all(|c| c.is_ascii_digit()),
         "TableArn {arn:?}: account {account:?} should be 12 digits"
     );
-    assert_eq!(tail, format!("table/{name}"), "TableArn {arn:?} resource part");
+    assert_eq!(
+        tail,
+        format!("table/{name}"),
+        "TableArn {arn:?} resource part"
+    );
 }
 
 /// TableId is a UUID: 8-4-4-4-12 hex digits.
@@ -126,9 +133,34 @@ async fn create_hash_only_provisioned_table_and_describe_every_field() {
         "CreateTable TableStatus should be CREATING (or already ACTIVE), got {:?}",
         desc.table_status()
     );
-    assert_table_arn(desc.table_arn().expect("CreateTable TableArn"), "Music.Catalog_1");
+    assert_table_arn(
+        desc.table_arn().expect("CreateTable TableArn"),
+        "Music.Catalog_1",
+    );
     let created_id = desc.table_id().expect("CreateTable TableId").to_owned();
     assert_uuid(&created_id);
+    assert_eq!(
+        key_schema_pairs(desc.key_schema()),
+        vec![("Artist".to_owned(), "HASH".to_owned())],
+        "CreateTable KeySchema"
+    );
+    assert_eq!(
+        attr_def_pairs(desc.attribute_definitions()),
+        BTreeMap::from([("Artist".to_owned(), "S".to_owned())]),
+        "CreateTable AttributeDefinitions"
+    );
+    let pt = desc
+        .provisioned_throughput()
+        .expect("CreateTable ProvisionedThroughput");
+    assert_eq!(
+        (pt.read_capacity_units(), pt.write_capacity_units()),
+        (Some(5), Some(7)),
+        "CreateTable ProvisionedThroughput"
+    );
+    assert!(
+        desc.creation_date_time().is_some(),
+        "CreateTable CreationDateTime"
+    );
 
     wait_active(&client, "Music.Catalog_1").await;
     let t = describe(&client, "Music.Catalog_1").await;
@@ -194,7 +226,8 @@ async fn create_tables_with_every_key_type_combination() {
     let server = TestServer::start();
     let client = server.client();
     use ScalarAttributeType::{B, N, S};
-    let cases: Vec<(&str, (&str, ScalarAttributeType), Option<(&str, ScalarAttributeType)>)> = vec![
+    type KeyDef = (&'static str, ScalarAttributeType);
+    let cases: Vec<(&str, KeyDef, Option<KeyDef>)> = vec![
         ("hash-s", ("h", S), None),
         ("hash-n", ("h", N), None),
         ("hash-b", ("h", B), None),
@@ -211,7 +244,11 @@ async fn create_tables_with_every_key_type_combination() {
             want_ks.push((r.to_string(), "RANGE".to_owned()));
             want_ad.insert(r.to_string(), rt.as_str().to_owned());
         }
-        assert_eq!(key_schema_pairs(t.key_schema()), want_ks, "KeySchema of {name}");
+        assert_eq!(
+            key_schema_pairs(t.key_schema()),
+            want_ks,
+            "KeySchema of {name}"
+        );
         assert_eq!(
             attr_def_pairs(t.attribute_definitions()),
             want_ad,
@@ -226,11 +263,20 @@ async fn list_tables_is_sorted_and_pages_with_limit_and_exclusive_start() {
     let client = server.client();
 
     let empty = client.list_tables().send().await.expect("ListTables");
-    assert!(empty.table_names().is_empty(), "fresh server lists no tables");
+    assert!(
+        empty.table_names().is_empty(),
+        "fresh server lists no tables"
+    );
     assert_eq!(empty.last_evaluated_table_name(), None);
 
     // Created out of order; ListTables returns names in ascending (byte) order.
-    let names = ["gamma01", "Zeta-table", "beta-table", "Beta.table", "alpha_table"];
+    let names = [
+        "gamma01",
+        "Zeta-table",
+        "beta-table",
+        "Beta.table",
+        "alpha_table",
+    ];
     for name in names {
         create_table(&client, name, ("k", ScalarAttributeType::S), None).await;
     }
@@ -238,7 +284,13 @@ async fn list_tables_is_sorted_and_pages_with_limit_and_exclusive_start() {
     sorted.sort();
     assert_eq!(
         sorted,
-        vec!["Beta.table", "Zeta-table", "alpha_table", "beta-table", "gamma01"]
+        vec![
+            "Beta.table",
+            "Zeta-table",
+            "alpha_table",
+            "beta-table",
+            "gamma01"
+        ]
     );
 
     let all = client.list_tables().send().await.expect("ListTables");
@@ -272,6 +324,16 @@ async fn list_tables_is_sorted_and_pages_with_limit_and_exclusive_start() {
         None,
         "a short last page has no LastEvaluatedTableName"
     );
+
+    // Starting after the last table: nothing left.
+    let after_last = client
+        .list_tables()
+        .exclusive_start_table_name(&sorted[4])
+        .send()
+        .await
+        .expect("ListTables after the last table");
+    assert!(after_last.table_names().is_empty());
+    assert_eq!(after_last.last_evaluated_table_name(), None);
 
     // ExclusiveStartTableName need not name an existing table.
     let between = client
@@ -345,7 +407,9 @@ async fn delete_table_removes_table_and_its_items() {
         .send()
         .await
         .expect("DeleteTable");
-    let d = out.table_description().expect("DeleteTable TableDescription");
+    let d = out
+        .table_description()
+        .expect("DeleteTable TableDescription");
     assert_eq!(d.table_name(), Some("doomed"));
     assert!(
         matches!(
@@ -382,8 +446,17 @@ async fn delete_table_removes_table_and_its_items() {
     );
     assert_eq!(code, "ResourceNotFoundException");
 
-    // A new table with the same name starts empty.
+    // A new table with the same name starts empty, and is a different table.
+    let old_id = d.table_id().map(str::to_owned);
     create_table(&client, "doomed", ("pk", ScalarAttributeType::S), None).await;
+    let new_id = describe(&client, "doomed")
+        .await
+        .table_id()
+        .map(str::to_owned);
+    assert!(
+        new_id.is_some() && new_id != old_id,
+        "recreated table needs a new TableId ({old_id:?} vs {new_id:?})"
+    );
     let got = client
         .get_item()
         .table_name("doomed")
@@ -514,7 +587,13 @@ async fn update_table_errors() {
         .await
         .expect("CreateTable");
     wait_active(&client, "upd-errors").await;
-    create_table(&client, "upd-ondemand", ("pk", ScalarAttributeType::S), None).await;
+    create_table(
+        &client,
+        "upd-ondemand",
+        ("pk", ScalarAttributeType::S),
+        None,
+    )
+    .await;
 
     let mut f = Failures::new();
     f.check(check_err(
@@ -605,7 +684,10 @@ async fn tag_untag_and_list_tags_of_resource() {
             .collect()
     }
 
-    assert!(tags_of(&client, &arn).await.is_empty(), "new table has no tags");
+    assert!(
+        tags_of(&client, &arn).await.is_empty(),
+        "new table has no tags"
+    );
 
     client
         .tag_resource()
@@ -707,7 +789,10 @@ async fn describe_endpoints_and_describe_limits() {
         .send()
         .await
         .expect("DescribeEndpoints");
-    assert!(!ep.endpoints().is_empty(), "DescribeEndpoints returns an endpoint");
+    assert!(
+        !ep.endpoints().is_empty(),
+        "DescribeEndpoints returns an endpoint"
+    );
     for e in ep.endpoints() {
         assert!(!e.address().is_empty(), "endpoint Address is non-empty");
         assert!(
@@ -717,7 +802,11 @@ async fn describe_endpoints_and_describe_limits() {
         );
     }
 
-    let limits = client.describe_limits().send().await.expect("DescribeLimits");
+    let limits = client
+        .describe_limits()
+        .send()
+        .await
+        .expect("DescribeLimits");
     let account_r = limits
         .account_max_read_capacity_units()
         .expect("AccountMaxReadCapacityUnits");
@@ -765,7 +854,10 @@ async fn tables_items_and_tags_survive_graceful_restart() {
         let it = item(&[
             ("pk", s(&format!("key-{i}"))),
             ("n", n(&format!("{i}.5"))),
-            ("l", aws_sdk_dynamodb::types::AttributeValue::L(vec![s("x"), n("1")])),
+            (
+                "l",
+                aws_sdk_dynamodb::types::AttributeValue::L(vec![s("x"), n("1")]),
+            ),
         ]);
         client
             .put_item()
@@ -859,7 +951,11 @@ async fn tables_items_and_tags_survive_graceful_restart() {
             .await
             .expect("GetItem after restart");
         if i == 0 {
-            assert!(got.item().is_none(), "deleted item came back: {:?}", got.item());
+            assert!(
+                got.item().is_none(),
+                "deleted item came back: {:?}",
+                got.item()
+            );
         } else {
             assert_eq!(got.item(), Some(it), "item {i} after restart");
         }
@@ -916,10 +1012,7 @@ async fn startup_log_line_names_listen_address_and_data_dir() {
     let dir = server.data_dir().display().to_string();
     loop {
         let logs = server.logs();
-        if logs
-            .lines()
-            .any(|l| l.contains(&addr) && l.contains(&dir))
-        {
+        if logs.lines().any(|l| l.contains(&addr) && l.contains(&dir)) {
             break;
         }
         assert!(
@@ -927,5 +1020,112 @@ async fn startup_log_line_names_listen_address_and_data_dir() {
             "no startup log line mentions both {addr} and {dir}:\n{logs}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn table_names_are_case_sensitive() {
+    let server = TestServer::start();
+    let client = server.client();
+    create_table(&client, "Orders", ("id", ScalarAttributeType::S), None).await;
+    create_table(&client, "orders", ("id", ScalarAttributeType::N), None).await;
+    client
+        .put_item()
+        .table_name("Orders")
+        .item("id", s("upper"))
+        .send()
+        .await
+        .expect("PutItem Orders");
+    client
+        .put_item()
+        .table_name("orders")
+        .item("id", n("1"))
+        .send()
+        .await
+        .expect("PutItem orders");
+    let upper = describe(&client, "Orders").await;
+    let lower = describe(&client, "orders").await;
+    assert_ne!(upper.table_id(), lower.table_id());
+    assert_eq!(
+        upper.attribute_definitions()[0].attribute_type(),
+        &ScalarAttributeType::S
+    );
+    assert_eq!(
+        lower.attribute_definitions()[0].attribute_type(),
+        &ScalarAttributeType::N
+    );
+    let list = client.list_tables().send().await.expect("ListTables");
+    assert_eq!(list.table_names(), &["Orders", "orders"]);
+    let (code, _) = expect_err(
+        "DescribeTable ORDERS",
+        client.describe_table().table_name("ORDERS").send().await,
+    );
+    assert_eq!(code, "ResourceNotFoundException");
+}
+
+/// A table's partitioning is fixed when it is created: restarting the server with a
+/// different `--partitions-per-table` must not make existing items unreachable.
+#[tokio::test]
+async fn existing_tables_keep_their_items_when_partitions_per_table_changes() {
+    let mut server = TestServer::start_with(&["--partitions-per-table", "4"]);
+    let client = server.client();
+    create_table(&client, "repart", ("pk", ScalarAttributeType::S), None).await;
+    for i in 0..64 {
+        client
+            .put_item()
+            .table_name("repart")
+            .item("pk", s(&format!("key-{i}")))
+            .item("i", n(&i.to_string()))
+            .send()
+            .await
+            .expect("PutItem");
+    }
+    for args in [
+        &["--partitions-per-table", "1"][..],
+        &["--partitions-per-table", "7"][..],
+        &[][..],
+    ] {
+        server.restart_with(args);
+        let client = server.client();
+        let mut missing = Vec::new();
+        for i in 0..64 {
+            let got = client
+                .get_item()
+                .table_name("repart")
+                .key("pk", s(&format!("key-{i}")))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GetItem after restart with {args:?}: {e:?}"));
+            if got.item()
+                != Some(&item(&[
+                    ("pk", s(&format!("key-{i}"))),
+                    ("i", n(&i.to_string())),
+                ]))
+            {
+                missing.push(i);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "after restarting with {args:?}, items {missing:?} are missing or wrong"
+        );
+        // New writes and reads still agree.
+        client
+            .put_item()
+            .table_name("repart")
+            .item("pk", s("new"))
+            .send()
+            .await
+            .expect("PutItem after restart");
+        let got = client
+            .get_item()
+            .table_name("repart")
+            .key("pk", s("new"))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem");
+        assert!(got.item().is_some());
     }
 }

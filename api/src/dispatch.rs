@@ -1,7 +1,7 @@
 //! Routing a request to its operation by `X-Amz-Target`.
 
 use crate::error::ApiError;
-use crate::operations::{account, items, tables, tags};
+use crate::operations::{account, batch, items, query, scan, tables, tags};
 use crate::state::ApiState;
 
 const DYNAMODB_PREFIX: &str = "DynamoDB_20120810.";
@@ -11,8 +11,9 @@ pub async fn dispatch(state: &ApiState, target: &str, body: &[u8]) -> Result<Vec
     let Some(operation) = target.strip_prefix(DYNAMODB_PREFIX) else {
         return Err(ApiError::UnknownOperation(String::new()));
     };
-    let request: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| ApiError::Serialization("Start of structure or map found where not expected.".into()))?;
+    let request: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+        ApiError::Serialization("Start of structure or map found where not expected.".into())
+    })?;
     if !request.is_object() {
         return Err(ApiError::Serialization(
             "Start of structure or map found where not expected.".into(),
@@ -22,6 +23,11 @@ pub async fn dispatch(state: &ApiState, target: &str, body: &[u8]) -> Result<Vec
         "PutItem" => items::put_item(state, request).await?,
         "GetItem" => items::get_item(state, request)?,
         "DeleteItem" => items::delete_item(state, request).await?,
+        "UpdateItem" => items::update_item(state, request).await?,
+        "Query" => query::query(state, request)?,
+        "Scan" => scan::scan(state, request)?,
+        "BatchGetItem" => batch::batch_get_item(state, request)?,
+        "BatchWriteItem" => batch::batch_write_item(state, request).await?,
         "CreateTable" => tables::create_table(state, request).await?,
         "DescribeTable" => tables::describe_table(state, request)?,
         "ListTables" => tables::list_tables(state, request)?,

@@ -18,6 +18,10 @@ pub enum ApiError {
     UnknownOperation(String),
     #[error("{0}")]
     LimitExceeded(String),
+    /// The condition of a write did not hold; carries the item (as DynamoDB JSON) when
+    /// the request asked for it with ReturnValuesOnConditionCheckFailure=ALL_OLD.
+    #[error("The conditional request failed")]
+    ConditionalCheckFailed(Option<serde_json::Value>),
     #[error("{0}")]
     Internal(String),
 }
@@ -37,8 +41,9 @@ impl ApiError {
             }
             ApiError::ResourceInUse(_) => "com.amazonaws.dynamodb.v20120810#ResourceInUseException",
             ApiError::UnknownOperation(_) => "com.amazon.coral.service#UnknownOperationException",
-            ApiError::LimitExceeded(_) => {
-                "com.amazonaws.dynamodb.v20120810#LimitExceededException"
+            ApiError::LimitExceeded(_) => "com.amazonaws.dynamodb.v20120810#LimitExceededException",
+            ApiError::ConditionalCheckFailed(_) => {
+                "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
             }
             ApiError::Internal(_) => "com.amazonaws.dynamodb.v20120810#InternalServerError",
         }
@@ -56,11 +61,14 @@ impl ApiError {
     /// DynamoDB's error body: `{"__type": "...", "message": "..."}`.
     pub fn to_body(&self) -> Vec<u8> {
         let message = self.to_string();
-        let body = if message.is_empty() {
+        let mut body = if message.is_empty() {
             serde_json::json!({ "__type": self.type_name() })
         } else {
             serde_json::json!({ "__type": self.type_name(), "message": message })
         };
+        if let ApiError::ConditionalCheckFailed(Some(item)) = self {
+            body["Item"] = item.clone();
+        }
         body.to_string().into_bytes()
     }
 }

@@ -4,7 +4,7 @@
 use cirrus_partition::{KeyAttribute, KeySchema};
 use cirrus_storage::key::encode_key_value;
 use cirrus_storage::size::value_size;
-use cirrus_storage::{AttributeValue, AttributeMap};
+use cirrus_storage::{AttributeMap, AttributeValue};
 
 use crate::error::ApiError;
 
@@ -31,7 +31,11 @@ fn encode(value: &AttributeValue) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
-fn check_sizes(schema: &KeySchema, attributes: &AttributeMap, prefix: &str) -> Result<(), ApiError> {
+fn check_sizes(
+    schema: &KeySchema,
+    attributes: &AttributeMap,
+    prefix: &str,
+) -> Result<(), ApiError> {
     if let Some(value) = attributes.get(&schema.partition_key.name) {
         if value_size(value) > MAX_PARTITION_KEY_BYTES {
             return Err(ApiError::validation(format!(
@@ -62,7 +66,11 @@ fn encode_key(schema: &KeySchema, attributes: &AttributeMap) -> Result<EncodedKe
         .transpose()?
         .unwrap_or_default();
     let sort = match &schema.sort_key {
-        Some(sort) => attributes.get(&sort.name).map(encode).transpose()?.unwrap_or_default(),
+        Some(sort) => attributes
+            .get(&sort.name)
+            .map(encode)
+            .transpose()?
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     Ok(EncodedKey { partition, sort })
@@ -107,7 +115,9 @@ pub fn key_of_key_map(schema: &KeySchema, key: &AttributeMap) -> Result<EncodedK
                 .is_some_and(|value| value.scalar_type() == Some(attribute.ty))
         });
     if !matches {
-        return Err(ApiError::validation("The provided key element does not match the schema"));
+        return Err(ApiError::validation(
+            "The provided key element does not match the schema",
+        ));
     }
     for attribute in key_attributes(schema) {
         if let Some(kind) = key.get(&attribute.name).and_then(is_empty_key_value) {

@@ -10,7 +10,9 @@ pub mod server;
 pub mod state;
 pub mod wire;
 
+mod expressions;
 mod keys;
+mod legacy;
 mod operations;
 mod validation;
 

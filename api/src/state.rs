@@ -4,12 +4,15 @@ use std::sync::Arc;
 
 use cirrus_partition::Node;
 
+use crate::expressions::ExpressionCache;
+
 pub struct ApiState {
     pub node: Arc<Node>,
     pub region: String,
     pub account_id: String,
     /// The address clients use to reach this server, reported by DescribeEndpoints.
     pub endpoint_address: String,
+    pub expressions: ExpressionCache,
 }
 
 impl ApiState {

@@ -54,10 +54,18 @@ impl Constraints {
         }
         let length = name.chars().count();
         if length < 3 {
-            self.violation(&quoted, member, "Member must have length greater than or equal to 3");
+            self.violation(
+                &quoted,
+                member,
+                "Member must have length greater than or equal to 3",
+            );
         }
         if length > 255 {
-            self.violation(&quoted, member, "Member must have length less than or equal to 255");
+            self.violation(
+                &quoted,
+                member,
+                "Member must have length less than or equal to 255",
+            );
         }
     }
 
@@ -68,7 +76,10 @@ impl Constraints {
                 self.violation(
                     &format!("'{value}'"),
                     member,
-                    &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
+                    &format!(
+                        "Member must satisfy enum value set: [{}]",
+                        allowed.join(", ")
+                    ),
                 );
             }
         }
@@ -98,13 +109,28 @@ impl Constraints {
         }
     }
 
-    pub fn length_between(&mut self, length: Option<usize>, shown: &str, member: &str, min: usize, max: usize) {
+    pub fn length_between(
+        &mut self,
+        length: Option<usize>,
+        shown: &str,
+        member: &str,
+        min: usize,
+        max: usize,
+    ) {
         if let Some(length) = length {
             if length < min {
-                self.violation(shown, member, &format!("Member must have length greater than or equal to {min}"));
+                self.violation(
+                    shown,
+                    member,
+                    &format!("Member must have length greater than or equal to {min}"),
+                );
             }
             if length > max {
-                self.violation(shown, member, &format!("Member must have length less than or equal to {max}"));
+                self.violation(
+                    shown,
+                    member,
+                    &format!("Member must have length less than or equal to {max}"),
+                );
             }
         }
     }

@@ -1,7 +1,23 @@
 //! The commands proposed to a partition's Raft group, and what applying one returns.
-//! Items travel as stored-item bytes (see `cirrus_storage::engine::StoredItem`).
+//! Items travel as stored-item bytes (see `cirrus_storage::engine::StoredItem`);
+//! conditions and updates travel as bound expression ASTs, evaluated at apply time
+//! against the item as it is then.
 
+use cirrus_storage::expression::{Condition, UpdateActions};
+use cirrus_storage::Item;
 use serde::{Deserialize, Serialize};
+
+/// Which images of the item the proposer wants back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WantedImages {
+    /// The item before the command (ReturnValues ALL_OLD / UPDATED_OLD).
+    pub old: bool,
+    /// The item after the command (ReturnValues ALL_NEW / UPDATED_NEW).
+    pub new: bool,
+    /// The item as it was when the condition failed
+    /// (ReturnValuesOnConditionCheckFailure ALL_OLD).
+    pub old_on_condition_failure: bool,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
@@ -9,15 +25,41 @@ pub enum Command {
     Put {
         key: Vec<u8>,
         item: Vec<u8>,
-        return_old: bool,
+        condition: Option<Condition>,
+        wanted: WantedImages,
     },
     /// Delete the item at `key`, if any.
-    Delete { key: Vec<u8>, return_old: bool },
+    Delete {
+        key: Vec<u8>,
+        condition: Option<Condition>,
+        wanted: WantedImages,
+    },
+    /// Update (or create, from `key_attributes`) the item at `key`.
+    Update {
+        key: Vec<u8>,
+        key_attributes: Item,
+        actions: UpdateActions,
+        condition: Option<Condition>,
+        wanted: WantedImages,
+    },
+}
+
+/// Why a command was applied as a no-op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rejection {
+    /// The condition evaluated to false.
+    ConditionFailed,
+    /// The command is invalid against the item as it is (e.g. ADD to a string);
+    /// the message is DynamoDB's.
+    Invalid(String),
 }
 
 /// The result of applying one log entry.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ApplyOutcome {
-    /// The stored bytes of the item before the command, when the command asked for it.
+    /// Stored bytes of the item before the command, when wanted.
     pub old_item: Option<Vec<u8>>,
+    /// Stored bytes of the item after the command, when wanted.
+    pub new_item: Option<Vec<u8>>,
+    pub rejection: Option<Rejection>,
 }

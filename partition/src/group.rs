@@ -57,12 +57,20 @@ impl RaftGroup {
         let log_store = LogStore::new(engine.clone(), group, syncer);
         let state_machine = StateMachine::open(engine, table_id, partition, group)?;
         let stats = state_machine.stats();
-        let raft = Raft::new(LOCAL_NODE_ID, raft_config()?, NoPeers, log_store, state_machine)
-            .await
-            .map_err(PartitionError::raft)?;
+        let raft = Raft::new(
+            LOCAL_NODE_ID,
+            raft_config()?,
+            NoPeers,
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(PartitionError::raft)?;
         if fresh {
             let members = BTreeMap::from([(LOCAL_NODE_ID, BasicNode::default())]);
-            raft.initialize(members).await.map_err(PartitionError::raft)?;
+            raft.initialize(members)
+                .await
+                .map_err(PartitionError::raft)?;
         }
         raft.wait(Some(LEADER_WAIT))
             .current_leader(LOCAL_NODE_ID, "partition leader elected")

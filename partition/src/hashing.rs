@@ -36,6 +36,9 @@ mod tests {
             let key = format!("user#{i}");
             counts[usize::from(partition_of(partition_key_hash(key.as_bytes()), 8))] += 1;
         }
-        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 }

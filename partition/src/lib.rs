@@ -4,6 +4,10 @@
 //! and the [`Node`] that routes each command to its partition. It must never parse or
 //! shape wire requests, and never write an item except by applying a committed Raft entry.
 
+// openraft's storage traits fix `StorageError` (about 200 bytes) as their error type;
+// our helpers return the same type rather than boxing and unboxing at every call.
+#![allow(clippy::result_large_err)]
+
 pub mod catalog;
 pub mod command;
 pub mod error;
@@ -20,4 +24,5 @@ mod wal_sync;
 
 pub use catalog::{BillingMode, KeyAttribute, KeySchema, TableDescriptor, Throughput};
 pub use error::PartitionError;
-pub use node::{Node, NodeConfig, Table};
+pub use command::{ApplyOutcome, Command, Rejection, WantedImages};
+pub use node::{ItemLocation, Node, NodeConfig, Table};

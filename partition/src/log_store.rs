@@ -33,7 +33,11 @@ fn logs_error(verb: ErrorVerb, e: impl std::error::Error + 'static) -> RaftStora
 
 impl LogStore {
     pub fn new(engine: Arc<Engine>, group: u64, syncer: WalSyncer) -> LogStore {
-        LogStore { engine, group, syncer }
+        LogStore {
+            engine,
+            group,
+            syncer,
+        }
     }
 
     /// `[start, end)` of this group's log keys, covering every index.
@@ -55,7 +59,11 @@ impl LogStore {
         }
     }
 
-    fn write_meta<T: serde::Serialize>(&self, record: GroupRecord, value: &T) -> Result<(), RaftStorageError> {
+    fn write_meta<T: serde::Serialize>(
+        &self,
+        record: GroupRecord,
+        value: &T,
+    ) -> Result<(), RaftStorageError> {
         let bytes = bincode::serialize(value).map_err(|e| logs_error(ErrorVerb::Write, e))?;
         self.engine
             .put(CF_META, &meta_keys::group(self.group, record), &bytes)
@@ -94,12 +102,17 @@ impl RaftLogReader<TypeConfig> for LogStore {
         };
         let mut entries = Vec::new();
         self.engine
-            .scan(CF_RAFT_LOG, &log_key(self.group, start), &end, |_, value| {
-                let entry: Entry = bincode::deserialize(value)
-                    .map_err(|e| cirrus_storage::StorageError::Corrupt(e.to_string()))?;
-                entries.push(entry);
-                Ok(true)
-            })
+            .scan(
+                CF_RAFT_LOG,
+                &log_key(self.group, start),
+                &end,
+                |_, value| {
+                    let entry: Entry = bincode::deserialize(value)
+                        .map_err(|e| cirrus_storage::StorageError::Corrupt(e.to_string()))?;
+                    entries.push(entry);
+                    Ok(true)
+                },
+            )
             .map_err(|e| logs_error(ErrorVerb::Read, e))?;
         Ok(entries)
     }
@@ -137,10 +150,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, RaftStorageError> {
-        Ok(self.read_meta::<Option<LogId>>(GroupRecord::Committed)?.flatten())
+        Ok(self
+            .read_meta::<Option<LogId>>(GroupRecord::Committed)?
+            .flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), RaftStorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), RaftStorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,

@@ -34,7 +34,9 @@ impl WalSyncer {
                     group.extend(waiting.try_iter());
                     let result = match engine.upgrade() {
                         Some(engine) => engine.sync_wal(),
-                        None => Err(cirrus_storage::StorageError::Corrupt("the node is closed".into())),
+                        None => Err(cirrus_storage::StorageError::Corrupt(
+                            "the node is closed".into(),
+                        )),
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
                     for flushed in group {

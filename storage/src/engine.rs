@@ -54,12 +54,18 @@ impl Engine {
             .ok_or(StorageError::MissingColumnFamily(name))
     }
 
-    pub fn get(&self, cf: &'static str, key: &[u8]) -> Result<Option<DBPinnableSlice<'_>>, StorageError> {
+    pub fn get(
+        &self,
+        cf: &'static str,
+        key: &[u8],
+    ) -> Result<Option<DBPinnableSlice<'_>>, StorageError> {
         Ok(self.db.get_pinned_cf(&self.cf(cf)?, key)?)
     }
 
     pub fn put(&self, cf: &'static str, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
-        Ok(self.db.put_cf_opt(&self.cf(cf)?, key, value, &self.unsynced)?)
+        Ok(self
+            .db
+            .put_cf_opt(&self.cf(cf)?, key, value, &self.unsynced)?)
     }
 
     /// Writes a batch and fsyncs the WAL: for rare control-plane records (table
@@ -129,7 +135,12 @@ impl Engine {
     }
 
     /// Deletes `[start, end)` of a column family with one range tombstone.
-    pub fn delete_range(&self, cf: &'static str, start: &[u8], end: &[u8]) -> Result<(), StorageError> {
+    pub fn delete_range(
+        &self,
+        cf: &'static str,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(&self.cf(cf)?, start, end);
         self.write_synced(batch)
@@ -222,7 +233,11 @@ mod tests {
         for pk in [b"b".as_slice(), b"a", b"c"] {
             batch.put_cf(&items, item_key(7, 1, pk, b""), StoredItem::encode(3, pk));
         }
-        batch.put_cf(&items, item_key(7, 2, b"a", b""), StoredItem::encode(1, b"x"));
+        batch.put_cf(
+            &items,
+            item_key(7, 2, b"a", b""),
+            StoredItem::encode(1, b"x"),
+        );
         engine.write(batch)?;
         engine.sync_wal()?;
         let prefix = partition_prefix(7, 1);

@@ -7,6 +7,7 @@
 pub mod codec;
 pub mod engine;
 pub mod error;
+pub mod expression;
 pub mod key;
 pub mod number;
 pub mod size;

@@ -22,7 +22,7 @@ use std::str::FromStr;
 ///
 /// Always normalised: `mantissa` has no trailing decimal zeros, and zero is
 /// `{ negative: false, mantissa: 0, exponent: 0 }`, so derived equality is numeric equality.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Number {
     negative: bool,
     mantissa: u128,
@@ -337,7 +337,7 @@ impl Number {
         if digits == 0 || last_pair == 0 {
             return Err(NumberError::Corrupt);
         }
-        if last_pair % 10 == 0 {
+        if last_pair.is_multiple_of(10) {
             // Padding of an odd-length digit string.
             mantissa /= 10;
             digits -= 1;
@@ -474,7 +474,7 @@ fn strip_trailing_zeros(mut value: u128) -> (u128, u32) {
         }
         return (u128::from(small), zeros);
     }
-    while value % 10 == 0 {
+    while value.is_multiple_of(10) {
         value /= 10;
         zeros += 1;
     }

@@ -23,6 +23,9 @@ const DOCUMENT_OVERHEAD: usize = 3;
 /// Bytes each element of an L or M costs on top of its own size.
 const DOCUMENT_ELEMENT_OVERHEAD: usize = 1;
 
+/// DynamoDB's maximum item size, attribute names and values included.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
 /// The DynamoDB size of a whole item.
 pub fn item_size(item: &Item) -> usize {
     attributes_size(item)

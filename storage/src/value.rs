@@ -14,7 +14,7 @@ pub type Item = AttributeMap;
 ///
 /// Sets keep the order in which they were written; `api` guarantees they are
 /// non-empty and free of duplicates before a value gets here.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AttributeValue {
     S(String),
     N(Number),

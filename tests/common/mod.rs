@@ -114,9 +114,25 @@ impl TestServer {
         out
     }
 
+    /// The interesting part of the logs for a failure report: start markers, the first
+    /// lines of each start (the startup line), warnings, errors and panics, at most 60 lines.
     fn log_tail(&self) -> String {
         let logs = self.logs();
-        let lines: Vec<&str> = logs.lines().collect();
+        let mut since_start = 0;
+        let lines: Vec<&str> = logs
+            .lines()
+            .filter(|l| {
+                since_start += 1;
+                if l.starts_with("----- server start") {
+                    since_start = 0;
+                }
+                since_start <= 2
+                    || l.contains("WARN")
+                    || l.contains("ERROR")
+                    || l.contains("panicked")
+                    || l.contains("error")
+            })
+            .collect();
         let from = lines.len().saturating_sub(60);
         lines[from..].join("\n")
     }
@@ -200,6 +216,13 @@ impl TestServer {
     /// Graceful restart: SIGTERM, wait for exit, start again on the same data dir and port.
     pub fn restart(&mut self) {
         self.stop_graceful();
+        self.spawn();
+    }
+
+    /// Graceful restart with different extra `cirrus serve` flags (same data dir and port).
+    pub fn restart_with(&mut self, args: &[&str]) {
+        self.stop_graceful();
+        self.extra_args = args.iter().map(|s| s.to_string()).collect();
         self.spawn();
     }
 
@@ -376,8 +399,20 @@ fn raw_http_post(
     // The server may answer (e.g. 413) and close before reading a large body; still try
     // to read whatever response it sent.
     let write_result = stream.write_all(body).and_then(|_| stream.flush());
+    // Read until a complete response has arrived (by Content-Length or the final chunk),
+    // or the server closes the connection.
     let mut raw = Vec::new();
-    let read_result = stream.read_to_end(&mut raw);
+    let mut buf = [0u8; 64 * 1024];
+    let read_result = loop {
+        if response_complete(&raw) {
+            break Ok(());
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(k) => raw.extend_from_slice(&buf[..k]),
+            Err(e) => break Err(e),
+        }
+    };
     if raw.is_empty() {
         write_result?;
         read_result?;
@@ -387,6 +422,24 @@ fn raw_http_post(
         ));
     }
     parse_http_response(&raw)
+}
+
+/// Whether `raw` holds a whole HTTP response (headers plus the body they announce).
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(head_end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let body = &raw[head_end + 4..];
+    for line in head.split("\r\n") {
+        if let Some(v) = line.strip_prefix("content-length:") {
+            return v.trim().parse::<usize>().is_ok_and(|len| body.len() >= len);
+        }
+        if line.starts_with("transfer-encoding:") && line.contains("chunked") {
+            return decode_chunked(body).is_some();
+        }
+    }
+    false
 }
 
 fn parse_http_response(raw: &[u8]) -> std::io::Result<RawResponse> {
@@ -491,7 +544,11 @@ pub fn crc32(data: &[u8]) -> u32 {
 // ---------------------------------------------------------------------------------------
 
 /// The error code and message of a failed SDK call; panics (with the response) if it succeeded.
-pub fn expect_err<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+pub fn expect_err<
+    T: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+>(
     what: &str,
     result: Result<T, SdkError<E, R>>,
 ) -> (String, String) {
@@ -502,7 +559,9 @@ pub fn expect_err<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug,
             let message = err.message().unwrap_or_default().to_owned();
             match code {
                 Some(code) => (code, message),
-                None => panic!("{what}: expected a service error, got a non-service error: {err:?}"),
+                None => {
+                    panic!("{what}: expected a service error, got a non-service error: {err:?}")
+                }
             }
         }
     }
@@ -510,7 +569,11 @@ pub fn expect_err<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug,
 
 /// Like `expect_err`, but returns a description of the mismatch instead of panicking,
 /// so a test can check many cases and report every failing one.
-pub fn check_err<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+pub fn check_err<
+    T: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+>(
     what: &str,
     result: Result<T, SdkError<E, R>>,
     want_code: &str,
@@ -675,11 +738,9 @@ pub fn canonical(v: &AttributeValue) -> AttributeValue {
             AttributeValue::Bs(x)
         }
         AttributeValue::L(x) => AttributeValue::L(x.iter().map(canonical).collect()),
-        AttributeValue::M(x) => AttributeValue::M(
-            x.iter()
-                .map(|(k, v)| (k.clone(), canonical(v)))
-                .collect(),
-        ),
+        AttributeValue::M(x) => {
+            AttributeValue::M(x.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -694,4 +755,85 @@ pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+// ---------------------------------------------------------------------------------------
+// Data-plane helpers (expressions, UpdateItem, Query/Scan, batches)
+// ---------------------------------------------------------------------------------------
+
+/// An item or key: attribute name → value.
+pub type Attrs = HashMap<String, AttributeValue>;
+
+/// How many pages a paging loop in a test may fetch before it is considered runaway.
+pub const MAX_PAGES: usize = 500;
+
+pub fn ss(v: &[&str]) -> AttributeValue {
+    AttributeValue::Ss(v.iter().map(|x| x.to_string()).collect())
+}
+
+pub fn ns(v: &[&str]) -> AttributeValue {
+    AttributeValue::Ns(v.iter().map(|x| x.to_string()).collect())
+}
+
+pub fn bs(v: &[&[u8]]) -> AttributeValue {
+    AttributeValue::Bs(
+        v.iter()
+            .map(|x| aws_sdk_dynamodb::primitives::Blob::new(x.to_vec()))
+            .collect(),
+    )
+}
+
+pub fn list(v: Vec<AttributeValue>) -> AttributeValue {
+    AttributeValue::L(v)
+}
+
+pub fn map(pairs: &[(&str, AttributeValue)]) -> AttributeValue {
+    AttributeValue::M(item(pairs))
+}
+
+/// PutItem that must succeed.
+pub async fn put_ok(client: &Client, table: &str, it: Attrs) {
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(it.clone()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutItem {it:?} into {table}: {e:?}"));
+}
+
+/// Strongly consistent GetItem that must succeed.
+pub async fn get_consistent(client: &Client, table: &str, key: Attrs) -> Option<Attrs> {
+    client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetItem {key:?} from {table}: {e:?}"))
+        .item()
+        .cloned()
+}
+
+/// Every item of a table, by paging a consistent Scan to the end (bounded by `MAX_PAGES`).
+pub async fn scan_everything(client: &Client, table: &str) -> Vec<Attrs> {
+    let mut out = Vec::new();
+    let mut start: Option<Attrs> = None;
+    for _ in 0..MAX_PAGES {
+        let page = client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Scan {table}: {e:?}"));
+        out.extend(page.items().iter().cloned());
+        match page.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return out,
+        }
+    }
+    panic!("Scan of {table} did not finish within {MAX_PAGES} pages");
 }

@@ -1,21 +1,23 @@
-//! Single-item operations: PutItem, GetItem, DeleteItem.
+//! Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem.
 
-use cirrus_partition::Table;
+use cirrus_partition::{ApplyOutcome, Command, KeySchema, Rejection, Table, WantedImages};
 use cirrus_storage::codec::{decode_item, encode_item};
 use cirrus_storage::engine::StoredItem;
-use cirrus_storage::size::item_size;
+use cirrus_storage::expression::projection::project;
+use cirrus_storage::expression::update::updated_paths;
+use cirrus_storage::expression::{ExpressionKind, PathElement, Projection, UpdateActions};
+use cirrus_storage::size::{item_size, MAX_ITEM_BYTES};
 use cirrus_storage::Item;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::keys::{key_of_item, key_of_key_map};
+use crate::expressions::Placeholders;
+use crate::keys::{key_of_item, key_of_key_map, EncodedKey};
+use crate::legacy;
 use crate::state::ApiState;
 use crate::validation::{parse_input, Constraints};
 use crate::wire::attribute_value::{item_to_json, parse_item};
-
-/// DynamoDB's maximum item size, names and values included.
-const MAX_ITEM_BYTES: usize = 400 * 1024;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -23,8 +25,12 @@ struct PutItemInput {
     table_name: Option<String>,
     item: Option<Value>,
     return_values: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
     condition_expression: Option<String>,
+    expression_attribute_names: Option<Value>,
+    expression_attribute_values: Option<Value>,
     expected: Option<Value>,
+    conditional_operator: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -33,6 +39,7 @@ struct GetItemInput {
     table_name: Option<String>,
     key: Option<Value>,
     projection_expression: Option<String>,
+    expression_attribute_names: Option<Value>,
     attributes_to_get: Option<Value>,
 }
 
@@ -42,45 +49,92 @@ struct DeleteItemInput {
     table_name: Option<String>,
     key: Option<Value>,
     return_values: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
     condition_expression: Option<String>,
+    expression_attribute_names: Option<Value>,
+    expression_attribute_values: Option<Value>,
     expected: Option<Value>,
+    conditional_operator: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateItemInput {
+    table_name: Option<String>,
+    key: Option<Value>,
+    update_expression: Option<String>,
+    condition_expression: Option<String>,
+    expression_attribute_names: Option<Value>,
+    expression_attribute_values: Option<Value>,
+    attribute_updates: Option<Value>,
+    expected: Option<Value>,
+    conditional_operator: Option<String>,
+    return_values: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
 }
 
 const RETURN_VALUES: &[&str] = &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
+const RETURN_ON_FAILURE: &[&str] = &["ALL_OLD", "NONE"];
+const CONDITIONAL_OPERATORS: &[&str] = &["AND", "OR"];
 
-/// Conditions and projections come with the expression language; until then a request
-/// that uses them is refused rather than silently run without them.
-fn refuse_unsupported(parameters: &[(&str, bool)]) -> Result<(), ApiError> {
-    match parameters.iter().find(|(_, present)| *present) {
-        Some((name, _)) => Err(ApiError::validation(format!("{name} is not supported yet"))),
-        None => Ok(()),
-    }
-}
-
-/// Only NONE and ALL_OLD make sense for PutItem and DeleteItem.
-fn wants_old_item(return_values: Option<&str>) -> Result<bool, ApiError> {
-    match return_values {
-        None | Some("NONE") => Ok(false),
-        Some("ALL_OLD") => Ok(true),
-        Some(_) => Err(ApiError::validation("Return values set to invalid value")),
-    }
-}
-
-fn decode_stored(stored: &[u8]) -> Result<Item, ApiError> {
+/// Decodes stored-item bytes into an item.
+pub fn decode_stored(stored: &[u8]) -> Result<Item, ApiError> {
     let bytes = StoredItem::codec_bytes(stored).map_err(|e| ApiError::Internal(e.to_string()))?;
     decode_item(bytes).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-fn attributes_response(old: Option<Vec<u8>>) -> Result<Value, ApiError> {
-    Ok(match old {
-        Some(stored) => json!({ "Attributes": item_to_json(&decode_stored(&stored)?) }),
-        None => json!({}),
-    })
+/// `{"Attributes": ...}` when there is something to return, else `{}`.
+fn attributes_response(item: Option<Item>) -> Value {
+    match item {
+        Some(item) if !item.is_empty() => json!({ "Attributes": item_to_json(&item) }),
+        _ => json!({}),
+    }
 }
 
-fn parse_key(table: &Table, key: &Value) -> Result<crate::keys::EncodedKey, ApiError> {
+/// Turns a rejected command into DynamoDB's error.
+fn rejection_error(outcome: &ApplyOutcome) -> Result<(), ApiError> {
+    match &outcome.rejection {
+        None => Ok(()),
+        Some(Rejection::Invalid(message)) => Err(ApiError::Validation(message.clone())),
+        Some(Rejection::ConditionFailed) => {
+            let item = outcome
+                .old_item
+                .as_deref()
+                .map(decode_stored)
+                .transpose()?
+                .map(|item| item_to_json(&item));
+            Err(ApiError::ConditionalCheckFailed(item))
+        }
+    }
+}
+
+fn condition_failure_wanted(value: Option<&str>) -> bool {
+    value == Some("ALL_OLD")
+}
+
+/// The table, the encoded key of a `Key` parameter, and its location.
+fn locate_key(state: &ApiState, table_name: &str, key: &Value) -> Result<(std::sync::Arc<Table>, Item, EncodedKey), ApiError> {
     let key = parse_item(key)?;
-    key_of_key_map(&table.descriptor().key_schema, &key)
+    let table = state.node.table(table_name)?;
+    let encoded = key_of_key_map(&table.descriptor().key_schema, &key)?;
+    Ok((table, key, encoded))
+}
+
+/// Checks an item to be written in full and encodes its key and its stored bytes.
+pub fn prepare_put(schema: &KeySchema, item: &Item) -> Result<(EncodedKey, Vec<u8>), ApiError> {
+    let key = key_of_item(schema, item)?;
+    let size = item_size(item);
+    if size > MAX_ITEM_BYTES {
+        return Err(ApiError::validation("Item size has exceeded the maximum allowed size"));
+    }
+    let mut codec_bytes = Vec::with_capacity(size + 16);
+    encode_item(item, &mut codec_bytes);
+    // `size` is at most MAX_ITEM_BYTES, which fits a u32.
+    Ok((key, StoredItem::encode(size as u32, &codec_bytes)))
+}
+
+fn missing() -> ApiError {
+    ApiError::Internal("validated members missing".into())
 }
 
 pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
@@ -89,31 +143,55 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.item, "item");
     constraints.one_of(&input.return_values, "returnValues", RETURN_VALUES);
+    constraints.one_of(
+        &input.return_values_on_condition_check_failure,
+        "returnValuesOnConditionCheckFailure",
+        RETURN_ON_FAILURE,
+    );
+    constraints.one_of(&input.conditional_operator, "conditionalOperator", CONDITIONAL_OPERATORS);
     constraints.finish()?;
     let (Some(table_name), Some(item)) = (&input.table_name, &input.item) else {
-        return Err(ApiError::Internal("validated members missing".into()));
+        return Err(missing());
     };
-    refuse_unsupported(&[
-        ("ConditionExpression", input.condition_expression.is_some()),
-        ("Expected", input.expected.is_some()),
-    ])?;
-    let return_old = wants_old_item(input.return_values.as_deref())?;
+    legacy::reject_mixed(
+        &[("Expected", input.expected.is_some())],
+        &[("ConditionExpression", input.condition_expression.is_some())],
+    )?;
+    let return_old = match input.return_values.as_deref() {
+        None | Some("NONE") => false,
+        Some("ALL_OLD") => true,
+        Some(_) => return Err(ApiError::validation("ReturnValues can only be ALL_OLD or NONE")),
+    };
     let item = parse_item(item)?;
-    let table = state.node.table(table_name)?;
-    let key = key_of_item(&table.descriptor().key_schema, &item)?;
-    let size = item_size(&item);
-    if size > MAX_ITEM_BYTES {
-        return Err(ApiError::validation("Item size has exceeded the maximum allowed size"));
+    let placeholders = Placeholders::parse(
+        input.expression_attribute_names.as_ref(),
+        input.expression_attribute_values.as_ref(),
+        input.condition_expression.is_some(),
+    )?;
+    let mut binder = placeholders.binder(&state.expressions);
+    let mut condition = binder.condition(input.condition_expression.as_deref(), ExpressionKind::Condition)?;
+    binder.finish()?;
+    if let Some(expected) = &input.expected {
+        condition = legacy::expected_to_condition(expected, input.conditional_operator.as_deref())?;
     }
-    let mut codec_bytes = Vec::with_capacity(size + 16);
-    encode_item(&item, &mut codec_bytes);
-    // `size` is at most MAX_ITEM_BYTES, which fits a u32.
-    let stored = StoredItem::encode(size as u32, &codec_bytes);
-    let old = state
-        .node
-        .put_item(&table, &key.partition, &key.sort, stored, return_old)
-        .await?;
-    attributes_response(old)
+    let table = state.node.table(table_name)?;
+    let (key, stored) = prepare_put(&table.descriptor().key_schema, &item)?;
+    let location = table.locate(&key.partition, &key.sort)?;
+    let command = Command::Put {
+        key: location.key.clone(),
+        item: stored,
+        condition,
+        wanted: WantedImages {
+            old: return_old,
+            new: false,
+            old_on_condition_failure: condition_failure_wanted(
+                input.return_values_on_condition_check_failure.as_deref(),
+            ),
+        },
+    };
+    let outcome = state.node.propose(&table, &location, command).await?;
+    rejection_error(&outcome)?;
+    Ok(attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?))
 }
 
 pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
@@ -123,17 +201,47 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     constraints.not_null(&input.key, "key");
     constraints.finish()?;
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
-        return Err(ApiError::Internal("validated members missing".into()));
+        return Err(missing());
     };
-    refuse_unsupported(&[
-        ("ProjectionExpression", input.projection_expression.is_some()),
-        ("AttributesToGet", input.attributes_to_get.is_some()),
-    ])?;
-    let table = state.node.table(table_name)?;
-    let key = parse_key(&table, key)?;
-    match state.node.get_item(&table, &key.partition, &key.sort)? {
-        Some(stored) => Ok(json!({ "Item": item_to_json(&decode_stored(&stored)?) })),
+    legacy::reject_mixed(
+        &[("AttributesToGet", input.attributes_to_get.is_some())],
+        &[("ProjectionExpression", input.projection_expression.is_some())],
+    )?;
+    let projection = read_projection(
+        state,
+        input.projection_expression.as_deref(),
+        input.expression_attribute_names.as_ref(),
+        input.attributes_to_get.as_ref(),
+    )?;
+    let (table, _, key) = locate_key(state, table_name, key)?;
+    let location = table.locate(&key.partition, &key.sort)?;
+    match state.node.get_item(&location)? {
+        Some(stored) => {
+            let item = decode_stored(&stored)?;
+            let item = match &projection {
+                Some(projection) => project(&item, &projection.0),
+                None => item,
+            };
+            Ok(json!({ "Item": item_to_json(&item) }))
+        }
         None => Ok(json!({})),
+    }
+}
+
+/// The projection of a read: ProjectionExpression (with its names) or AttributesToGet.
+pub fn read_projection(
+    state: &ApiState,
+    expression: Option<&str>,
+    names: Option<&Value>,
+    attributes_to_get: Option<&Value>,
+) -> Result<Option<Projection>, ApiError> {
+    let placeholders = Placeholders::parse(names, None, expression.is_some())?;
+    let mut binder = placeholders.binder(&state.expressions);
+    let projection = binder.projection(expression)?;
+    binder.finish()?;
+    match attributes_to_get {
+        Some(names) => Ok(Some(legacy::attributes_to_get_to_projection(names)?)),
+        None => Ok(projection),
     }
 }
 
@@ -143,20 +251,141 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.key, "key");
     constraints.one_of(&input.return_values, "returnValues", RETURN_VALUES);
+    constraints.one_of(
+        &input.return_values_on_condition_check_failure,
+        "returnValuesOnConditionCheckFailure",
+        RETURN_ON_FAILURE,
+    );
+    constraints.one_of(&input.conditional_operator, "conditionalOperator", CONDITIONAL_OPERATORS);
     constraints.finish()?;
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
-        return Err(ApiError::Internal("validated members missing".into()));
+        return Err(missing());
     };
-    refuse_unsupported(&[
-        ("ConditionExpression", input.condition_expression.is_some()),
-        ("Expected", input.expected.is_some()),
-    ])?;
-    let return_old = wants_old_item(input.return_values.as_deref())?;
-    let table = state.node.table(table_name)?;
-    let key = parse_key(&table, key)?;
-    let old = state
-        .node
-        .delete_item(&table, &key.partition, &key.sort, return_old)
-        .await?;
-    attributes_response(old)
+    legacy::reject_mixed(
+        &[("Expected", input.expected.is_some())],
+        &[("ConditionExpression", input.condition_expression.is_some())],
+    )?;
+    let return_old = match input.return_values.as_deref() {
+        None | Some("NONE") => false,
+        Some("ALL_OLD") => true,
+        Some(_) => return Err(ApiError::validation("ReturnValues can only be ALL_OLD or NONE")),
+    };
+    let placeholders = Placeholders::parse(
+        input.expression_attribute_names.as_ref(),
+        input.expression_attribute_values.as_ref(),
+        input.condition_expression.is_some(),
+    )?;
+    let mut binder = placeholders.binder(&state.expressions);
+    let mut condition = binder.condition(input.condition_expression.as_deref(), ExpressionKind::Condition)?;
+    binder.finish()?;
+    if let Some(expected) = &input.expected {
+        condition = legacy::expected_to_condition(expected, input.conditional_operator.as_deref())?;
+    }
+    let (table, _, key) = locate_key(state, table_name, key)?;
+    let location = table.locate(&key.partition, &key.sort)?;
+    let command = Command::Delete {
+        key: location.key.clone(),
+        condition,
+        wanted: WantedImages {
+            old: return_old,
+            new: false,
+            old_on_condition_failure: condition_failure_wanted(
+                input.return_values_on_condition_check_failure.as_deref(),
+            ),
+        },
+    };
+    let outcome = state.node.propose(&table, &location, command).await?;
+    rejection_error(&outcome)?;
+    Ok(attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?))
+}
+
+/// DynamoDB refuses updates that touch a key attribute.
+fn check_key_untouched(schema: &KeySchema, actions: &UpdateActions) -> Result<(), ApiError> {
+    for path in updated_paths(actions) {
+        if let Some(PathElement::Attribute(name)) = path.0.first() {
+            let is_key = schema.partition_key.name == *name
+                || schema.sort_key.as_ref().is_some_and(|sort| sort.name == *name);
+            if is_key {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Cannot update attribute {name}. \
+                     This attribute is part of the key"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let input: UpdateItemInput = parse_input(request)?;
+    let mut constraints = Constraints::new();
+    constraints.table_name(&input.table_name, "tableName");
+    constraints.not_null(&input.key, "key");
+    constraints.one_of(&input.return_values, "returnValues", RETURN_VALUES);
+    constraints.one_of(
+        &input.return_values_on_condition_check_failure,
+        "returnValuesOnConditionCheckFailure",
+        RETURN_ON_FAILURE,
+    );
+    constraints.one_of(&input.conditional_operator, "conditionalOperator", CONDITIONAL_OPERATORS);
+    constraints.finish()?;
+    let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
+        return Err(missing());
+    };
+    legacy::reject_mixed(
+        &[
+            ("AttributeUpdates", input.attribute_updates.is_some()),
+            ("Expected", input.expected.is_some()),
+        ],
+        &[
+            ("UpdateExpression", input.update_expression.is_some()),
+            ("ConditionExpression", input.condition_expression.is_some()),
+        ],
+    )?;
+    let placeholders = Placeholders::parse(
+        input.expression_attribute_names.as_ref(),
+        input.expression_attribute_values.as_ref(),
+        input.condition_expression.is_some() || input.update_expression.is_some(),
+    )?;
+    let mut binder = placeholders.binder(&state.expressions);
+    let mut actions = binder.update(input.update_expression.as_deref())?;
+    let mut condition = binder.condition(input.condition_expression.as_deref(), ExpressionKind::Condition)?;
+    binder.finish()?;
+    if let Some(updates) = &input.attribute_updates {
+        actions = Some(legacy::attribute_updates_to_actions(updates)?);
+    }
+    if let Some(expected) = &input.expected {
+        condition = legacy::expected_to_condition(expected, input.conditional_operator.as_deref())?;
+    }
+    let actions = actions.unwrap_or_default();
+    let (table, key_attributes, key) = locate_key(state, table_name, key)?;
+    check_key_untouched(&table.descriptor().key_schema, &actions)?;
+    let return_values = input.return_values.as_deref().unwrap_or("NONE");
+    let location = table.locate(&key.partition, &key.sort)?;
+    let paths = matches!(return_values, "UPDATED_OLD" | "UPDATED_NEW").then(|| updated_paths(&actions));
+    let command = Command::Update {
+        key: location.key.clone(),
+        key_attributes,
+        actions,
+        condition,
+        wanted: WantedImages {
+            old: matches!(return_values, "ALL_OLD" | "UPDATED_OLD"),
+            new: matches!(return_values, "ALL_NEW" | "UPDATED_NEW"),
+            old_on_condition_failure: condition_failure_wanted(
+                input.return_values_on_condition_check_failure.as_deref(),
+            ),
+        },
+    };
+    let outcome = state.node.propose(&table, &location, command).await?;
+    rejection_error(&outcome)?;
+    let image = match return_values {
+        "ALL_OLD" | "UPDATED_OLD" => outcome.old_item.as_deref().map(decode_stored).transpose()?,
+        "ALL_NEW" | "UPDATED_NEW" => outcome.new_item.as_deref().map(decode_stored).transpose()?,
+        _ => None,
+    };
+    let image = match (image, &paths) {
+        (Some(item), Some(paths)) => Some(project(&item, paths)),
+        (image, _) => image,
+    };
+    Ok(attributes_response(image))
 }

@@ -1,6 +1,10 @@
 //! One module per operation family.
 
 pub mod account;
+pub mod batch;
 pub mod items;
+pub mod paging;
+pub mod query;
+pub mod scan;
 pub mod tables;
 pub mod tags;

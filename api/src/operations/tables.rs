@@ -79,12 +79,29 @@ struct UpdateTableInput {
 
 const BILLING_MODES: &[&str] = &["PROVISIONED", "PAY_PER_REQUEST"];
 
-fn check_throughput(constraints: &mut Constraints, throughput: &Option<ProvisionedThroughputInput>) {
+fn check_throughput(
+    constraints: &mut Constraints,
+    throughput: &Option<ProvisionedThroughputInput>,
+) {
     if let Some(t) = throughput {
-        constraints.not_null(&t.write_capacity_units, "provisionedThroughput.writeCapacityUnits");
-        constraints.at_least(t.write_capacity_units, "provisionedThroughput.writeCapacityUnits", 1);
-        constraints.not_null(&t.read_capacity_units, "provisionedThroughput.readCapacityUnits");
-        constraints.at_least(t.read_capacity_units, "provisionedThroughput.readCapacityUnits", 1);
+        constraints.not_null(
+            &t.write_capacity_units,
+            "provisionedThroughput.writeCapacityUnits",
+        );
+        constraints.at_least(
+            t.write_capacity_units,
+            "provisionedThroughput.writeCapacityUnits",
+            1,
+        );
+        constraints.not_null(
+            &t.read_capacity_units,
+            "provisionedThroughput.readCapacityUnits",
+        );
+        constraints.at_least(
+            t.read_capacity_units,
+            "provisionedThroughput.readCapacityUnits",
+            1,
+        );
     }
 }
 
@@ -186,45 +203,70 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         for (i, element) in elements.iter().enumerate() {
             let member = format!("keySchema.{}.member", i + 1);
             constraints.not_null(&element.key_type, &format!("{member}.keyType"));
-            constraints.one_of(&element.key_type, &format!("{member}.keyType"), &["HASH", "RANGE"]);
+            constraints.one_of(
+                &element.key_type,
+                &format!("{member}.keyType"),
+                &["HASH", "RANGE"],
+            );
             constraints.not_null(&element.attribute_name, &format!("{member}.attributeName"));
         }
     }
     if let Some(definitions) = &input.attribute_definitions {
         for (i, definition) in definitions.iter().enumerate() {
             let member = format!("attributeDefinitions.{}.member", i + 1);
-            constraints.not_null(&definition.attribute_type, &format!("{member}.attributeType"));
-            constraints.one_of(&definition.attribute_type, &format!("{member}.attributeType"), &["B", "N", "S"]);
-            constraints.not_null(&definition.attribute_name, &format!("{member}.attributeName"));
+            constraints.not_null(
+                &definition.attribute_type,
+                &format!("{member}.attributeType"),
+            );
+            constraints.one_of(
+                &definition.attribute_type,
+                &format!("{member}.attributeType"),
+                &["B", "N", "S"],
+            );
+            constraints.not_null(
+                &definition.attribute_name,
+                &format!("{member}.attributeName"),
+            );
         }
     }
     constraints.one_of(&input.billing_mode, "billingMode", BILLING_MODES);
     check_throughput(&mut constraints, &input.provisioned_throughput);
     constraints.finish()?;
-    let (Some(table_name), Some(elements), Some(definitions)) =
-        (&input.table_name, &input.key_schema, &input.attribute_definitions)
-    else {
+    let (Some(table_name), Some(elements), Some(definitions)) = (
+        &input.table_name,
+        &input.key_schema,
+        &input.attribute_definitions,
+    ) else {
         return Err(ApiError::Internal("validated members missing".into()));
     };
-    refuse_unsupported("GlobalSecondaryIndexes", input.global_secondary_indexes.is_some())?;
-    refuse_unsupported("LocalSecondaryIndexes", input.local_secondary_indexes.is_some())?;
+    refuse_unsupported(
+        "GlobalSecondaryIndexes",
+        input.global_secondary_indexes.is_some(),
+    )?;
+    refuse_unsupported(
+        "LocalSecondaryIndexes",
+        input.local_secondary_indexes.is_some(),
+    )?;
     refuse_unsupported(
         "StreamSpecification",
-        input.stream_specification.as_ref().and_then(|s| s.stream_enabled) == Some(true),
+        input
+            .stream_specification
+            .as_ref()
+            .and_then(|s| s.stream_enabled)
+            == Some(true),
     )?;
-    let billing_mode = billing_mode_of(input.billing_mode.as_deref()).unwrap_or(BillingMode::Provisioned);
+    let billing_mode =
+        billing_mode_of(input.billing_mode.as_deref()).unwrap_or(BillingMode::Provisioned);
     let throughput = match (billing_mode, &input.provisioned_throughput) {
         (BillingMode::Provisioned, Some(t)) => Throughput {
             read_capacity_units: t.read_capacity_units.unwrap_or(0).unsigned_abs(),
             write_capacity_units: t.write_capacity_units.unwrap_or(0).unsigned_abs(),
             ..Default::default()
         },
-        (BillingMode::Provisioned, None) => {
-            return Err(ApiError::validation(
-                "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits \
+        (BillingMode::Provisioned, None) => return Err(ApiError::validation(
+            "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits \
                  must both be specified when BillingMode is PROVISIONED",
-            ))
-        }
+        )),
         (BillingMode::PayPerRequest, Some(_)) => {
             return Err(ApiError::validation(
                 "One or more parameter values were invalid: Neither ReadCapacityUnits nor \
@@ -257,7 +299,8 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
 }
 
 fn key_schema_json(schema: &KeySchema) -> Value {
-    let mut elements = vec![json!({ "AttributeName": schema.partition_key.name, "KeyType": "HASH" })];
+    let mut elements =
+        vec![json!({ "AttributeName": schema.partition_key.name, "KeyType": "HASH" })];
     if let Some(sort) = &schema.sort_key {
         elements.push(json!({ "AttributeName": sort.name, "KeyType": "RANGE" }));
     }
@@ -309,7 +352,9 @@ pub fn table_description(state: &ApiState, table: &Table, status: &str) -> Value
 }
 
 fn table_not_found(name: &str) -> ApiError {
-    ApiError::ResourceNotFound(format!("Requested resource not found: Table: {name} not found"))
+    ApiError::ResourceNotFound(format!(
+        "Requested resource not found: Table: {name} not found"
+    ))
 }
 
 fn required_table_name(request: Value) -> Result<String, ApiError> {
@@ -324,22 +369,24 @@ fn required_table_name(request: Value) -> Result<String, ApiError> {
 
 pub fn describe_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let name = required_table_name(request)?;
-    let table = state.node.table(&name).map_err(|_| table_not_found(&name))?;
+    let table = state
+        .node
+        .table(&name)
+        .map_err(|_| table_not_found(&name))?;
     Ok(json!({ "Table": table_description(state, &table, "ACTIVE") }))
 }
 
 pub async fn delete_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let name = required_table_name(request)?;
-    let table = state.node.table(&name).map_err(|_| table_not_found(&name))?;
-    let description = table_description(state, &table, "DELETING");
-    state
+    let table = state
         .node
-        .delete_table(&name)
-        .await
-        .map_err(|e| match e {
-            cirrus_partition::PartitionError::TableNotFound(_) => table_not_found(&name),
-            other => other.into(),
-        })?;
+        .table(&name)
+        .map_err(|_| table_not_found(&name))?;
+    let description = table_description(state, &table, "DELETING");
+    state.node.delete_table(&name).await.map_err(|e| match e {
+        cirrus_partition::PartitionError::TableNotFound(_) => table_not_found(&name),
+        other => other.into(),
+    })?;
     Ok(json!({ "TableDescription": description }))
 }
 
@@ -386,7 +433,10 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
     let Some(name) = &input.table_name else {
         return Err(ApiError::Internal("validated members missing".into()));
     };
-    refuse_unsupported("GlobalSecondaryIndexUpdates", input.global_secondary_index_updates.is_some())?;
+    refuse_unsupported(
+        "GlobalSecondaryIndexUpdates",
+        input.global_secondary_index_updates.is_some(),
+    )?;
     refuse_unsupported("StreamSpecification", input.stream_specification.is_some())?;
     if input.billing_mode.is_none() && input.provisioned_throughput.is_none() {
         return Err(ApiError::validation(
@@ -412,12 +462,10 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
             descriptor.throughput.read_capacity_units = 0;
             descriptor.throughput.write_capacity_units = 0;
         }
-        (BillingMode::Provisioned, None) => {
-            return Err(ApiError::validation(
-                "One or more parameter values were invalid: ProvisionedThroughput must be specified \
+        (BillingMode::Provisioned, None) => return Err(ApiError::validation(
+            "One or more parameter values were invalid: ProvisionedThroughput must be specified \
                  when BillingMode is PROVISIONED",
-            ))
-        }
+        )),
         (BillingMode::Provisioned, Some(requested)) => {
             let read = requested.read_capacity_units.unwrap_or(0).unsigned_abs();
             let write = requested.write_capacity_units.unwrap_or(0).unsigned_abs();
@@ -441,7 +489,11 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
                 let same_day = current
                     .last_decrease
                     .is_some_and(|at| (at / DAY_SECONDS).floor() == (now / DAY_SECONDS).floor());
-                current.decreases_today = if same_day { current.decreases_today + 1 } else { 1 };
+                current.decreases_today = if same_day {
+                    current.decreases_today + 1
+                } else {
+                    1
+                };
                 current.last_decrease = Some(now);
             }
             current.read_capacity_units = read;

@@ -49,10 +49,22 @@ pub fn parse_tags(tags: &[TagInput]) -> Result<BTreeMap<String, String>, ApiErro
         constraints.not_null(&tag.key, &format!("{member}.key"));
         constraints.not_null(&tag.value, &format!("{member}.value"));
         if let Some(key) = &tag.key {
-            constraints.length_between(Some(key.chars().count()), &format!("'{key}'"), &format!("{member}.key"), 1, 128);
+            constraints.length_between(
+                Some(key.chars().count()),
+                &format!("'{key}'"),
+                &format!("{member}.key"),
+                1,
+                128,
+            );
         }
         if let Some(value) = &tag.value {
-            constraints.length_between(Some(value.chars().count()), &format!("'{value}'"), &format!("{member}.value"), 0, 256);
+            constraints.length_between(
+                Some(value.chars().count()),
+                &format!("'{value}'"),
+                &format!("{member}.value"),
+                0,
+                256,
+            );
         }
     }
     constraints.finish()?;
@@ -64,14 +76,22 @@ pub fn parse_tags(tags: &[TagInput]) -> Result<BTreeMap<String, String>, ApiErro
 
 /// The table an ARN names, or DynamoDB's error for a malformed or unknown ARN.
 fn table_of_arn(state: &ApiState, arn: &str) -> Result<Arc<Table>, ApiError> {
-    let prefix = format!("arn:aws:dynamodb:{}:{}:table/", state.region, state.account_id);
-    let Some(name) = arn.strip_prefix(&prefix).filter(|n| !n.is_empty() && !n.contains('/')) else {
+    let prefix = format!(
+        "arn:aws:dynamodb:{}:{}:table/",
+        state.region, state.account_id
+    );
+    let Some(name) = arn
+        .strip_prefix(&prefix)
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+    else {
         return Err(ApiError::validation(format!(
             "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
         )));
     };
     state.node.table(name).map_err(|_| {
-        ApiError::ResourceNotFound(format!("Requested resource not found: ResourcArn: {arn} not found"))
+        ApiError::ResourceNotFound(format!(
+            "Requested resource not found: ResourcArn: {arn} not found"
+        ))
     })
 }
 

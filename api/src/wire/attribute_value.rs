@@ -27,7 +27,7 @@ use std::hash::Hash;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use cirrus_storage::{AttributeMap, AttributeValue, Item, Number};
+use cirrus_storage::{AttributeMap, AttributeValue, Item, Number, NumberError};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -246,7 +246,13 @@ fn nested_level(parent_level: usize, is_empty: bool) -> Result<usize, ApiError> 
 }
 
 fn parse_number(text: &str) -> Result<Number, ApiError> {
-    Number::parse(text).map_err(|error| ApiError::validation(error.to_string()))
+    Number::parse(text).map_err(|error| match error {
+        // DynamoDB names the offending text when it is not a number at all.
+        NumberError::Malformed => ApiError::validation(format!(
+            "The parameter cannot be converted to a numeric value: {text}"
+        )),
+        other => ApiError::validation(other.to_string()),
+    })
 }
 
 fn parse_string_set(body: &Value) -> Result<AttributeValue, ApiError> {
@@ -833,10 +839,18 @@ mod tests {
     }
 
     #[test]
+    fn malformed_numbers_are_named_in_the_message() {
+        for text in ["", "abc", "1e", "0x10"] {
+            assert_eq!(
+                parse_value(&json!({ "N": text })),
+                validation(&format!("The parameter cannot be converted to a numeric value: {text}"))
+            );
+        }
+    }
+
+    #[test]
     fn invalid_numbers_carry_the_number_error() {
         for text in [
-            "",
-            "abc",
             "1e126",
             "1e-131",
             "123456789012345678901234567890123456789",

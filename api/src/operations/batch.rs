@@ -1,0 +1,229 @@
+//! BatchGetItem and BatchWriteItem.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use cirrus_partition::{Command, Table, WantedImages};
+use cirrus_storage::engine::StoredItem;
+use cirrus_storage::expression::projection::project;
+use futures_util::future::try_join_all;
+use serde_json::{json, Map, Value};
+
+use super::items::{decode_stored, prepare_put, read_projection};
+use crate::error::ApiError;
+use crate::keys::key_of_key_map;
+use crate::state::ApiState;
+use crate::validation::Constraints;
+use crate::wire::attribute_value::{item_to_json, parse_item};
+
+const MAX_GET_KEYS: usize = 100;
+const MAX_WRITES: usize = 25;
+/// DynamoDB returns at most 16 MB from one BatchGetItem; the rest is unprocessed.
+const MAX_GET_BYTES: usize = 16 * 1024 * 1024;
+
+fn request_items(request: &Value) -> Result<&Map<String, Value>, ApiError> {
+    let mut constraints = Constraints::new();
+    let items = request.get("RequestItems").filter(|v| !v.is_null());
+    constraints.not_null(&items, "requestItems");
+    constraints.finish()?;
+    let Some(Value::Object(items)) = items else {
+        return Err(ApiError::Serialization("Unexpected field type".into()));
+    };
+    if items.is_empty() {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: \
+             Member must have length greater than or equal to 1",
+        ));
+    }
+    let mut constraints = Constraints::new();
+    for name in items.keys() {
+        constraints.table_name(&Some(name.clone()), "requestItems.key");
+    }
+    constraints.finish()?;
+    Ok(items)
+}
+
+fn duplicates() -> ApiError {
+    ApiError::validation("Provided list of item keys contains duplicates")
+}
+
+pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let tables = request_items(&request)?;
+    let mut total_keys = 0;
+    let mut plans = Vec::new();
+    for (table_name, spec) in tables {
+        let keys = match spec.get("Keys") {
+            Some(Value::Array(keys)) if !keys.is_empty() => keys,
+            Some(Value::Array(_)) => {
+                return Err(ApiError::validation(
+                    "1 validation error detected: Value '[]' at 'requestItems.member.keys' failed to \
+                     satisfy constraint: Member must have length greater than or equal to 1",
+                ))
+            }
+            _ => {
+                return Err(ApiError::validation(
+                    "1 validation error detected: Value null at 'requestItems.member.keys' failed to \
+                     satisfy constraint: Member must not be null",
+                ))
+            }
+        };
+        total_keys += keys.len();
+        if total_keys > MAX_GET_KEYS {
+            return Err(ApiError::validation("Too many items requested for the BatchGetItem call"));
+        }
+        let projection = read_projection(
+            state,
+            spec.get("ProjectionExpression").and_then(Value::as_str),
+            spec.get("ExpressionAttributeNames"),
+            spec.get("AttributesToGet"),
+        )?;
+        plans.push((table_name, spec, keys, projection));
+    }
+    let mut responses = Map::new();
+    let mut unprocessed = Map::new();
+    let mut bytes = 0usize;
+    for (table_name, spec, keys, projection) in plans {
+        let table = state.node.table(table_name)?;
+        let schema = &table.descriptor().key_schema;
+        let mut seen = HashSet::new();
+        let mut found = Vec::new();
+        let mut left_over = Vec::new();
+        for key_json in keys {
+            let key = parse_item(key_json)?;
+            let encoded = key_of_key_map(schema, &key)?;
+            if !seen.insert((encoded.partition.clone(), encoded.sort.clone())) {
+                return Err(duplicates());
+            }
+            if bytes >= MAX_GET_BYTES {
+                left_over.push(key_json.clone());
+                continue;
+            }
+            let location = table.locate(&encoded.partition, &encoded.sort)?;
+            if let Some(stored) = state.node.get_item(&location)? {
+                bytes += StoredItem::size(&stored).map_err(|e| ApiError::Internal(e.to_string()))? as usize;
+                let item = decode_stored(&stored)?;
+                let item = match &projection {
+                    Some(projection) => project(&item, &projection.0),
+                    None => item,
+                };
+                found.push(item_to_json(&item));
+            }
+        }
+        responses.insert(table_name.clone(), Value::Array(found));
+        if !left_over.is_empty() {
+            let mut spec = spec.clone();
+            spec["Keys"] = Value::Array(left_over);
+            unprocessed.insert(table_name.clone(), spec);
+        }
+    }
+    Ok(json!({ "Responses": responses, "UnprocessedKeys": unprocessed }))
+}
+
+/// One validated write of a batch.
+struct PlannedWrite {
+    table: Arc<Table>,
+    location: cirrus_partition::ItemLocation,
+    command: Command,
+}
+
+fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiError> {
+    let schema = &table.descriptor().key_schema;
+    let put = request.get("PutRequest").filter(|v| !v.is_null());
+    let delete = request.get("DeleteRequest").filter(|v| !v.is_null());
+    let (key, command_for): (_, Box<dyn FnOnce(Vec<u8>) -> Command>) = match (put, delete) {
+        (Some(put), None) => {
+            let item_json = put.get("Item").ok_or_else(|| {
+                ApiError::validation(
+                    "1 validation error detected: Value null at 'requestItems.member.member.putRequest.item' \
+                     failed to satisfy constraint: Member must not be null",
+                )
+            })?;
+            let item = parse_item(item_json)?;
+            let (key, stored) = prepare_put(schema, &item)?;
+            (
+                key,
+                Box::new(move |key| Command::Put {
+                    key,
+                    item: stored,
+                    condition: None,
+                    wanted: WantedImages::default(),
+                }),
+            )
+        }
+        (None, Some(delete)) => {
+            let key_json = delete.get("Key").ok_or_else(|| {
+                ApiError::validation(
+                    "1 validation error detected: Value null at 'requestItems.member.member.deleteRequest.key' \
+                     failed to satisfy constraint: Member must not be null",
+                )
+            })?;
+            let key = key_of_key_map(schema, &parse_item(key_json)?)?;
+            (
+                key,
+                Box::new(|key| Command::Delete {
+                    key,
+                    condition: None,
+                    wanted: WantedImages::default(),
+                }),
+            )
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+            ))
+        }
+    };
+    let location = table.locate(&key.partition, &key.sort)?;
+    let command = command_for(location.key.clone());
+    Ok(PlannedWrite {
+        table: table.clone(),
+        location,
+        command,
+    })
+}
+
+pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let tables = request_items(&request)?;
+    let total: usize = tables
+        .values()
+        .map(|requests| requests.as_array().map_or(0, Vec::len))
+        .sum();
+    if total > MAX_WRITES {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must \
+             satisfy constraint: [Member must have length less than or equal to {MAX_WRITES}, Member must have \
+             length greater than or equal to 1]"
+        )));
+    }
+    // Validate everything before writing anything: a bad request changes nothing.
+    let mut writes = Vec::with_capacity(total);
+    for (table_name, requests) in tables {
+        let Value::Array(requests) = requests else {
+            return Err(ApiError::Serialization("Unexpected field type".into()));
+        };
+        if requests.is_empty() {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value \
+                 must satisfy constraint: [Member must have length greater than or equal to 1]",
+            ));
+        }
+        let table = state.node.table(table_name)?;
+        let mut seen = HashSet::new();
+        for request in requests {
+            let write = plan_write(&table, request)?;
+            if !seen.insert(write.location.key.clone()) {
+                return Err(duplicates());
+            }
+            writes.push(write);
+        }
+    }
+    try_join_all(writes.into_iter().map(|write| async move {
+        let outcome = state.node.propose(&write.table, &write.location, write.command).await?;
+        match outcome.rejection {
+            Some(rejection) => Err(ApiError::Internal(format!("unconditional batch write rejected: {rejection:?}"))),
+            None => Ok(()),
+        }
+    }))
+    .await?;
+    Ok(json!({ "UnprocessedItems": {} }))
+}

@@ -1,0 +1,339 @@
+//! Query: one partition-key value, a sort-key range, read as one RocksDB range scan.
+
+use cirrus_partition::{KeyAttribute, KeySchema};
+use cirrus_storage::engine::prefix_end;
+use cirrus_storage::expression::{Comparator, Condition, ExpressionKind, Operand, PathElement};
+use cirrus_storage::key::{encode_key_prefix, encode_key_value};
+use cirrus_storage::AttributeValue;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::paging::{check_limit, check_select, Page, SELECT_VALUES};
+use crate::error::ApiError;
+use crate::expressions::Placeholders;
+use crate::keys::key_of_key_map;
+use crate::legacy;
+use crate::state::ApiState;
+use crate::validation::{parse_input, Constraints};
+use crate::wire::attribute_value::parse_item;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct QueryInput {
+    table_name: Option<String>,
+    index_name: Option<String>,
+    key_condition_expression: Option<String>,
+    filter_expression: Option<String>,
+    projection_expression: Option<String>,
+    expression_attribute_names: Option<Value>,
+    expression_attribute_values: Option<Value>,
+    key_conditions: Option<Value>,
+    query_filter: Option<Value>,
+    attributes_to_get: Option<Value>,
+    conditional_operator: Option<String>,
+    select: Option<String>,
+    limit: Option<i64>,
+    exclusive_start_key: Option<Value>,
+    scan_index_forward: Option<bool>,
+}
+
+/// The sort-key part of a key condition.
+enum SortCondition {
+    Compare(Comparator, AttributeValue),
+    Between(AttributeValue, AttributeValue),
+    BeginsWith(AttributeValue),
+}
+
+fn key_condition_error(message: &str) -> ApiError {
+    ApiError::validation(message.to_string())
+}
+
+fn attribute_of(operand: &Operand) -> Option<&str> {
+    match operand {
+        Operand::Path(path) => match path.0.as_slice() {
+            [PathElement::Attribute(name)] => Some(name),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn value_of(operand: &Operand) -> Option<&AttributeValue> {
+    match operand {
+        Operand::Value(value) => Some(value),
+        _ => None,
+    }
+}
+
+fn flip(comparator: Comparator) -> Comparator {
+    match comparator {
+        Comparator::Lt => Comparator::Gt,
+        Comparator::Le => Comparator::Ge,
+        Comparator::Gt => Comparator::Lt,
+        Comparator::Ge => Comparator::Le,
+        other => other,
+    }
+}
+
+/// Splits a bound key condition into the partition-key value and the sort condition.
+fn split_key_condition(
+    condition: &Condition,
+    schema: &KeySchema,
+) -> Result<(AttributeValue, Option<SortCondition>), ApiError> {
+    let mut parts = Vec::new();
+    let mut pending = vec![condition];
+    while let Some(c) = pending.pop() {
+        match c {
+            Condition::And(a, b) => {
+                pending.push(b);
+                pending.push(a);
+            }
+            other => parts.push(other),
+        }
+    }
+    if parts.len() > 2 {
+        return Err(key_condition_error(
+            "KeyConditionExpressions must only contain one condition per key",
+        ));
+    }
+    let mut partition_value = None;
+    let mut sort_condition = None;
+    for part in parts {
+        let (name, condition) = match part {
+            Condition::Compare(left, comparator, right) => match (attribute_of(left), value_of(right)) {
+                (Some(name), Some(value)) => (name, SortCondition::Compare(*comparator, value.clone())),
+                _ => match (value_of(left), attribute_of(right)) {
+                    (Some(value), Some(name)) => (name, SortCondition::Compare(flip(*comparator), value.clone())),
+                    _ => return Err(key_condition_error("Query key condition not supported")),
+                },
+            },
+            Condition::Between(subject, low, high) => match (attribute_of(subject), value_of(low), value_of(high)) {
+                (Some(name), Some(low), Some(high)) => (name, SortCondition::Between(low.clone(), high.clone())),
+                _ => return Err(key_condition_error("Query key condition not supported")),
+            },
+            Condition::BeginsWith(subject, prefix) => match (attribute_of(subject), value_of(prefix)) {
+                (Some(name), Some(prefix)) => (name, SortCondition::BeginsWith(prefix.clone())),
+                _ => return Err(key_condition_error("Query key condition not supported")),
+            },
+            Condition::Or(..) => {
+                return Err(key_condition_error("Invalid operator used in KeyConditionExpression: OR"))
+            }
+            Condition::Not(..) => {
+                return Err(key_condition_error("Invalid operator used in KeyConditionExpression: NOT"))
+            }
+            Condition::In(..) => {
+                return Err(key_condition_error("Invalid operator used in KeyConditionExpression: IN"))
+            }
+            Condition::AttributeExists(_) => {
+                return Err(key_condition_error(
+                    "Invalid operator used in KeyConditionExpression: attribute_exists",
+                ))
+            }
+            Condition::AttributeNotExists(_) => {
+                return Err(key_condition_error(
+                    "Invalid operator used in KeyConditionExpression: attribute_not_exists",
+                ))
+            }
+            Condition::AttributeType(..) => {
+                return Err(key_condition_error(
+                    "Invalid operator used in KeyConditionExpression: attribute_type",
+                ))
+            }
+            Condition::Contains(..) => {
+                return Err(key_condition_error("Invalid operator used in KeyConditionExpression: contains"))
+            }
+            Condition::And(..) => return Err(key_condition_error("Query key condition not supported")),
+        };
+        if name == schema.partition_key.name {
+            match condition {
+                SortCondition::Compare(Comparator::Eq, value) if partition_value.is_none() => {
+                    check_type(&schema.partition_key, &value)?;
+                    partition_value = Some(value);
+                }
+                SortCondition::Compare(Comparator::Eq, _) => {
+                    return Err(key_condition_error(
+                        "KeyConditionExpressions must only contain one condition per key",
+                    ))
+                }
+                _ => return Err(key_condition_error("Query key condition not supported")),
+            }
+        } else if let Some(sort) = schema.sort_key.as_ref().filter(|s| s.name == name) {
+            if sort_condition.is_some() {
+                return Err(key_condition_error(
+                    "KeyConditionExpressions must only contain one condition per key",
+                ));
+            }
+            check_sort_condition(sort, &condition)?;
+            sort_condition = Some(condition);
+        } else {
+            return Err(key_condition_error("Query key condition not supported"));
+        }
+    }
+    let Some(partition_value) = partition_value else {
+        return Err(ApiError::validation(format!(
+            "Query condition missed key schema element: {}",
+            schema.partition_key.name
+        )));
+    };
+    Ok((partition_value, sort_condition))
+}
+
+fn check_type(attribute: &KeyAttribute, value: &AttributeValue) -> Result<(), ApiError> {
+    if value.scalar_type() != Some(attribute.ty) {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: Condition parameter type does not match schema type",
+        ));
+    }
+    Ok(())
+}
+
+fn check_sort_condition(sort: &KeyAttribute, condition: &SortCondition) -> Result<(), ApiError> {
+    match condition {
+        SortCondition::Compare(Comparator::Ne, _) => Err(key_condition_error(
+            "Unsupported operator on KeyCondition: <>",
+        )),
+        SortCondition::Compare(_, value) => check_type(sort, value),
+        SortCondition::Between(low, high) => {
+            check_type(sort, low)?;
+            check_type(sort, high)
+        }
+        SortCondition::BeginsWith(prefix) => {
+            if sort.ty == cirrus_storage::ScalarType::N {
+                return Err(key_condition_error(
+                    "Invalid KeyConditionExpression: Incorrect operand type for operator or function; \
+                     operator or function: begins_with, operand type: N",
+                ));
+            }
+            check_type(sort, prefix)
+        }
+    }
+}
+
+fn encoded(value: &AttributeValue) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    encode_key_value(value, &mut out).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(out)
+}
+
+/// `[start, end)` of encoded sort keys the condition admits (`None`: no upper bound).
+fn sort_range(condition: Option<&SortCondition>) -> Result<(Vec<u8>, Option<Vec<u8>>), ApiError> {
+    // Encodings are self-delimiting, so the smallest key after `k` is `k · 0x00`.
+    let after = |mut key: Vec<u8>| {
+        key.push(0);
+        key
+    };
+    Ok(match condition {
+        None => (Vec::new(), None),
+        Some(SortCondition::Compare(comparator, value)) => {
+            let key = encoded(value)?;
+            match comparator {
+                Comparator::Eq => (key.clone(), Some(after(key))),
+                Comparator::Lt => (Vec::new(), Some(key)),
+                Comparator::Le => (Vec::new(), Some(after(key))),
+                Comparator::Gt => (after(key), None),
+                Comparator::Ge => (key, None),
+                Comparator::Ne => return Err(ApiError::validation("Unsupported operator on KeyCondition: <>")),
+            }
+        }
+        Some(SortCondition::Between(low, high)) => (encoded(low)?, Some(after(encoded(high)?))),
+        Some(SortCondition::BeginsWith(prefix)) => {
+            let mut start = Vec::new();
+            encode_key_prefix(prefix, &mut start).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let end = prefix_end(&start);
+            (start, Some(end))
+        }
+    })
+}
+
+pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let input: QueryInput = parse_input(request)?;
+    let mut constraints = Constraints::new();
+    constraints.table_name(&input.table_name, "tableName");
+    constraints.one_of(&input.select, "select", SELECT_VALUES);
+    constraints.one_of(&input.conditional_operator, "conditionalOperator", &["AND", "OR"]);
+    check_limit(&mut constraints, input.limit);
+    constraints.finish()?;
+    let Some(table_name) = &input.table_name else {
+        return Err(ApiError::Internal("validated members missing".into()));
+    };
+    legacy::reject_mixed(
+        &[
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+            ("KeyConditions", input.key_conditions.is_some()),
+            ("QueryFilter", input.query_filter.is_some()),
+        ],
+        &[
+            ("ProjectionExpression", input.projection_expression.is_some()),
+            ("KeyConditionExpression", input.key_condition_expression.is_some()),
+            ("FilterExpression", input.filter_expression.is_some()),
+        ],
+    )?;
+    let has_projection = input.projection_expression.is_some() || input.attributes_to_get.is_some();
+    check_select(input.select.as_deref(), has_projection, "ProjectionExpression")?;
+    let placeholders = Placeholders::parse(
+        input.expression_attribute_names.as_ref(),
+        input.expression_attribute_values.as_ref(),
+        input.key_condition_expression.is_some()
+            || input.filter_expression.is_some()
+            || input.projection_expression.is_some(),
+    )?;
+    let mut binder = placeholders.binder(&state.expressions);
+    let mut key_condition = binder.condition(input.key_condition_expression.as_deref(), ExpressionKind::KeyCondition)?;
+    let mut filter = binder.condition(input.filter_expression.as_deref(), ExpressionKind::Filter)?;
+    let mut projection = binder.projection(input.projection_expression.as_deref())?;
+    binder.finish()?;
+    if let Some(key_conditions) = &input.key_conditions {
+        key_condition = Some(legacy::key_conditions_to_condition(key_conditions)?);
+    }
+    if let Some(query_filter) = &input.query_filter {
+        filter = legacy::filter_to_condition(query_filter, input.conditional_operator.as_deref())?;
+    }
+    if let Some(names) = &input.attributes_to_get {
+        projection = Some(legacy::attributes_to_get_to_projection(names)?);
+    }
+    let Some(key_condition) = key_condition else {
+        return Err(ApiError::validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+        ));
+    };
+    let table = state.node.table(table_name)?;
+    if let Some(index) = &input.index_name {
+        return Err(ApiError::validation(format!(
+            "The table does not have the specified index: {index}"
+        )));
+    }
+    let schema = &table.descriptor().key_schema;
+    let (partition_value, sort_condition) = split_key_condition(&key_condition, schema)?;
+    let partition_key = encoded(&partition_value)?;
+    let (mut start, mut end) = sort_range(sort_condition.as_ref())?;
+    let forward = input.scan_index_forward.unwrap_or(true);
+    if let Some(exclusive_start) = &input.exclusive_start_key {
+        let key = parse_item(exclusive_start)?;
+        let encoded_start = key_of_key_map(schema, &key).map_err(|_| {
+            ApiError::validation("The provided starting key is invalid: The provided key element does not match the schema")
+        })?;
+        if encoded_start.partition != partition_key {
+            return Err(ApiError::validation(
+                "The provided starting key is invalid: Query condition missed key schema element",
+            ));
+        }
+        let mut after = encoded_start.sort.clone();
+        after.push(0);
+        if forward {
+            start = start.max(after);
+        } else {
+            end = Some(match end {
+                Some(end) => end.min(encoded_start.sort),
+                None => encoded_start.sort,
+            });
+        }
+    }
+    let count_only = input.select.as_deref() == Some("COUNT");
+    let mut page = Page::new(schema, input.limit, filter.as_ref(), projection.as_ref(), count_only);
+    if end.as_ref().is_none_or(|end| start < *end) {
+        state
+            .node
+            .query(&table, &partition_key, &start, end.as_deref(), !forward, |stored| page.visit(stored))?;
+    }
+    Ok(page.response())
+}

@@ -78,6 +78,10 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         .await
         .map_err(ServeError::Server)?;
     node.shutdown().await?;
-    tracing::info!("stopped cleanly");
+    tracing::info!(
+        writes = node.proposals(),
+        wal_fsyncs = node.wal_fsyncs(),
+        "stopped cleanly"
+    );
     Ok(())
 }

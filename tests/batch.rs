@@ -12,8 +12,7 @@
 mod common;
 
 use aws_sdk_dynamodb::types::{
-    DeleteRequest, KeysAndAttributes, PutRequest, ScalarAttributeType,
-    WriteRequest,
+    DeleteRequest, KeysAndAttributes, PutRequest, ScalarAttributeType, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use common::*;
@@ -57,7 +56,12 @@ async fn batch_write_puts_and_deletes_across_two_tables() {
     let client = server.client();
     two_tables(&client).await;
     put_ok(&client, "one", item(&[("pk", s("old1")), ("v", n("1"))])).await;
-    put_ok(&client, "one", item(&[("pk", s("replaced")), ("v", n("1"))])).await;
+    put_ok(
+        &client,
+        "one",
+        item(&[("pk", s("replaced")), ("v", n("1"))]),
+    )
+    .await;
     put_ok(&client, "two", item(&[("pk", s("old2")), ("sk", n("1"))])).await;
     put_ok(&client, "two", item(&[("pk", s("old2")), ("sk", n("2"))])).await;
 
@@ -195,7 +199,10 @@ async fn batch_write_limits_and_duplicates() {
         ),
         (
             "two deletes of one key",
-            vec![del_req(item(&[("pk", s("ok1"))])), del_req(item(&[("pk", s("ok1"))]))],
+            vec![
+                del_req(item(&[("pk", s("ok1"))])),
+                del_req(item(&[("pk", s("ok1"))])),
+            ],
         ),
     ];
     for (what, reqs) in dup_cases {
@@ -451,10 +458,7 @@ async fn batch_get_limits_and_duplicates() {
         "BatchGetItem with a key that does not match the schema",
         client
             .batch_get_item()
-            .request_items(
-                "two",
-                keys_and_attrs(vec![item(&[("pk", s("p"))])]),
-            )
+            .request_items("two", keys_and_attrs(vec![item(&[("pk", s("p"))])]))
             .send()
             .await,
         VALIDATION,

@@ -99,7 +99,12 @@ async fn every_comparator_and_function() {
         ("attribute_exists(m.nested.deep)", vec![], vec![], true),
         ("attribute_exists(m.arr[1].v)", vec![], vec![], true),
         ("attribute_not_exists(l[9])", vec![], vec![], true),
-        ("attribute_exists(#d)", vec![("#d", "dotted.name")], vec![], true),
+        (
+            "attribute_exists(#d)",
+            vec![("#d", "dotted.name")],
+            vec![],
+            true,
+        ),
         // numbers compare numerically (as strings "10" < "9")
         ("n = :v", vec![], vec![v(":v", n("10"))], true),
         ("n = :v", vec![], vec![v(":v", n("10.00"))], true),
@@ -130,9 +135,24 @@ async fn every_comparator_and_function() {
         ("nosuch = :v", vec![], vec![v(":v", n("1"))], false),
         ("nosuch < :v", vec![], vec![v(":v", n("1"))], false),
         // booleans, null, documents
-        ("flag = :v", vec![], vec![v(":v", AttributeValue::Bool(true))], true),
-        ("flag = :v", vec![], vec![v(":v", AttributeValue::Bool(false))], false),
-        ("tags = :v", vec![], vec![v(":v", ss(&["green", "red"]))], true),
+        (
+            "flag = :v",
+            vec![],
+            vec![v(":v", AttributeValue::Bool(true))],
+            true,
+        ),
+        (
+            "flag = :v",
+            vec![],
+            vec![v(":v", AttributeValue::Bool(false))],
+            false,
+        ),
+        (
+            "tags = :v",
+            vec![],
+            vec![v(":v", ss(&["green", "red"]))],
+            true,
+        ),
         ("m.nested.deep = :v", vec![], vec![v(":v", s("x"))], true),
         ("m.arr[1].v = :v", vec![], vec![v(":v", n("2"))], true),
         ("l[0] = :v", vec![], vec![v(":v", s("a"))], true),
@@ -143,7 +163,12 @@ async fn every_comparator_and_function() {
             vec![v(":v", s("x"))],
             true,
         ),
-        ("#d = :v", vec![("#d", "dotted.name")], vec![v(":v", s("yes"))], true),
+        (
+            "#d = :v",
+            vec![("#d", "dotted.name")],
+            vec![v(":v", s("yes"))],
+            true,
+        ),
         // BETWEEN (inclusive)
         (
             "n BETWEEN :lo AND :hi",
@@ -186,14 +211,24 @@ async fn every_comparator_and_function() {
         // begins_with
         ("begins_with(s, :p)", vec![], vec![v(":p", s("ban"))], true),
         ("begins_with(s, :p)", vec![], vec![v(":p", s("nan"))], false),
-        ("begins_with(b, :p)", vec![], vec![v(":p", b(&[1, 2]))], true),
+        (
+            "begins_with(b, :p)",
+            vec![],
+            vec![v(":p", b(&[1, 2]))],
+            true,
+        ),
         ("begins_with(b, :p)", vec![], vec![v(":p", b(&[2]))], false),
         ("begins_with(n, :p)", vec![], vec![v(":p", s("1"))], false),
         // contains
         ("contains(s, :x)", vec![], vec![v(":x", s("nan"))], true),
         ("contains(s, :x)", vec![], vec![v(":x", s("xyz"))], false),
         ("contains(tags, :x)", vec![], vec![v(":x", s("red"))], true),
-        ("contains(tags, :x)", vec![], vec![v(":x", s("blue"))], false),
+        (
+            "contains(tags, :x)",
+            vec![],
+            vec![v(":x", s("blue"))],
+            false,
+        ),
         ("contains(nums, :x)", vec![], vec![v(":x", n("5"))], true),
         ("contains(nums, :x)", vec![], vec![v(":x", s("5"))], false),
         ("contains(l, :x)", vec![], vec![v(":x", n("3"))], true),
@@ -210,17 +245,52 @@ async fn every_comparator_and_function() {
         ("size(nosuch) = :v", vec![], vec![v(":v", n("0"))], false),
         // attribute_type
         ("attribute_type(n, :t)", vec![], vec![v(":t", s("N"))], true),
-        ("attribute_type(n, :t)", vec![], vec![v(":t", s("S"))], false),
+        (
+            "attribute_type(n, :t)",
+            vec![],
+            vec![v(":t", s("S"))],
+            false,
+        ),
         ("attribute_type(s, :t)", vec![], vec![v(":t", s("S"))], true),
         ("attribute_type(b, :t)", vec![], vec![v(":t", s("B"))], true),
-        ("attribute_type(flag, :t)", vec![], vec![v(":t", s("BOOL"))], true),
-        ("attribute_type(nul, :t)", vec![], vec![v(":t", s("NULL"))], true),
-        ("attribute_type(tags, :t)", vec![], vec![v(":t", s("SS"))], true),
-        ("attribute_type(nums, :t)", vec![], vec![v(":t", s("NS"))], true),
+        (
+            "attribute_type(flag, :t)",
+            vec![],
+            vec![v(":t", s("BOOL"))],
+            true,
+        ),
+        (
+            "attribute_type(nul, :t)",
+            vec![],
+            vec![v(":t", s("NULL"))],
+            true,
+        ),
+        (
+            "attribute_type(tags, :t)",
+            vec![],
+            vec![v(":t", s("SS"))],
+            true,
+        ),
+        (
+            "attribute_type(nums, :t)",
+            vec![],
+            vec![v(":t", s("NS"))],
+            true,
+        ),
         ("attribute_type(l, :t)", vec![], vec![v(":t", s("L"))], true),
         ("attribute_type(m, :t)", vec![], vec![v(":t", s("M"))], true),
-        ("attribute_type(m, :t)", vec![], vec![v(":t", s("L"))], false),
-        ("attribute_type(nosuch, :t)", vec![], vec![v(":t", s("S"))], false),
+        (
+            "attribute_type(m, :t)",
+            vec![],
+            vec![v(":t", s("L"))],
+            false,
+        ),
+        (
+            "attribute_type(nosuch, :t)",
+            vec![],
+            vec![v(":t", s("S"))],
+            false,
+        ),
         // logic, precedence (NOT > AND > OR) and parentheses
         (
             "n = :t OR n = :t AND n = :f",
@@ -252,12 +322,7 @@ async fn every_comparator_and_function() {
             vec![v(":t", n("10")), v(":f", n("11"))],
             true,
         ),
-        (
-            "NOT n = :t OR n = :t",
-            vec![],
-            vec![v(":t", n("10"))],
-            true,
-        ),
+        ("NOT n = :t OR n = :t", vec![], vec![v(":t", n("10"))], true),
         (
             "NOT (n = :t OR n = :t)",
             vec![],
@@ -366,7 +431,10 @@ async fn put_item_condition() {
     match err.into_service_error() {
         PutItemError::ConditionalCheckFailedException(e) => {
             assert_eq!(e.message(), Some(CCF_MESSAGE));
-            let got = e.item().cloned().expect("ALL_OLD: the exception carries the item");
+            let got = e
+                .item()
+                .cloned()
+                .expect("ALL_OLD: the exception carries the item");
             assert_eq!(canonical_item(&got), canonical_item(&old));
         }
         other => panic!("expected ConditionalCheckFailedException, got {other:?}"),
@@ -399,7 +467,10 @@ async fn put_item_condition() {
 
     // Nothing changed.
     let stored = get_consistent(&client, "cond", item(&[("pk", s("k"))])).await;
-    assert_eq!(stored.map(|i| canonical_item(&i)), Some(canonical_item(&old)));
+    assert_eq!(
+        stored.map(|i| canonical_item(&i)),
+        Some(canonical_item(&old))
+    );
 
     // A true condition replaces the item (and ReturnValues ALL_OLD still works).
     let out = client
@@ -448,7 +519,10 @@ async fn update_item_condition() {
     match err.into_service_error() {
         UpdateItemError::ConditionalCheckFailedException(e) => {
             assert_eq!(e.message(), Some(CCF_MESSAGE));
-            let got = e.item().cloned().expect("ALL_OLD: the exception carries the item");
+            let got = e
+                .item()
+                .cloned()
+                .expect("ALL_OLD: the exception carries the item");
             assert_eq!(canonical_item(&got), canonical_item(&old));
         }
         other => panic!("expected ConditionalCheckFailedException, got {other:?}"),
@@ -537,7 +611,10 @@ async fn delete_item_condition() {
     match err.into_service_error() {
         DeleteItemError::ConditionalCheckFailedException(e) => {
             assert_eq!(e.message(), Some(CCF_MESSAGE));
-            let got = e.item().cloned().expect("ALL_OLD: the exception carries the item");
+            let got = e
+                .item()
+                .cloned()
+                .expect("ALL_OLD: the exception carries the item");
             assert_eq!(canonical_item(&got), canonical_item(&old));
         }
         other => panic!("expected ConditionalCheckFailedException, got {other:?}"),

@@ -53,27 +53,41 @@ fn sort_keys(items: &[Attrs]) -> Vec<AttributeValue> {
 
 /// Create a pk/sk table whose sort key has type `t`, fill partition "p" with `sks` (in any
 /// order) and partition "other" with the first two of them.
-async fn keyed_table(
-    client: &Client,
-    name: &str,
-    t: ScalarAttributeType,
-    sks: &[AttributeValue],
-) {
-    create_table(client, name, ("pk", ScalarAttributeType::S), Some(("sk", t))).await;
+async fn keyed_table(client: &Client, name: &str, t: ScalarAttributeType, sks: &[AttributeValue]) {
+    create_table(
+        client,
+        name,
+        ("pk", ScalarAttributeType::S),
+        Some(("sk", t)),
+    )
+    .await;
     for (i, sk) in sks.iter().enumerate() {
         put_ok(
             client,
             name,
-            item(&[("pk", s("p")), ("sk", sk.clone()), ("val", n(&i.to_string()))]),
+            item(&[
+                ("pk", s("p")),
+                ("sk", sk.clone()),
+                ("val", n(&i.to_string())),
+            ]),
         )
         .await;
     }
     for sk in sks.iter().take(2) {
-        put_ok(client, name, item(&[("pk", s("other")), ("sk", sk.clone())])).await;
+        put_ok(
+            client,
+            name,
+            item(&[("pk", s("other")), ("sk", sk.clone())]),
+        )
+        .await;
     }
 }
 
-type KeyCase = (&'static str, Vec<(&'static str, AttributeValue)>, Vec<AttributeValue>);
+type KeyCase = (
+    &'static str,
+    Vec<(&'static str, AttributeValue)>,
+    Vec<AttributeValue>,
+);
 
 /// Run each (sort-key condition, values, expected sort keys in ascending order) forwards
 /// and backwards.
@@ -125,14 +139,18 @@ async fn every_sort_key_operator_on_string_keys() {
     let server = TestServer::start();
     let client = server.client();
     let sks: Vec<_> = ["c", "ab", "a", "ba", "abc", "b", "B"].map(s).to_vec();
-    keyed_table(&client, "qs", ScalarAttributeType::S, &sks).await;
+    keyed_table(&client, "qs_t", ScalarAttributeType::S, &sks).await;
     let v = |k: &'static str, x: &str| (k, s(x));
     let l = |x: &[&str]| x.iter().map(|y| s(y)).collect::<Vec<_>>();
     let cases: Vec<KeyCase> = vec![
         ("sk = :v", vec![v(":v", "ab")], l(&["ab"])),
         ("sk = :v", vec![v(":v", "zz")], l(&[])),
         ("sk < :v", vec![v(":v", "b")], l(&["B", "a", "ab", "abc"])),
-        ("sk <= :v", vec![v(":v", "b")], l(&["B", "a", "ab", "abc", "b"])),
+        (
+            "sk <= :v",
+            vec![v(":v", "b")],
+            l(&["B", "a", "ab", "abc", "b"]),
+        ),
         ("sk > :v", vec![v(":v", "b")], l(&["ba", "c"])),
         ("sk >= :v", vec![v(":v", "b")], l(&["b", "ba", "c"])),
         (
@@ -145,11 +163,15 @@ async fn every_sort_key_operator_on_string_keys() {
             vec![v(":lo", "b"), v(":hi", "b")],
             l(&["b"]),
         ),
-        ("begins_with(sk, :v)", vec![v(":v", "ab")], l(&["ab", "abc"])),
+        (
+            "begins_with(sk, :v)",
+            vec![v(":v", "ab")],
+            l(&["ab", "abc"]),
+        ),
         ("begins_with(sk, :v)", vec![v(":v", "b")], l(&["b", "ba"])),
         ("begins_with(sk, :v)", vec![v(":v", "x")], l(&[])),
     ];
-    check_key_cases(&client, "qs", cases).await;
+    check_key_cases(&client, "qs_t", cases).await;
 }
 
 #[tokio::test]
@@ -158,7 +180,7 @@ async fn every_sort_key_operator_on_number_keys() {
     let client = server.client();
     // Inserted out of order; numeric order is -5 0 1.5 2 10 100 (string order would differ).
     let sks: Vec<_> = ["10", "2", "-5", "100", "0", "1.5"].map(n).to_vec();
-    keyed_table(&client, "qn", ScalarAttributeType::N, &sks).await;
+    keyed_table(&client, "qn_t", ScalarAttributeType::N, &sks).await;
     let v = |k: &'static str, x: &str| (k, n(x));
     let l = |x: &[&str]| x.iter().map(|y| n(y)).collect::<Vec<_>>();
     let cases: Vec<KeyCase> = vec![
@@ -168,7 +190,11 @@ async fn every_sort_key_operator_on_number_keys() {
         ("sk <= :v", vec![v(":v", "2")], l(&["-5", "0", "1.5", "2"])),
         ("sk > :v", vec![v(":v", "2")], l(&["10", "100"])),
         ("sk >= :v", vec![v(":v", "2")], l(&["2", "10", "100"])),
-        ("sk > :v", vec![v(":v", "-10")], l(&["-5", "0", "1.5", "2", "10", "100"])),
+        (
+            "sk > :v",
+            vec![v(":v", "-10")],
+            l(&["-5", "0", "1.5", "2", "10", "100"]),
+        ),
         (
             "sk BETWEEN :lo AND :hi",
             vec![v(":lo", "0"), v(":hi", "10")],
@@ -180,7 +206,7 @@ async fn every_sort_key_operator_on_number_keys() {
             l(&["0", "1.5", "2", "10"]),
         ),
     ];
-    check_key_cases(&client, "qn", cases).await;
+    check_key_cases(&client, "qn_t", cases).await;
 }
 
 #[tokio::test]
@@ -197,7 +223,7 @@ async fn every_sort_key_operator_on_binary_keys() {
         b(&[0x02]),
         b(&[0x01]),
     ];
-    keyed_table(&client, "qb", ScalarAttributeType::B, &sks).await;
+    keyed_table(&client, "qb_t", ScalarAttributeType::B, &sks).await;
     let v = |k: &'static str, x: &[u8]| (k, b(x));
     let l = |x: &[&[u8]]| x.iter().map(|y| b(y)).collect::<Vec<_>>();
     let cases: Vec<KeyCase> = vec![
@@ -229,7 +255,7 @@ async fn every_sort_key_operator_on_binary_keys() {
             l(&[&[0x01], &[0x01, 0x02]]),
         ),
     ];
-    check_key_cases(&client, "qb", cases).await;
+    check_key_cases(&client, "qb_t", cases).await;
 }
 
 #[tokio::test]
@@ -237,11 +263,11 @@ async fn partition_only_names_order_and_consistent_read() {
     let server = TestServer::start();
     let client = server.client();
     let sks: Vec<_> = ["c", "a", "b"].map(s).to_vec();
-    keyed_table(&client, "qp", ScalarAttributeType::S, &sks).await;
+    keyed_table(&client, "qp_t", ScalarAttributeType::S, &sks).await;
 
     let out = client
         .query()
-        .table_name("qp")
+        .table_name("qp_t")
         .key_condition_expression("#p = :pk")
         .expression_attribute_names("#p", "pk")
         .expression_attribute_values(":pk", s("p"))
@@ -256,7 +282,7 @@ async fn partition_only_names_order_and_consistent_read() {
     // Key conditions in either order, parenthesised, with names for both keys.
     let out = client
         .query()
-        .table_name("qp")
+        .table_name("qp_t")
         .key_condition_expression("(#s > :lo) AND (#p = :pk)")
         .expression_attribute_names("#p", "pk")
         .expression_attribute_names("#s", "sk")
@@ -270,7 +296,7 @@ async fn partition_only_names_order_and_consistent_read() {
     // A partition with no items: an empty result, not an error.
     let out = client
         .query()
-        .table_name("qp")
+        .table_name("qp_t")
         .key_condition_expression("pk = :pk")
         .expression_attribute_values(":pk", s("nobody"))
         .send()
@@ -287,14 +313,14 @@ async fn limit_and_last_evaluated_key_paging_forwards_and_backwards() {
     let client = server.client();
     let names: Vec<String> = (0..23).map(|i| format!("k{i:03}")).collect();
     let sks: Vec<_> = names.iter().map(|x| s(x)).collect();
-    keyed_table(&client, "pg", ScalarAttributeType::S, &sks).await;
+    keyed_table(&client, "pg_t", ScalarAttributeType::S, &sks).await;
 
     let mut f = Failures::new();
     for limit in [1, 2, 5, 23, 100] {
         for forward in [true, false] {
             let base = client
                 .query()
-                .table_name("pg")
+                .table_name("pg_t")
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", s("p"))
                 .scan_index_forward(forward)
@@ -313,8 +339,7 @@ async fn limit_and_last_evaluated_key_paging_forwards_and_backwards() {
                     ));
                 }
                 // A LastEvaluatedKey is the key of the last item returned (pk and sk only).
-                if let (Some(lek), Some(last)) = (page.last_evaluated_key(), page.items().last())
-                {
+                if let (Some(lek), Some(last)) = (page.last_evaluated_key(), page.items().last()) {
                     let want_lek = item(&[("pk", last["pk"].clone()), ("sk", last["sk"].clone())]);
                     if lek != &want_lek {
                         f.push(format!(
@@ -456,9 +481,27 @@ async fn filter_expression_is_applied_after_reading() {
     let got: Vec<_> = pages.iter().flat_map(|p| sort_keys(p.items())).collect();
     assert_eq!(got, ["1", "3", "5", "7", "9"].map(n).to_vec());
     let scanned: i32 = pages.iter().map(|p| p.scanned_count()).sum();
-    assert_eq!(scanned, 10, "every item is read exactly once over all pages");
+    assert_eq!(
+        scanned, 10,
+        "every item is read exactly once over all pages"
+    );
+}
 
-    // A filter on a key attribute is rejected.
+/// A FilterExpression may not name a key attribute (dynalite's test/query.js, recorded
+/// against DynamoDB: "Filter Expression can only contain non-primary key attributes: Primary
+/// key attribute: …").
+#[tokio::test]
+async fn filter_on_a_key_attribute_is_rejected() {
+    let server = TestServer::start();
+    let client = server.client();
+    create_table(
+        &client,
+        "flt",
+        ("pk", ScalarAttributeType::S),
+        Some(("sk", ScalarAttributeType::N)),
+    )
+    .await;
+    put_ok(&client, "flt", item(&[("pk", s("p")), ("sk", n("1"))])).await;
     let (code, msg) = expect_err(
         "FilterExpression on the sort key",
         client
@@ -515,7 +558,11 @@ async fn select_count_specific_attributes_and_projection() {
         .expect("Query Select COUNT");
     assert_eq!(out.count(), 4);
     assert_eq!(out.scanned_count(), 4);
-    assert!(out.items().is_empty(), "COUNT returns no items: {:?}", out.items());
+    assert!(
+        out.items().is_empty(),
+        "COUNT returns no items: {:?}",
+        out.items()
+    );
 
     let out = client
         .query()
@@ -623,10 +670,7 @@ async fn get_item_projection_expression_with_nested_paths_and_names() {
         ("a", map(&[("c", n("2"))])),
         ("l", list(vec![s("x"), s("z")])),
         ("name", s("reserved")),
-        (
-            "deep",
-            map(&[("arr", list(vec![map(&[("v", n("2"))])]))]),
-        ),
+        ("deep", map(&[("arr", list(vec![map(&[("v", n("2"))])]))])),
         ("dotted.attr", s("dot")),
     ]);
     assert_eq!(out.item().cloned(), Some(want));
@@ -640,11 +684,7 @@ async fn get_item_projection_expression_with_nested_paths_and_names() {
         .send()
         .await
         .expect("GetItem projecting a missing attribute");
-    assert!(
-        out.item().is_none_or(|i| i.is_empty()),
-        "{:?}",
-        out.item()
-    );
+    assert!(out.item().is_none_or(|i| i.is_empty()), "{:?}", out.item());
 }
 
 #[tokio::test]
@@ -653,34 +693,55 @@ async fn invalid_key_conditions_are_rejected() {
     let client = server.client();
     create_table(
         &client,
-        "kc",
+        "kc_t",
         ("pk", ScalarAttributeType::S),
         Some(("sk", ScalarAttributeType::N)),
     )
     .await;
     let mut f = Failures::new();
-    let cases: Vec<(&str, Vec<(&str, AttributeValue)>, Option<&str>)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, AttributeValue)>, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "sk = :n",
             vec![(":n", n("1"))],
             Some("Query condition missed key schema element: pk"),
         ),
         ("pk > :s", vec![(":s", s("p"))], None),
-        ("pk = :s OR sk = :n", vec![(":s", s("p")), (":n", n("1"))], None),
-        ("pk = :s AND other2 = :n", vec![(":s", s("p")), (":n", n("1"))], None),
-        ("pk = :s AND sk <> :n", vec![(":s", s("p")), (":n", n("1"))], None),
-        ("pk = :s AND begins_with(sk, :n)", vec![(":s", s("p")), (":n", n("1"))], None),
+        (
+            "pk = :s OR sk = :n",
+            vec![(":s", s("p")), (":n", n("1"))],
+            None,
+        ),
+        (
+            "pk = :s AND other2 = :n",
+            vec![(":s", s("p")), (":n", n("1"))],
+            None,
+        ),
+        (
+            "pk = :s AND sk <> :n",
+            vec![(":s", s("p")), (":n", n("1"))],
+            None,
+        ),
+        (
+            "pk = :s AND begins_with(sk, :n)",
+            vec![(":s", s("p")), (":n", n("1"))],
+            None,
+        ),
         (
             "pk = :s AND sk > :n AND sk < :m",
             vec![(":s", s("p")), (":n", n("1")), (":m", n("5"))],
             None,
         ),
-        ("pk = :s AND sk = :t", vec![(":s", s("p")), (":t", s("not-a-number"))], None),
+        (
+            "pk = :s AND sk = :t",
+            vec![(":s", s("p")), (":t", s("not-a-number"))],
+            None,
+        ),
     ];
     for (cond, values, msg) in cases {
         let mut req = client
             .query()
-            .table_name("kc")
+            .table_name("kc_t")
             .key_condition_expression(cond);
         for (k, v) in values {
             req = req.expression_attribute_values(k, v);
@@ -708,7 +769,11 @@ async fn pages_stop_near_one_megabyte() {
         put_ok(
             &client,
             "big",
-            item(&[("pk", s("p")), ("sk", n(&i.to_string())), ("data2", s(&payload))]),
+            item(&[
+                ("pk", s("p")),
+                ("sk", n(&i.to_string())),
+                ("data2", s(&payload)),
+            ]),
         )
         .await;
     }
@@ -729,7 +794,11 @@ async fn pages_stop_near_one_megabyte() {
         first.last_evaluated_key().is_some_and(|k| !k.is_empty()),
         "a page cut by the 1 MB limit must carry LastEvaluatedKey"
     );
-    assert!(pages.len() >= 3, "2.5 MB needs at least 3 pages, got {}", pages.len());
+    assert!(
+        pages.len() >= 3,
+        "2.5 MB needs at least 3 pages, got {}",
+        pages.len()
+    );
     let got: Vec<_> = pages.iter().flat_map(|p| sort_keys(p.items())).collect();
     let want: Vec<_> = (0..ITEMS).map(|i| n(&i.to_string())).collect();
     assert_eq!(got, want, "pages together return every item once, in order");

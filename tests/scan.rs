@@ -72,14 +72,9 @@ async fn filled_table(client: &Client, name: &str, count: usize) -> BTreeSet<Str
 async fn scan_returns_everything_and_filters_after_reading() {
     let server = TestServer::start();
     let client = server.client();
-    let keys = filled_table(&client, "sc", 30).await;
+    let keys = filled_table(&client, "sc_t", 30).await;
 
-    let out = client
-        .scan()
-        .table_name("sc")
-        .send()
-        .await
-        .expect("Scan");
+    let out = client.scan().table_name("sc_t").send().await.expect("Scan");
     let got: BTreeSet<_> = out.items().iter().map(pk_of).collect();
     assert_eq!(got, keys);
     assert_eq!(out.count(), 30);
@@ -88,7 +83,7 @@ async fn scan_returns_everything_and_filters_after_reading() {
 
     let out = client
         .scan()
-        .table_name("sc")
+        .table_name("sc_t")
         .filter_expression("#p = :odd AND n < :ten")
         .expression_attribute_names("#p", "parity")
         .expression_attribute_values(":odd", s("odd"))
@@ -108,7 +103,7 @@ async fn scan_returns_everything_and_filters_after_reading() {
 
     let out = client
         .scan()
-        .table_name("sc")
+        .table_name("sc_t")
         .filter_expression("n >= :x")
         .expression_attribute_values(":x", n("25"))
         .select(Select::Count)
@@ -121,7 +116,7 @@ async fn scan_returns_everything_and_filters_after_reading() {
 
     let out = client
         .scan()
-        .table_name("sc")
+        .table_name("sc_t")
         .projection_expression("n")
         .filter_expression("pk = :k")
         .expression_attribute_values(":k", s("k007"))
@@ -135,18 +130,24 @@ async fn scan_returns_everything_and_filters_after_reading() {
 async fn limit_paging_returns_every_item_once() {
     let server = TestServer::start();
     let client = server.client();
-    let keys = filled_table(&client, "sp", 37).await;
+    let keys = filled_table(&client, "sp_t", 37).await;
     let mut f = Failures::new();
     for limit in [1, 4, 10, 37, 50] {
-        let base = client.scan().table_name("sp").limit(limit);
+        let base = client.scan().table_name("sp_t").limit(limit);
         let pages = all_pages(&base).await;
         let mut seen = Vec::new();
         for (i, p) in pages.iter().enumerate() {
             if p.items().len() > limit as usize {
-                f.push(format!("limit {limit}: page {i} has {} items", p.items().len()));
+                f.push(format!(
+                    "limit {limit}: page {i} has {} items",
+                    p.items().len()
+                ));
             }
             if p.scanned_count() > limit {
-                f.push(format!("limit {limit}: page {i} ScannedCount {}", p.scanned_count()));
+                f.push(format!(
+                    "limit {limit}: page {i} ScannedCount {}",
+                    p.scanned_count()
+                ));
             }
             if let (Some(lek), Some(last)) = (p.last_evaluated_key(), p.items().last()) {
                 let want = item(&[("pk", last["pk"].clone())]);
@@ -174,7 +175,7 @@ async fn limit_paging_returns_every_item_once() {
     // A filtered, paged scan: each item read once, each match returned once.
     let base = client
         .scan()
-        .table_name("sp")
+        .table_name("sp_t")
         .filter_expression("parity = :e")
         .expression_attribute_values(":e", s("even"))
         .limit(6);
@@ -185,7 +186,9 @@ async fn limit_paging_returns_every_item_once() {
         .flat_map(|p| p.items().iter().map(pk_of))
         .collect();
     if scanned != 37 {
-        f.push(format!("filtered paging: ScannedCount sums to {scanned}, want 37"));
+        f.push(format!(
+            "filtered paging: ScannedCount sums to {scanned}, want 37"
+        ));
     }
     let want: BTreeSet<_> = keys
         .iter()
@@ -195,7 +198,9 @@ async fn limit_paging_returns_every_item_once() {
         .collect();
     let got: BTreeSet<_> = matched.iter().cloned().collect();
     if got != want || matched.len() != want.len() {
-        f.push(format!("filtered paging returned {matched:?}, want {want:?}"));
+        f.push(format!(
+            "filtered paging returned {matched:?}, want {want:?}"
+        ));
     }
     f.assert_none();
 }
@@ -256,14 +261,16 @@ async fn parallel_scan_segments_are_disjoint_and_complete() {
 async fn parallel_scan_parameter_validation() {
     let server = TestServer::start();
     let client = server.client();
-    filled_table(&client, "pv", 3).await;
+    filled_table(&client, "pv_t", 3).await;
     let mut f = Failures::new();
     let cases: Vec<(Option<i32>, Option<i32>, Option<&str>)> = vec![
         // Segment must be below TotalSegments.
         (
             Some(3),
             Some(3),
-            Some("The Segment parameter is zero-based and must be less than parameter TotalSegments"),
+            Some(
+                "The Segment parameter is zero-based and must be less than parameter TotalSegments",
+            ),
         ),
         (Some(5), Some(2), None),
         // One without the other.
@@ -279,7 +286,7 @@ async fn parallel_scan_parameter_validation() {
             &format!("Scan Segment {segment:?} TotalSegments {total:?}"),
             client
                 .scan()
-                .table_name("pv")
+                .table_name("pv_t")
                 .set_segment(segment)
                 .set_total_segments(total)
                 .send()
@@ -291,7 +298,7 @@ async fn parallel_scan_parameter_validation() {
     // The largest TotalSegments is allowed (and most segments are simply empty).
     match client
         .scan()
-        .table_name("pv")
+        .table_name("pv_t")
         .segment(999_999)
         .total_segments(1_000_000)
         .send()
@@ -299,7 +306,10 @@ async fn parallel_scan_parameter_validation() {
     {
         Ok(out) => {
             if out.items().len() > 3 {
-                f.push(format!("segment 999999 of 1000000 returned {:?}", out.items()));
+                f.push(format!(
+                    "segment 999999 of 1000000 returned {:?}",
+                    out.items()
+                ));
             }
         }
         Err(e) => f.push(format!("Segment 999999 TotalSegments 1000000: {e:?}")),
@@ -333,7 +343,11 @@ async fn scan_pages_stop_near_one_megabyte() {
         "first page has {first} items of ~100 KB; want it to stop near 1 MB"
     );
     assert!(pages[0].last_evaluated_key().is_some_and(|k| !k.is_empty()));
-    assert!(pages.len() >= 3, "2.5 MB needs at least 3 pages, got {}", pages.len());
+    assert!(
+        pages.len() >= 3,
+        "2.5 MB needs at least 3 pages, got {}",
+        pages.len()
+    );
     let got: Vec<_> = pages
         .iter()
         .flat_map(|p| p.items().iter().map(pk_of))

@@ -73,10 +73,7 @@ async fn set_top_level_nested_map_and_list_index() {
         "upd",
         item(&[
             ("pk", s("a")),
-            (
-                "m",
-                map(&[("x", n("1")), ("kid", map(&[("y", s("old"))]))]),
-            ),
+            ("m", map(&[("x", n("1")), ("kid", map(&[("y", s("old"))]))])),
             ("l", list(vec![n("1"), n("2"), n("3")])),
             ("keep", s("k")),
         ]),
@@ -89,7 +86,12 @@ async fn set_top_level_nested_map_and_list_index() {
         "a",
         "SET fresh = :v, m.x = :two, m.kid.y = :new, m.added = :v, l[1] = :z, #n = :v",
         &[("#n", "name")],
-        &[(":v", s("v")), (":two", n("2")), (":new", s("new")), (":z", n("0"))],
+        &[
+            (":v", s("v")),
+            (":two", n("2")),
+            (":new", s("new")),
+            (":z", n("0")),
+        ],
         ReturnValue::AllNew,
     )
     .await;
@@ -643,12 +645,17 @@ async fn updating_a_key_attribute_is_rejected() {
     put_ok(&client, "keyed", original.clone()).await;
 
     let mut f = Failures::new();
-    let cases: Vec<(&str, Vec<(&str, AttributeValue)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, AttributeValue)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("SET sk = :v", vec![(":v", n("2"))], "sk"),
         ("SET pk = :v", vec![(":v", s("q"))], "pk"),
         ("ADD sk :v", vec![(":v", n("1"))], "sk"),
         ("REMOVE sk", vec![], "sk"),
-        ("SET v = :v, pk = :p", vec![(":v", s("w")), (":p", s("q"))], "pk"),
+        (
+            "SET v = :v, pk = :p",
+            vec![(":v", s("w")), (":p", s("q"))],
+            "pk",
+        ),
     ];
     for (expr, values, attr) in cases {
         let mut req = client
@@ -669,12 +676,7 @@ async fn updating_a_key_attribute_is_rejected() {
             )),
         ));
     }
-    let stored = get_consistent(
-        &client,
-        "keyed",
-        item(&[("pk", s("p")), ("sk", n("1"))]),
-    )
-    .await;
+    let stored = get_consistent(&client, "keyed", item(&[("pk", s("p")), ("sk", n("1"))])).await;
     if stored.as_ref() != Some(&original) {
         f.push(format!("rejected updates changed the item: {stored:?}"));
     }

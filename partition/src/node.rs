@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use cirrus_storage::engine::{item_key, partition_prefix, prefix_end, Engine, CF_ITEMS, CF_META, CF_RAFT_LOG};
@@ -75,6 +75,8 @@ pub struct Node {
     syncer: WalSyncer,
     partitions_per_table: u16,
     tables: RwLock<BTreeMap<String, Arc<Table>>>,
+    /// Commands proposed so far; with `wal_fsyncs`, shows how much group commit shares.
+    proposals: AtomicU64,
     /// Serialises catalog changes (create, update, delete), never item traffic.
     catalog_changes: tokio::sync::Mutex<()>,
 }
@@ -115,6 +117,7 @@ impl Node {
             syncer,
             partitions_per_table: config.partitions_per_table.max(1),
             tables: RwLock::new(tables),
+            proposals: AtomicU64::new(0),
             catalog_changes: tokio::sync::Mutex::new(()),
         })
     }
@@ -263,6 +266,7 @@ impl Node {
     /// of its partition; returns once the command is durable and applied.
     pub async fn propose(&self, table: &Table, location: &ItemLocation, command: Command) -> Result<ApplyOutcome, PartitionError> {
         let group = table.group(location.partition)?;
+        self.proposals.fetch_add(1, Ordering::Relaxed);
         group.propose(command).await
     }
 
@@ -380,6 +384,11 @@ impl Node {
         failure.map_or(Ok(()), Err)
     }
 
+    /// Item commands proposed so far.
+    pub fn proposals(&self) -> u64 {
+        self.proposals.load(Ordering::Relaxed)
+    }
+
     /// Group fsyncs of the write-ahead log so far (see `wal_sync`).
     pub fn wal_fsyncs(&self) -> u64 {
         self.syncer.fsyncs()
@@ -433,8 +442,15 @@ mod tests {
         }
     }
 
+    /// The order-preserving encoding of a string partition key.
+    fn encoded(key: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let _ = cirrus_storage::key::encode_key_value(&cirrus_storage::AttributeValue::S(key.into()), &mut out);
+        out
+    }
+
     async fn put(node: &Node, table: &Table, key: &str) -> Result<(), PartitionError> {
-        let location = table.locate(key.as_bytes(), b"")?;
+        let location = table.locate(&encoded(key), b"")?;
         let command = Command::Put {
             key: location.key.clone(),
             item: StoredItem::encode(10, key.as_bytes()),
@@ -445,7 +461,7 @@ mod tests {
     }
 
     fn get(node: &Node, table: &Table, key: &str) -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
-        let stored = node.get_item(&table.locate(key.as_bytes(), b"")?)?;
+        let stored = node.get_item(&table.locate(&encoded(key), b"")?)?;
         Ok(stored.map(|s| StoredItem::codec_bytes(&s).map(<[u8]>::to_vec)).transpose()?)
     }
 
@@ -486,7 +502,7 @@ mod tests {
         assert!(fsyncs < 200, "200 concurrent writes took {fsyncs} fsyncs");
         assert_eq!(table.item_count(), 200);
         assert_eq!(table.size_bytes(), 2000);
-        let location = table.locate(b"k7", b"")?;
+        let location = table.locate(&encoded("k7"), b"")?;
         let delete = Command::Delete {
             key: location.key.clone(),
             condition: None,

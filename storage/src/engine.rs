@@ -173,17 +173,28 @@ pub fn item_key(table_id: u32, partition: u16, partition_key: &[u8], sort_key: &
     key
 }
 
-/// The smallest key greater than every key that starts with `prefix`, for range ends.
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+/// The smallest byte string greater than every string that starts with `prefix`, or
+/// `None` when there is none (an empty or all-0xFF prefix).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {
             end.push(last + 1);
-            return end;
+            return Some(end);
         }
     }
-    // An all-0xFF prefix has no upper bound inside the key space: scan to the end.
-    vec![u8::MAX; prefix.len() + 1]
+    None
+}
+
+/// Longer than any key Cirrus writes (a 2 KB partition key and a 1 KB sort key, even
+/// fully escaped, plus the partition prefix).
+const MAX_KEY_BYTES: usize = 8 * 1024;
+
+/// An exclusive end for a range scan over every key that starts with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    // Key-space prefixes start with a table id or a record tag, so the successor
+    // exists; the fallback still bounds every real key.
+    prefix_successor(prefix).unwrap_or_else(|| vec![u8::MAX; prefix.len() + MAX_KEY_BYTES])
 }
 
 /// An item as stored: its DynamoDB size (so deletes and overwrites can keep table
@@ -221,7 +232,9 @@ mod tests {
     fn prefix_end_bounds_the_prefix() {
         assert_eq!(prefix_end(&[1, 2]), vec![1, 3]);
         assert_eq!(prefix_end(&[1, 0xFF]), vec![2]);
-        assert!(prefix_end(&[0xFF]) > vec![0xFF, 0xFF, 0xFF]);
+        assert!(prefix_end(&[0xFF]) > vec![0xFF; 4096]);
+        assert_eq!(prefix_successor(&[0xFF, 0xFF]), None);
+        assert_eq!(prefix_successor(&[7, 0xFF]), Some(vec![8]));
     }
 
     #[test]

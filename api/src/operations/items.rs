@@ -75,7 +75,6 @@ struct UpdateItemInput {
 
 const RETURN_VALUES: &[&str] = &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
 const RETURN_ON_FAILURE: &[&str] = &["ALL_OLD", "NONE"];
-const CONDITIONAL_OPERATORS: &[&str] = &["AND", "OR"];
 
 /// Decodes stored-item bytes into an item.
 pub fn decode_stored(stored: &[u8]) -> Result<Item, ApiError> {
@@ -148,7 +147,7 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
         "returnValuesOnConditionCheckFailure",
         RETURN_ON_FAILURE,
     );
-    constraints.one_of(&input.conditional_operator, "conditionalOperator", CONDITIONAL_OPERATORS);
+    constraints.one_of(&input.conditional_operator, "conditionalOperator", legacy::messages::CONDITIONAL_OPERATORS);
     constraints.finish()?;
     let (Some(table_name), Some(item)) = (&input.table_name, &input.item) else {
         return Err(missing());
@@ -256,7 +255,7 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         "returnValuesOnConditionCheckFailure",
         RETURN_ON_FAILURE,
     );
-    constraints.one_of(&input.conditional_operator, "conditionalOperator", CONDITIONAL_OPERATORS);
+    constraints.one_of(&input.conditional_operator, "conditionalOperator", legacy::messages::CONDITIONAL_OPERATORS);
     constraints.finish()?;
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
         return Err(missing());
@@ -327,7 +326,7 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         "returnValuesOnConditionCheckFailure",
         RETURN_ON_FAILURE,
     );
-    constraints.one_of(&input.conditional_operator, "conditionalOperator", CONDITIONAL_OPERATORS);
+    constraints.one_of(&input.conditional_operator, "conditionalOperator", legacy::messages::CONDITIONAL_OPERATORS);
     constraints.finish()?;
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
         return Err(missing());

@@ -1,8 +1,8 @@
 //! Query: one partition-key value, a sort-key range, read as one RocksDB range scan.
 
 use cirrus_partition::{KeyAttribute, KeySchema};
-use cirrus_storage::engine::prefix_end;
-use cirrus_storage::expression::{Comparator, Condition, ExpressionKind, Operand, PathElement};
+use cirrus_storage::engine::prefix_successor;
+use cirrus_storage::expression::{Comparator, Condition, ExpressionKind, Operand, Path, PathElement};
 use cirrus_storage::key::{encode_key_prefix, encode_key_value};
 use cirrus_storage::AttributeValue;
 use serde::Deserialize;
@@ -209,6 +209,59 @@ fn check_sort_condition(sort: &KeyAttribute, condition: &SortCondition) -> Resul
     }
 }
 
+/// Every document path a condition reads.
+fn condition_paths<'c>(condition: &'c Condition, out: &mut Vec<&'c Path>) {
+    let operand = |operand: &'c Operand, out: &mut Vec<&'c Path>| match operand {
+        Operand::Path(path) | Operand::Size(path) => out.push(path),
+        Operand::Value(_) | Operand::Placeholder(_) => {}
+    };
+    match condition {
+        Condition::Compare(a, _, b) | Condition::BeginsWith(a, b) | Condition::Contains(a, b) => {
+            operand(a, out);
+            operand(b, out);
+        }
+        Condition::Between(a, b, c) => {
+            operand(a, out);
+            operand(b, out);
+            operand(c, out);
+        }
+        Condition::In(a, candidates) => {
+            operand(a, out);
+            for candidate in candidates {
+                operand(candidate, out);
+            }
+        }
+        Condition::And(a, b) | Condition::Or(a, b) => {
+            condition_paths(a, out);
+            condition_paths(b, out);
+        }
+        Condition::Not(a) => condition_paths(a, out),
+        Condition::AttributeExists(path) | Condition::AttributeNotExists(path) => out.push(path),
+        Condition::AttributeType(path, t) => {
+            out.push(path);
+            operand(t, out);
+        }
+    }
+}
+
+/// A Query filter may not name a key attribute: the key condition already decides those.
+fn check_filter_avoids_keys(filter: &Condition, schema: &KeySchema, parameter: &str) -> Result<(), ApiError> {
+    let mut paths = Vec::new();
+    condition_paths(filter, &mut paths);
+    for path in paths {
+        if let Some(PathElement::Attribute(name)) = path.0.first() {
+            let is_key = schema.partition_key.name == *name
+                || schema.sort_key.as_ref().is_some_and(|sort| sort.name == *name);
+            if is_key {
+                return Err(ApiError::validation(format!(
+                    "{parameter} can only contain non-primary key attributes: Primary key attribute: {name}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn encoded(value: &AttributeValue) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::new();
     encode_key_value(value, &mut out).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -239,8 +292,10 @@ fn sort_range(condition: Option<&SortCondition>) -> Result<(Vec<u8>, Option<Vec<
         Some(SortCondition::BeginsWith(prefix)) => {
             let mut start = Vec::new();
             encode_key_prefix(prefix, &mut start).map_err(|e| ApiError::Internal(e.to_string()))?;
-            let end = prefix_end(&start);
-            (start, Some(end))
+            // An all-0xFF prefix has no successor: the range then runs to the end of
+            // the partition-key value.
+            let end = prefix_successor(&start);
+            (start, end)
         }
     })
 }
@@ -250,7 +305,11 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.one_of(&input.select, "select", SELECT_VALUES);
-    constraints.one_of(&input.conditional_operator, "conditionalOperator", &["AND", "OR"]);
+    constraints.one_of(
+        &input.conditional_operator,
+        "conditionalOperator",
+        legacy::messages::CONDITIONAL_OPERATORS,
+    );
     check_limit(&mut constraints, input.limit);
     constraints.finish()?;
     let Some(table_name) = &input.table_name else {
@@ -286,7 +345,11 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         key_condition = Some(legacy::key_conditions_to_condition(key_conditions)?);
     }
     if let Some(query_filter) = &input.query_filter {
-        filter = legacy::filter_to_condition(query_filter, input.conditional_operator.as_deref())?;
+        filter = legacy::filter_to_condition_for(
+            legacy::FilterParameter::QueryFilter,
+            query_filter,
+            input.conditional_operator.as_deref(),
+        )?;
     }
     if let Some(names) = &input.attributes_to_get {
         projection = Some(legacy::attributes_to_get_to_projection(names)?);
@@ -304,6 +367,10 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     }
     let schema = &table.descriptor().key_schema;
     let (partition_value, sort_condition) = split_key_condition(&key_condition, schema)?;
+    if let Some(filter) = &filter {
+        let parameter = if input.query_filter.is_some() { "QueryFilter" } else { "Filter Expression" };
+        check_filter_avoids_keys(filter, schema, parameter)?;
+    }
     let partition_key = encoded(&partition_value)?;
     let (mut start, mut end) = sort_range(sort_condition.as_ref())?;
     let forward = input.scan_index_forward.unwrap_or(true);

@@ -37,7 +37,11 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.one_of(&input.select, "select", SELECT_VALUES);
-    constraints.one_of(&input.conditional_operator, "conditionalOperator", &["AND", "OR"]);
+    constraints.one_of(
+        &input.conditional_operator,
+        "conditionalOperator",
+        legacy::messages::CONDITIONAL_OPERATORS,
+    );
     check_limit(&mut constraints, input.limit);
     constraints.at_least(input.segment, "segment", 0);
     constraints.at_most(input.segment, "segment", 999_999);

@@ -16,9 +16,15 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 fn sample_item() -> Result<Item, Box<dyn std::error::Error>> {
     let mut item = BTreeMap::new();
     item.insert("pk".to_string(), AttributeValue::S("user#000123".into()));
-    item.insert("sk".to_string(), AttributeValue::N(Number::parse("1700000000")?));
+    item.insert(
+        "sk".to_string(),
+        AttributeValue::N(Number::parse("1700000000")?),
+    );
     item.insert("name".to_string(), AttributeValue::S("x".repeat(600)));
-    item.insert("score".to_string(), AttributeValue::N(Number::parse("-12.375")?));
+    item.insert(
+        "score".to_string(),
+        AttributeValue::N(Number::parse("-12.375")?),
+    );
     item.insert("active".to_string(), AttributeValue::Bool(true));
     item.insert("blob".to_string(), AttributeValue::B(vec![7u8; 200]));
     item.insert(

@@ -9,7 +9,9 @@ use std::sync::{Arc, RwLock};
 
 use cirrus_storage::expression::bind::Bindings;
 use cirrus_storage::expression::parser::{parse_condition, parse_projection, parse_update};
-use cirrus_storage::expression::{Condition, ExpressionError, ExpressionKind, Projection, UpdateActions};
+use cirrus_storage::expression::{
+    Condition, ExpressionError, ExpressionKind, Projection, UpdateActions,
+};
 use cirrus_storage::AttributeValue;
 use serde_json::Value;
 
@@ -55,7 +57,10 @@ impl ExpressionCache {
             return Ok(parsed.clone());
         }
         let parsed = parse(text)?;
-        let mut cache = self.parsed.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .parsed
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
@@ -63,12 +68,18 @@ impl ExpressionCache {
         Ok(parsed)
     }
 
-    fn condition(&self, text: &str, kind: ExpressionKind) -> Result<Arc<Condition>, ExpressionError> {
+    fn condition(
+        &self,
+        text: &str,
+        kind: ExpressionKind,
+    ) -> Result<Arc<Condition>, ExpressionError> {
         match self.get_or_parse(kind, text, |t| {
             parse_condition(t, kind).map(|c| Parsed::Condition(Arc::new(c)))
         })? {
             Parsed::Condition(c) => Ok(c),
-            _ => Err(ExpressionError("cached expression of the wrong kind".into())),
+            _ => Err(ExpressionError(
+                "cached expression of the wrong kind".into(),
+            )),
         }
     }
 
@@ -77,7 +88,9 @@ impl ExpressionCache {
             parse_update(t).map(|u| Parsed::Update(Arc::new(u)))
         })? {
             Parsed::Update(u) => Ok(u),
-            _ => Err(ExpressionError("cached expression of the wrong kind".into())),
+            _ => Err(ExpressionError(
+                "cached expression of the wrong kind".into(),
+            )),
         }
     }
 
@@ -86,7 +99,9 @@ impl ExpressionCache {
             parse_projection(t).map(|p| Parsed::Projection(Arc::new(p)))
         })? {
             Parsed::Projection(p) => Ok(p),
-            _ => Err(ExpressionError("cached expression of the wrong kind".into())),
+            _ => Err(ExpressionError(
+                "cached expression of the wrong kind".into(),
+            )),
         }
     }
 }
@@ -100,7 +115,11 @@ pub struct Placeholders {
 impl Placeholders {
     /// Validates the two maps; `uses_expressions` says whether the request has any
     /// expression, since DynamoDB refuses the maps without one.
-    pub fn parse(names: Option<&Value>, values: Option<&Value>, uses_expressions: bool) -> Result<Self, ApiError> {
+    pub fn parse(
+        names: Option<&Value>,
+        values: Option<&Value>,
+        uses_expressions: bool,
+    ) -> Result<Self, ApiError> {
         let names = match names {
             None => None,
             Some(_) if !uses_expressions => {
@@ -109,7 +128,9 @@ impl Placeholders {
                 ))
             }
             Some(Value::Object(map)) if map.is_empty() => {
-                return Err(ApiError::validation("ExpressionAttributeNames must not be empty"))
+                return Err(ApiError::validation(
+                    "ExpressionAttributeNames must not be empty",
+                ))
             }
             Some(Value::Object(map)) => {
                 let mut names = BTreeMap::new();
@@ -120,7 +141,9 @@ impl Placeholders {
                         )));
                     }
                     let Value::String(name) = value else {
-                        return Err(ApiError::Serialization("Unexpected value type in payload".into()));
+                        return Err(ApiError::Serialization(
+                            "Unexpected value type in payload".into(),
+                        ));
                     };
                     names.insert(key.clone(), name.clone());
                 }
@@ -136,7 +159,9 @@ impl Placeholders {
                 ))
             }
             Some(Value::Object(map)) if map.is_empty() => {
-                return Err(ApiError::validation("ExpressionAttributeValues must not be empty"))
+                return Err(ApiError::validation(
+                    "ExpressionAttributeValues must not be empty",
+                ))
             }
             Some(Value::Object(map)) => {
                 let mut values = BTreeMap::new();
@@ -176,7 +201,11 @@ pub struct Binder<'a> {
 }
 
 impl Binder<'_> {
-    pub fn condition(&mut self, text: Option<&str>, kind: ExpressionKind) -> Result<Option<Condition>, ApiError> {
+    pub fn condition(
+        &mut self,
+        text: Option<&str>,
+        kind: ExpressionKind,
+    ) -> Result<Option<Condition>, ApiError> {
         let Some(text) = text else { return Ok(None) };
         let parsed = self.cache.condition(text, kind)?;
         Ok(Some(self.bindings.condition(&parsed, kind)?))

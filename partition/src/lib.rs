@@ -23,6 +23,6 @@ mod state_machine;
 mod wal_sync;
 
 pub use catalog::{BillingMode, KeyAttribute, KeySchema, TableDescriptor, Throughput};
-pub use error::PartitionError;
 pub use command::{ApplyOutcome, Command, Rejection, WantedImages};
+pub use error::PartitionError;
 pub use node::{ItemLocation, Node, NodeConfig, Table};

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use cirrus_storage::engine::{item_key, partition_prefix, prefix_end, Engine, CF_ITEMS, CF_META, CF_RAFT_LOG};
+use cirrus_storage::engine::{
+    item_key, partition_prefix, prefix_end, Engine, CF_ITEMS, CF_META, CF_RAFT_LOG,
+};
 use rocksdb::WriteBatch;
 
 use crate::catalog::TableDescriptor;
@@ -57,8 +59,15 @@ impl Table {
     }
 
     /// Where the item with these encoded key values lives.
-    pub fn locate(&self, partition_key: &[u8], sort_key: &[u8]) -> Result<ItemLocation, PartitionError> {
-        let partition = partition_of(partition_key_hash(partition_key), self.descriptor.partitions);
+    pub fn locate(
+        &self,
+        partition_key: &[u8],
+        sort_key: &[u8],
+    ) -> Result<ItemLocation, PartitionError> {
+        let partition = partition_of(
+            partition_key_hash(partition_key),
+            self.descriptor.partitions,
+        );
         let key = item_key(self.descriptor.table_id, partition, partition_key, sort_key);
         Ok(ItemLocation { partition, key })
     }
@@ -264,7 +273,12 @@ impl Node {
 
     /// Proposes a command on the item at `key` (from [`Table::locate`]) to the Raft group
     /// of its partition; returns once the command is durable and applied.
-    pub async fn propose(&self, table: &Table, location: &ItemLocation, command: Command) -> Result<ApplyOutcome, PartitionError> {
+    pub async fn propose(
+        &self,
+        table: &Table,
+        location: &ItemLocation,
+        command: Command,
+    ) -> Result<ApplyOutcome, PartitionError> {
         let group = table.group(location.partition)?;
         self.proposals.fetch_add(1, Ordering::Relaxed);
         group.propose(command).await
@@ -273,7 +287,10 @@ impl Node {
     /// Reads an item's stored bytes. Every acknowledged write has been applied on this
     /// node (the only replica), so this read is strongly consistent.
     pub fn get_item(&self, location: &ItemLocation) -> Result<Option<Vec<u8>>, PartitionError> {
-        Ok(self.engine.get(CF_ITEMS, &location.key)?.map(|v| v.to_vec()))
+        Ok(self
+            .engine
+            .get(CF_ITEMS, &location.key)?
+            .map(|v| v.to_vec()))
     }
 
     /// Visits the stored items of one partition-key value whose encoded sort key is in
@@ -302,7 +319,8 @@ impl Node {
             }
         };
         if reverse {
-            self.engine.scan_reverse(CF_ITEMS, &start.key, &end, &mut adapter)
+            self.engine
+                .scan_reverse(CF_ITEMS, &start.key, &end, &mut adapter)
         } else {
             self.engine.scan(CF_ITEMS, &start.key, &end, &mut adapter)
         }
@@ -445,7 +463,10 @@ mod tests {
     /// The order-preserving encoding of a string partition key.
     fn encoded(key: &str) -> Vec<u8> {
         let mut out = Vec::new();
-        let _ = cirrus_storage::key::encode_key_value(&cirrus_storage::AttributeValue::S(key.into()), &mut out);
+        let _ = cirrus_storage::key::encode_key_value(
+            &cirrus_storage::AttributeValue::S(key.into()),
+            &mut out,
+        );
         out
     }
 
@@ -460,9 +481,15 @@ mod tests {
         node.propose(table, &location, command).await.map(|_| ())
     }
 
-    fn get(node: &Node, table: &Table, key: &str) -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
+    fn get(
+        node: &Node,
+        table: &Table,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
         let stored = node.get_item(&table.locate(&encoded(key), b"")?)?;
-        Ok(stored.map(|s| StoredItem::codec_bytes(&s).map(<[u8]>::to_vec)).transpose()?)
+        Ok(stored
+            .map(|s| StoredItem::codec_bytes(&s).map(<[u8]>::to_vec))
+            .transpose()?)
     }
 
     /// Opens the node, retrying while the previous instance's tasks still hold RocksDB.
@@ -490,9 +517,7 @@ mod tests {
             .map(|i| {
                 let node = node.clone();
                 let table = table.clone();
-                tokio::spawn(async move {
-                    put(&node, &table, &format!("k{i}")).await
-                })
+                tokio::spawn(async move { put(&node, &table, &format!("k{i}")).await })
             })
             .collect();
         for writer in writers {
@@ -506,10 +531,16 @@ mod tests {
         let delete = Command::Delete {
             key: location.key.clone(),
             condition: None,
-            wanted: WantedImages { old: true, ..Default::default() },
+            wanted: WantedImages {
+                old: true,
+                ..Default::default()
+            },
         };
         let outcome = node.propose(&table, &location, delete).await?;
-        let old = outcome.old_item.map(|s| StoredItem::codec_bytes(&s).map(<[u8]>::to_vec)).transpose()?;
+        let old = outcome
+            .old_item
+            .map(|s| StoredItem::codec_bytes(&s).map(<[u8]>::to_vec))
+            .transpose()?;
         assert_eq!(old.as_deref(), Some(&b"k7"[..]));
         node.shutdown().await?;
         drop((node, table));

@@ -8,8 +8,8 @@ use std::io::Cursor;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use cirrus_storage::engine::{partition_prefix, prefix_end, Engine, StoredItem, CF_ITEMS, CF_META};
 use cirrus_storage::codec::{decode_item, encode_item};
+use cirrus_storage::engine::{partition_prefix, prefix_end, Engine, StoredItem, CF_ITEMS, CF_META};
 use cirrus_storage::expression::eval::evaluate;
 use cirrus_storage::expression::update::apply_update;
 use cirrus_storage::expression::UpdateActions;
@@ -143,15 +143,29 @@ impl StateMachine {
         batch: &mut WriteBatch,
     ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
         let (key, condition, wanted, change) = match command {
-            Command::Put { key, item, condition, wanted } => (key, condition, wanted, Change::Put(item)),
-            Command::Delete { key, condition, wanted } => (key, condition, wanted, Change::Delete),
+            Command::Put {
+                key,
+                item,
+                condition,
+                wanted,
+            } => (key, condition, wanted, Change::Put(item)),
+            Command::Delete {
+                key,
+                condition,
+                wanted,
+            } => (key, condition, wanted, Change::Delete),
             Command::Update {
                 key,
                 key_attributes,
                 actions,
                 condition,
                 wanted,
-            } => (key, condition, wanted, Change::Update(key_attributes, actions)),
+            } => (
+                key,
+                condition,
+                wanted,
+                Change::Update(key_attributes, actions),
+            ),
         };
         let old = self
             .engine
@@ -196,7 +210,9 @@ impl StateMachine {
                 let size = item_size(&item);
                 if size > MAX_ITEM_BYTES {
                     return reject(
-                        Rejection::Invalid("Item size to update has exceeded the maximum allowed size".into()),
+                        Rejection::Invalid(
+                            "Item size to update has exceeded the maximum allowed size".into(),
+                        ),
                         None,
                     );
                 }
@@ -206,16 +222,21 @@ impl StateMachine {
                 Some(StoredItem::encode(size as u32, &codec_bytes))
             }
         };
-        let items = self.engine.cf(CF_ITEMS).map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        let items = self
+            .engine
+            .cf(CF_ITEMS)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         let mut delta = StatsRecord::default();
         if let Some(old) = &old {
             delta.item_count -= 1;
-            delta.size_bytes -= i64::from(StoredItem::size(old).map_err(|e| sm_error(ErrorVerb::Read, e))?);
+            delta.size_bytes -=
+                i64::from(StoredItem::size(old).map_err(|e| sm_error(ErrorVerb::Read, e))?);
         }
         match &new_stored {
             Some(item) => {
                 delta.item_count += 1;
-                delta.size_bytes += i64::from(StoredItem::size(item).map_err(|e| sm_error(ErrorVerb::Write, e))?);
+                delta.size_bytes +=
+                    i64::from(StoredItem::size(item).map_err(|e| sm_error(ErrorVerb::Write, e))?);
                 batch.put_cf(items, &key, item);
             }
             None if old.is_some() => batch.delete_cf(items, &key),

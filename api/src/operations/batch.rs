@@ -54,22 +54,20 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     for (table_name, spec) in tables {
         let keys = match spec.get("Keys") {
             Some(Value::Array(keys)) if !keys.is_empty() => keys,
-            Some(Value::Array(_)) => {
-                return Err(ApiError::validation(
-                    "1 validation error detected: Value '[]' at 'requestItems.member.keys' failed to \
+            Some(Value::Array(_)) => return Err(ApiError::validation(
+                "1 validation error detected: Value '[]' at 'requestItems.member.keys' failed to \
                      satisfy constraint: Member must have length greater than or equal to 1",
-                ))
-            }
-            _ => {
-                return Err(ApiError::validation(
-                    "1 validation error detected: Value null at 'requestItems.member.keys' failed to \
+            )),
+            _ => return Err(ApiError::validation(
+                "1 validation error detected: Value null at 'requestItems.member.keys' failed to \
                      satisfy constraint: Member must not be null",
-                ))
-            }
+            )),
         };
         total_keys += keys.len();
         if total_keys > MAX_GET_KEYS {
-            return Err(ApiError::validation("Too many items requested for the BatchGetItem call"));
+            return Err(ApiError::validation(
+                "Too many items requested for the BatchGetItem call",
+            ));
         }
         let projection = read_projection(
             state,
@@ -100,7 +98,8 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
             }
             let location = table.locate(&encoded.partition, &encoded.sort)?;
             if let Some(stored) = state.node.get_item(&location)? {
-                bytes += StoredItem::size(&stored).map_err(|e| ApiError::Internal(e.to_string()))? as usize;
+                bytes += StoredItem::size(&stored).map_err(|e| ApiError::Internal(e.to_string()))?
+                    as usize;
                 let item = decode_stored(&stored)?;
                 let item = match &projection {
                     Some(projection) => project(&item, &projection.0),
@@ -218,9 +217,14 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
         }
     }
     try_join_all(writes.into_iter().map(|write| async move {
-        let outcome = state.node.propose(&write.table, &write.location, write.command).await?;
+        let outcome = state
+            .node
+            .propose(&write.table, &write.location, write.command)
+            .await?;
         match outcome.rejection {
-            Some(rejection) => Err(ApiError::Internal(format!("unconditional batch write rejected: {rejection:?}"))),
+            Some(rejection) => Err(ApiError::Internal(format!(
+                "unconditional batch write rejected: {rejection:?}"
+            ))),
             None => Ok(()),
         }
     }))

@@ -112,7 +112,11 @@ fn condition_failure_wanted(value: Option<&str>) -> bool {
 }
 
 /// The table, the encoded key of a `Key` parameter, and its location.
-fn locate_key(state: &ApiState, table_name: &str, key: &Value) -> Result<(std::sync::Arc<Table>, Item, EncodedKey), ApiError> {
+fn locate_key(
+    state: &ApiState,
+    table_name: &str,
+    key: &Value,
+) -> Result<(std::sync::Arc<Table>, Item, EncodedKey), ApiError> {
     let key = parse_item(key)?;
     let table = state.node.table(table_name)?;
     let encoded = key_of_key_map(&table.descriptor().key_schema, &key)?;
@@ -124,7 +128,9 @@ pub fn prepare_put(schema: &KeySchema, item: &Item) -> Result<(EncodedKey, Vec<u
     let key = key_of_item(schema, item)?;
     let size = item_size(item);
     if size > MAX_ITEM_BYTES {
-        return Err(ApiError::validation("Item size has exceeded the maximum allowed size"));
+        return Err(ApiError::validation(
+            "Item size has exceeded the maximum allowed size",
+        ));
     }
     let mut codec_bytes = Vec::with_capacity(size + 16);
     encode_item(item, &mut codec_bytes);
@@ -147,7 +153,11 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
         "returnValuesOnConditionCheckFailure",
         RETURN_ON_FAILURE,
     );
-    constraints.one_of(&input.conditional_operator, "conditionalOperator", legacy::messages::CONDITIONAL_OPERATORS);
+    constraints.one_of(
+        &input.conditional_operator,
+        "conditionalOperator",
+        legacy::messages::CONDITIONAL_OPERATORS,
+    );
     constraints.finish()?;
     let (Some(table_name), Some(item)) = (&input.table_name, &input.item) else {
         return Err(missing());
@@ -159,7 +169,11 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     let return_old = match input.return_values.as_deref() {
         None | Some("NONE") => false,
         Some("ALL_OLD") => true,
-        Some(_) => return Err(ApiError::validation("ReturnValues can only be ALL_OLD or NONE")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "ReturnValues can only be ALL_OLD or NONE",
+            ))
+        }
     };
     let item = parse_item(item)?;
     let placeholders = Placeholders::parse(
@@ -168,7 +182,10 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
         input.condition_expression.is_some(),
     )?;
     let mut binder = placeholders.binder(&state.expressions);
-    let mut condition = binder.condition(input.condition_expression.as_deref(), ExpressionKind::Condition)?;
+    let mut condition = binder.condition(
+        input.condition_expression.as_deref(),
+        ExpressionKind::Condition,
+    )?;
     binder.finish()?;
     if let Some(expected) = &input.expected {
         condition = legacy::expected_to_condition(expected, input.conditional_operator.as_deref())?;
@@ -190,7 +207,9 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     };
     let outcome = state.node.propose(&table, &location, command).await?;
     rejection_error(&outcome)?;
-    Ok(attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?))
+    Ok(attributes_response(
+        outcome.old_item.as_deref().map(decode_stored).transpose()?,
+    ))
 }
 
 pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
@@ -204,7 +223,10 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     };
     legacy::reject_mixed(
         &[("AttributesToGet", input.attributes_to_get.is_some())],
-        &[("ProjectionExpression", input.projection_expression.is_some())],
+        &[(
+            "ProjectionExpression",
+            input.projection_expression.is_some(),
+        )],
     )?;
     let projection = read_projection(
         state,
@@ -255,7 +277,11 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         "returnValuesOnConditionCheckFailure",
         RETURN_ON_FAILURE,
     );
-    constraints.one_of(&input.conditional_operator, "conditionalOperator", legacy::messages::CONDITIONAL_OPERATORS);
+    constraints.one_of(
+        &input.conditional_operator,
+        "conditionalOperator",
+        legacy::messages::CONDITIONAL_OPERATORS,
+    );
     constraints.finish()?;
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
         return Err(missing());
@@ -267,7 +293,11 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     let return_old = match input.return_values.as_deref() {
         None | Some("NONE") => false,
         Some("ALL_OLD") => true,
-        Some(_) => return Err(ApiError::validation("ReturnValues can only be ALL_OLD or NONE")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "ReturnValues can only be ALL_OLD or NONE",
+            ))
+        }
     };
     let placeholders = Placeholders::parse(
         input.expression_attribute_names.as_ref(),
@@ -275,7 +305,10 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         input.condition_expression.is_some(),
     )?;
     let mut binder = placeholders.binder(&state.expressions);
-    let mut condition = binder.condition(input.condition_expression.as_deref(), ExpressionKind::Condition)?;
+    let mut condition = binder.condition(
+        input.condition_expression.as_deref(),
+        ExpressionKind::Condition,
+    )?;
     binder.finish()?;
     if let Some(expected) = &input.expected {
         condition = legacy::expected_to_condition(expected, input.conditional_operator.as_deref())?;
@@ -295,7 +328,9 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     };
     let outcome = state.node.propose(&table, &location, command).await?;
     rejection_error(&outcome)?;
-    Ok(attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?))
+    Ok(attributes_response(
+        outcome.old_item.as_deref().map(decode_stored).transpose()?,
+    ))
 }
 
 /// DynamoDB refuses updates that touch a key attribute.
@@ -303,7 +338,10 @@ fn check_key_untouched(schema: &KeySchema, actions: &UpdateActions) -> Result<()
     for path in updated_paths(actions) {
         if let Some(PathElement::Attribute(name)) = path.0.first() {
             let is_key = schema.partition_key.name == *name
-                || schema.sort_key.as_ref().is_some_and(|sort| sort.name == *name);
+                || schema
+                    .sort_key
+                    .as_ref()
+                    .is_some_and(|sort| sort.name == *name);
             if is_key {
                 return Err(ApiError::validation(format!(
                     "One or more parameter values were invalid: Cannot update attribute {name}. \
@@ -326,7 +364,11 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         "returnValuesOnConditionCheckFailure",
         RETURN_ON_FAILURE,
     );
-    constraints.one_of(&input.conditional_operator, "conditionalOperator", legacy::messages::CONDITIONAL_OPERATORS);
+    constraints.one_of(
+        &input.conditional_operator,
+        "conditionalOperator",
+        legacy::messages::CONDITIONAL_OPERATORS,
+    );
     constraints.finish()?;
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
         return Err(missing());
@@ -348,7 +390,10 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     )?;
     let mut binder = placeholders.binder(&state.expressions);
     let mut actions = binder.update(input.update_expression.as_deref())?;
-    let mut condition = binder.condition(input.condition_expression.as_deref(), ExpressionKind::Condition)?;
+    let mut condition = binder.condition(
+        input.condition_expression.as_deref(),
+        ExpressionKind::Condition,
+    )?;
     binder.finish()?;
     if let Some(updates) = &input.attribute_updates {
         actions = Some(legacy::attribute_updates_to_actions(updates)?);
@@ -361,7 +406,8 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     check_key_untouched(&table.descriptor().key_schema, &actions)?;
     let return_values = input.return_values.as_deref().unwrap_or("NONE");
     let location = table.locate(&key.partition, &key.sort)?;
-    let paths = matches!(return_values, "UPDATED_OLD" | "UPDATED_NEW").then(|| updated_paths(&actions));
+    let paths =
+        matches!(return_values, "UPDATED_OLD" | "UPDATED_NEW").then(|| updated_paths(&actions));
     let command = Command::Update {
         key: location.key.clone(),
         key_attributes,

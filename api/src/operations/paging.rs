@@ -26,7 +26,11 @@ pub const SELECT_VALUES: &[&str] = &[
 ];
 
 /// Checks Select against the projection, as DynamoDB does for a table (no index).
-pub fn check_select(select: Option<&str>, has_projection: bool, projection_parameter: &str) -> Result<(), ApiError> {
+pub fn check_select(
+    select: Option<&str>,
+    has_projection: bool,
+    projection_parameter: &str,
+) -> Result<(), ApiError> {
     match select {
         Some("ALL_PROJECTED_ATTRIBUTES") => Err(ApiError::validation(
             "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
@@ -82,7 +86,9 @@ impl<'a> Page<'a> {
 
     fn key_of(&self, item: &Item) -> Item {
         let mut key = Item::new();
-        for attribute in std::iter::once(&self.schema.partition_key).chain(self.schema.sort_key.iter()) {
+        for attribute in
+            std::iter::once(&self.schema.partition_key).chain(self.schema.sort_key.iter())
+        {
             if let Some(value) = item.get(&attribute.name) {
                 key.insert(attribute.name.clone(), value.clone());
             }
@@ -94,7 +100,8 @@ impl<'a> Page<'a> {
     pub fn visit(&mut self, stored: &[u8]) -> Result<bool, ApiError> {
         let item = decode_stored(stored)?;
         self.scanned += 1;
-        self.bytes += StoredItem::size(stored).map_err(|e| ApiError::Internal(e.to_string()))? as usize;
+        self.bytes +=
+            StoredItem::size(stored).map_err(|e| ApiError::Internal(e.to_string()))? as usize;
         let matches = match self.filter {
             Some(filter) => evaluate(filter, &item)?,
             None => true,
@@ -109,7 +116,8 @@ impl<'a> Page<'a> {
                 self.items.push(item_to_json(&shown));
             }
         }
-        let full = self.limit.is_some_and(|limit| self.scanned >= limit) || self.bytes >= PAGE_BYTES;
+        let full =
+            self.limit.is_some_and(|limit| self.scanned >= limit) || self.bytes >= PAGE_BYTES;
         if full {
             self.last_key = Some(self.key_of(&item));
         }

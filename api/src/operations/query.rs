@@ -2,7 +2,9 @@
 
 use cirrus_partition::{KeyAttribute, KeySchema};
 use cirrus_storage::engine::prefix_successor;
-use cirrus_storage::expression::{Comparator, Condition, ExpressionKind, Operand, Path, PathElement};
+use cirrus_storage::expression::{
+    Comparator, Condition, ExpressionKind, Operand, Path, PathElement,
+};
 use cirrus_storage::key::{encode_key_prefix, encode_key_value};
 use cirrus_storage::AttributeValue;
 use serde::Deserialize;
@@ -100,29 +102,48 @@ fn split_key_condition(
     let mut sort_condition = None;
     for part in parts {
         let (name, condition) = match part {
-            Condition::Compare(left, comparator, right) => match (attribute_of(left), value_of(right)) {
-                (Some(name), Some(value)) => (name, SortCondition::Compare(*comparator, value.clone())),
-                _ => match (value_of(left), attribute_of(right)) {
-                    (Some(value), Some(name)) => (name, SortCondition::Compare(flip(*comparator), value.clone())),
+            Condition::Compare(left, comparator, right) => {
+                match (attribute_of(left), value_of(right)) {
+                    (Some(name), Some(value)) => {
+                        (name, SortCondition::Compare(*comparator, value.clone()))
+                    }
+                    _ => match (value_of(left), attribute_of(right)) {
+                        (Some(value), Some(name)) => (
+                            name,
+                            SortCondition::Compare(flip(*comparator), value.clone()),
+                        ),
+                        _ => return Err(key_condition_error("Query key condition not supported")),
+                    },
+                }
+            }
+            Condition::Between(subject, low, high) => {
+                match (attribute_of(subject), value_of(low), value_of(high)) {
+                    (Some(name), Some(low), Some(high)) => {
+                        (name, SortCondition::Between(low.clone(), high.clone()))
+                    }
                     _ => return Err(key_condition_error("Query key condition not supported")),
-                },
-            },
-            Condition::Between(subject, low, high) => match (attribute_of(subject), value_of(low), value_of(high)) {
-                (Some(name), Some(low), Some(high)) => (name, SortCondition::Between(low.clone(), high.clone())),
-                _ => return Err(key_condition_error("Query key condition not supported")),
-            },
-            Condition::BeginsWith(subject, prefix) => match (attribute_of(subject), value_of(prefix)) {
-                (Some(name), Some(prefix)) => (name, SortCondition::BeginsWith(prefix.clone())),
-                _ => return Err(key_condition_error("Query key condition not supported")),
-            },
+                }
+            }
+            Condition::BeginsWith(subject, prefix) => {
+                match (attribute_of(subject), value_of(prefix)) {
+                    (Some(name), Some(prefix)) => (name, SortCondition::BeginsWith(prefix.clone())),
+                    _ => return Err(key_condition_error("Query key condition not supported")),
+                }
+            }
             Condition::Or(..) => {
-                return Err(key_condition_error("Invalid operator used in KeyConditionExpression: OR"))
+                return Err(key_condition_error(
+                    "Invalid operator used in KeyConditionExpression: OR",
+                ))
             }
             Condition::Not(..) => {
-                return Err(key_condition_error("Invalid operator used in KeyConditionExpression: NOT"))
+                return Err(key_condition_error(
+                    "Invalid operator used in KeyConditionExpression: NOT",
+                ))
             }
             Condition::In(..) => {
-                return Err(key_condition_error("Invalid operator used in KeyConditionExpression: IN"))
+                return Err(key_condition_error(
+                    "Invalid operator used in KeyConditionExpression: IN",
+                ))
             }
             Condition::AttributeExists(_) => {
                 return Err(key_condition_error(
@@ -140,9 +161,13 @@ fn split_key_condition(
                 ))
             }
             Condition::Contains(..) => {
-                return Err(key_condition_error("Invalid operator used in KeyConditionExpression: contains"))
+                return Err(key_condition_error(
+                    "Invalid operator used in KeyConditionExpression: contains",
+                ))
             }
-            Condition::And(..) => return Err(key_condition_error("Query key condition not supported")),
+            Condition::And(..) => {
+                return Err(key_condition_error("Query key condition not supported"))
+            }
         };
         if name == schema.partition_key.name {
             match condition {
@@ -245,13 +270,20 @@ fn condition_paths<'c>(condition: &'c Condition, out: &mut Vec<&'c Path>) {
 }
 
 /// A Query filter may not name a key attribute: the key condition already decides those.
-fn check_filter_avoids_keys(filter: &Condition, schema: &KeySchema, parameter: &str) -> Result<(), ApiError> {
+fn check_filter_avoids_keys(
+    filter: &Condition,
+    schema: &KeySchema,
+    parameter: &str,
+) -> Result<(), ApiError> {
     let mut paths = Vec::new();
     condition_paths(filter, &mut paths);
     for path in paths {
         if let Some(PathElement::Attribute(name)) = path.0.first() {
             let is_key = schema.partition_key.name == *name
-                || schema.sort_key.as_ref().is_some_and(|sort| sort.name == *name);
+                || schema
+                    .sort_key
+                    .as_ref()
+                    .is_some_and(|sort| sort.name == *name);
             if is_key {
                 return Err(ApiError::validation(format!(
                     "{parameter} can only contain non-primary key attributes: Primary key attribute: {name}"
@@ -285,7 +317,11 @@ fn sort_range(condition: Option<&SortCondition>) -> Result<(Vec<u8>, Option<Vec<
                 Comparator::Le => (Vec::new(), Some(after(key))),
                 Comparator::Gt => (after(key), None),
                 Comparator::Ge => (key, None),
-                Comparator::Ne => return Err(ApiError::validation("Unsupported operator on KeyCondition: <>")),
+                Comparator::Ne => {
+                    return Err(ApiError::validation(
+                        "Unsupported operator on KeyCondition: <>",
+                    ))
+                }
             }
         }
         Some(SortCondition::Between(low, high)) => (encoded(low)?, Some(after(encoded(high)?))),
@@ -322,13 +358,23 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
             ("QueryFilter", input.query_filter.is_some()),
         ],
         &[
-            ("ProjectionExpression", input.projection_expression.is_some()),
-            ("KeyConditionExpression", input.key_condition_expression.is_some()),
+            (
+                "ProjectionExpression",
+                input.projection_expression.is_some(),
+            ),
+            (
+                "KeyConditionExpression",
+                input.key_condition_expression.is_some(),
+            ),
             ("FilterExpression", input.filter_expression.is_some()),
         ],
     )?;
     let has_projection = input.projection_expression.is_some() || input.attributes_to_get.is_some();
-    check_select(input.select.as_deref(), has_projection, "ProjectionExpression")?;
+    check_select(
+        input.select.as_deref(),
+        has_projection,
+        "ProjectionExpression",
+    )?;
     let placeholders = Placeholders::parse(
         input.expression_attribute_names.as_ref(),
         input.expression_attribute_values.as_ref(),
@@ -337,8 +383,12 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
             || input.projection_expression.is_some(),
     )?;
     let mut binder = placeholders.binder(&state.expressions);
-    let mut key_condition = binder.condition(input.key_condition_expression.as_deref(), ExpressionKind::KeyCondition)?;
-    let mut filter = binder.condition(input.filter_expression.as_deref(), ExpressionKind::Filter)?;
+    let mut key_condition = binder.condition(
+        input.key_condition_expression.as_deref(),
+        ExpressionKind::KeyCondition,
+    )?;
+    let mut filter =
+        binder.condition(input.filter_expression.as_deref(), ExpressionKind::Filter)?;
     let mut projection = binder.projection(input.projection_expression.as_deref())?;
     binder.finish()?;
     if let Some(key_conditions) = &input.key_conditions {
@@ -368,7 +418,11 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let schema = &table.descriptor().key_schema;
     let (partition_value, sort_condition) = split_key_condition(&key_condition, schema)?;
     if let Some(filter) = &filter {
-        let parameter = if input.query_filter.is_some() { "QueryFilter" } else { "Filter Expression" };
+        let parameter = if input.query_filter.is_some() {
+            "QueryFilter"
+        } else {
+            "Filter Expression"
+        };
         check_filter_avoids_keys(filter, schema, parameter)?;
     }
     let partition_key = encoded(&partition_value)?;
@@ -396,11 +450,22 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         }
     }
     let count_only = input.select.as_deref() == Some("COUNT");
-    let mut page = Page::new(schema, input.limit, filter.as_ref(), projection.as_ref(), count_only);
+    let mut page = Page::new(
+        schema,
+        input.limit,
+        filter.as_ref(),
+        projection.as_ref(),
+        count_only,
+    );
     if end.as_ref().is_none_or(|end| start < *end) {
-        state
-            .node
-            .query(&table, &partition_key, &start, end.as_deref(), !forward, |stored| page.visit(stored))?;
+        state.node.query(
+            &table,
+            &partition_key,
+            &start,
+            end.as_deref(),
+            !forward,
+            |stored| page.visit(stored),
+        )?;
     }
     Ok(page.response())
 }

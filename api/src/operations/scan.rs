@@ -78,19 +78,27 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
             ("ScanFilter", input.scan_filter.is_some()),
         ],
         &[
-            ("ProjectionExpression", input.projection_expression.is_some()),
+            (
+                "ProjectionExpression",
+                input.projection_expression.is_some(),
+            ),
             ("FilterExpression", input.filter_expression.is_some()),
         ],
     )?;
     let has_projection = input.projection_expression.is_some() || input.attributes_to_get.is_some();
-    check_select(input.select.as_deref(), has_projection, "ProjectionExpression")?;
+    check_select(
+        input.select.as_deref(),
+        has_projection,
+        "ProjectionExpression",
+    )?;
     let placeholders = Placeholders::parse(
         input.expression_attribute_names.as_ref(),
         input.expression_attribute_values.as_ref(),
         input.filter_expression.is_some() || input.projection_expression.is_some(),
     )?;
     let mut binder = placeholders.binder(&state.expressions);
-    let mut filter = binder.condition(input.filter_expression.as_deref(), ExpressionKind::Filter)?;
+    let mut filter =
+        binder.condition(input.filter_expression.as_deref(), ExpressionKind::Filter)?;
     let mut projection = binder.projection(input.projection_expression.as_deref())?;
     binder.finish()?;
     if let Some(scan_filter) = &input.scan_filter {
@@ -118,12 +126,20 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         None => None,
     };
     let count_only = input.select.as_deref() == Some("COUNT");
-    let mut page = Page::new(schema, input.limit, filter.as_ref(), projection.as_ref(), count_only);
+    let mut page = Page::new(
+        schema,
+        input.limit,
+        filter.as_ref(),
+        projection.as_ref(),
+        count_only,
+    );
     state.node.scan(
         &table,
         segment,
         total_segments,
-        start_after.as_ref().map(|k| (k.partition.as_slice(), k.sort.as_slice())),
+        start_after
+            .as_ref()
+            .map(|k| (k.partition.as_slice(), k.sort.as_slice())),
         |stored| page.visit(stored),
     )?;
     Ok(page.response())

@@ -843,18 +843,16 @@ mod tests {
         for text in ["", "abc", "1e", "0x10"] {
             assert_eq!(
                 parse_value(&json!({ "N": text })),
-                validation(&format!("The parameter cannot be converted to a numeric value: {text}"))
+                validation(&format!(
+                    "The parameter cannot be converted to a numeric value: {text}"
+                ))
             );
         }
     }
 
     #[test]
     fn invalid_numbers_carry_the_number_error() {
-        for text in [
-            "1e126",
-            "1e-131",
-            "123456789012345678901234567890123456789",
-        ] {
+        for text in ["1e126", "1e-131", "123456789012345678901234567890123456789"] {
             let expected = Number::parse(text).expect_err("invalid").to_string();
             assert_eq!(
                 parse_value(&json!({ "N": text })),

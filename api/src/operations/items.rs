@@ -163,7 +163,10 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
         return Err(missing());
     };
     legacy::reject_mixed(
-        &[("Expected", input.expected.is_some())],
+        &[
+            ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
         &[("ConditionExpression", input.condition_expression.is_some())],
     )?;
     let return_old = match input.return_values.as_deref() {
@@ -221,13 +224,6 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
         return Err(missing());
     };
-    legacy::reject_mixed(
-        &[("AttributesToGet", input.attributes_to_get.is_some())],
-        &[(
-            "ProjectionExpression",
-            input.projection_expression.is_some(),
-        )],
-    )?;
     let projection = read_projection(
         state,
         input.projection_expression.as_deref(),
@@ -256,6 +252,10 @@ pub fn read_projection(
     names: Option<&Value>,
     attributes_to_get: Option<&Value>,
 ) -> Result<Option<Projection>, ApiError> {
+    legacy::reject_mixed(
+        &[("AttributesToGet", attributes_to_get.is_some())],
+        &[("ProjectionExpression", expression.is_some())],
+    )?;
     let placeholders = Placeholders::parse(names, None, expression.is_some())?;
     let mut binder = placeholders.binder(&state.expressions);
     let projection = binder.projection(expression)?;
@@ -287,7 +287,10 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         return Err(missing());
     };
     legacy::reject_mixed(
-        &[("Expected", input.expected.is_some())],
+        &[
+            ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
         &[("ConditionExpression", input.condition_expression.is_some())],
     )?;
     let return_old = match input.return_values.as_deref() {
@@ -377,6 +380,7 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         &[
             ("AttributeUpdates", input.attribute_updates.is_some()),
             ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
         ],
         &[
             ("UpdateExpression", input.update_expression.is_some()),

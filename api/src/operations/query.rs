@@ -354,8 +354,9 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     legacy::reject_mixed(
         &[
             ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("KeyConditions", input.key_conditions.is_some()),
             ("QueryFilter", input.query_filter.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+            ("KeyConditions", input.key_conditions.is_some()),
         ],
         &[
             (

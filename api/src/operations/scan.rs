@@ -76,6 +76,7 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         &[
             ("AttributesToGet", input.attributes_to_get.is_some()),
             ("ScanFilter", input.scan_filter.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
         ],
         &[
             (

@@ -152,6 +152,14 @@ pub enum FilterParameter {
 }
 
 impl FilterParameter {
+    /// The request parameter's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FilterParameter::QueryFilter => "QueryFilter",
+            FilterParameter::ScanFilter => "ScanFilter",
+        }
+    }
+
     /// The member name DynamoDB's constraint messages use.
     fn member(self) -> &'static str {
         match self {
@@ -179,20 +187,9 @@ pub fn expected_to_condition(
     Ok(combine(conditions, conditional_operator))
 }
 
-/// `ScanFilter` (or `QueryFilter`), combined by `ConditionalOperator` (AND when absent).
-/// `None` when the map is empty. A missing or unknown `ComparisonOperator` is reported
-/// at `scanFilter.<name>.member.comparisonOperator`; Query gets its own member name from
-/// [`filter_to_condition_for`].
-pub fn filter_to_condition(
-    filter: &Value,
-    conditional_operator: Option<&str>,
-) -> Result<Option<Condition>, ApiError> {
-    filter_to_condition_for(FilterParameter::ScanFilter, filter, conditional_operator)
-}
-
-/// `QueryFilter` or `ScanFilter`, as [`filter_to_condition`], with constraint messages
+/// `QueryFilter` or `ScanFilter`, with constraint messages
 /// that name `parameter`.
-pub fn filter_to_condition_for(
+pub fn filter_to_condition(
     parameter: FilterParameter,
     filter: &Value,
     conditional_operator: Option<&str>,
@@ -949,7 +946,7 @@ mod tests {
     }
 
     fn scan_filter(json: Value) -> Result<Option<Condition>, ApiError> {
-        filter_to_condition_for(FilterParameter::ScanFilter, &json, None)
+        filter_to_condition(FilterParameter::ScanFilter, &json, None)
     }
 
     fn scan_filter_ok(json: Value) -> Condition {
@@ -1510,7 +1507,7 @@ mod tests {
             "1 validation error detected: Value null at 'scanFilter.a.member.comparisonOperator' \
              failed to satisfy constraint: Member must not be null"
         );
-        let message = validation_message(filter_to_condition_for(
+        let message = validation_message(filter_to_condition(
             FilterParameter::QueryFilter,
             &json!({"a": {}, "b": {"ComparisonOperator": ""}}),
             Some("AN"),
@@ -1546,25 +1543,25 @@ mod tests {
         let a = Condition::AttributeNotExists(path("a"));
         let b = Condition::AttributeExists(path("b"));
         assert_eq!(
-            filter_to_condition_for(FilterParameter::ScanFilter, &json, Some("OR")),
+            filter_to_condition(FilterParameter::ScanFilter, &json, Some("OR")),
             Ok(Some(Condition::Or(
                 Box::new(a.clone()),
                 Box::new(b.clone())
             )))
         );
         assert_eq!(
-            filter_to_condition(&json, Some("OR")),
+            filter_to_condition(FilterParameter::ScanFilter, &json, Some("OR")),
             Ok(Some(Condition::Or(
                 Box::new(a.clone()),
                 Box::new(b.clone())
             )))
         );
         assert_eq!(
-            filter_to_condition_for(FilterParameter::QueryFilter, &json, None),
+            filter_to_condition(FilterParameter::QueryFilter, &json, None),
             Ok(Some(Condition::And(Box::new(a), Box::new(b))))
         );
         assert_eq!(
-            filter_to_condition_for(FilterParameter::ScanFilter, &json!({}), Some("OR")),
+            filter_to_condition(FilterParameter::ScanFilter, &json!({}), Some("OR")),
             Ok(None)
         );
     }

@@ -5,7 +5,9 @@ use cirrus_storage::codec::{decode_item, encode_item};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::projection::project;
 use cirrus_storage::expression::update::updated_paths;
-use cirrus_storage::expression::{ExpressionKind, PathElement, Projection, UpdateActions};
+use cirrus_storage::expression::{
+    Condition, ExpressionKind, PathElement, Projection, UpdateActions,
+};
 use cirrus_storage::size::{item_size, MAX_ITEM_BYTES};
 use cirrus_storage::Item;
 use serde::Deserialize;
@@ -19,11 +21,11 @@ use crate::state::ApiState;
 use crate::validation::{parse_input, Constraints};
 use crate::wire::attribute_value::{item_to_json, parse_item};
 
+/// The parameters every single-item write shares: its condition (as an expression or
+/// the legacy `Expected`), placeholders, and what to return.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct PutItemInput {
-    table_name: Option<String>,
-    item: Option<Value>,
+struct WriteOptions {
     return_values: Option<String>,
     return_values_on_condition_check_failure: Option<String>,
     condition_expression: Option<String>,
@@ -31,6 +33,15 @@ struct PutItemInput {
     expression_attribute_values: Option<Value>,
     expected: Option<Value>,
     conditional_operator: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutItemInput {
+    table_name: Option<String>,
+    item: Option<Value>,
+    #[serde(flatten)]
+    options: WriteOptions,
 }
 
 #[derive(Deserialize)]
@@ -48,13 +59,8 @@ struct GetItemInput {
 struct DeleteItemInput {
     table_name: Option<String>,
     key: Option<Value>,
-    return_values: Option<String>,
-    return_values_on_condition_check_failure: Option<String>,
-    condition_expression: Option<String>,
-    expression_attribute_names: Option<Value>,
-    expression_attribute_values: Option<Value>,
-    expected: Option<Value>,
-    conditional_operator: Option<String>,
+    #[serde(flatten)]
+    options: WriteOptions,
 }
 
 #[derive(Deserialize)]
@@ -63,14 +69,87 @@ struct UpdateItemInput {
     table_name: Option<String>,
     key: Option<Value>,
     update_expression: Option<String>,
-    condition_expression: Option<String>,
-    expression_attribute_names: Option<Value>,
-    expression_attribute_values: Option<Value>,
     attribute_updates: Option<Value>,
-    expected: Option<Value>,
-    conditional_operator: Option<String>,
-    return_values: Option<String>,
-    return_values_on_condition_check_failure: Option<String>,
+    #[serde(flatten)]
+    options: WriteOptions,
+}
+
+impl WriteOptions {
+    /// The enum members' constraints, reported with the request's other violations.
+    fn check(&self, constraints: &mut Constraints) {
+        constraints.one_of(&self.return_values, "returnValues", RETURN_VALUES);
+        constraints.one_of(
+            &self.return_values_on_condition_check_failure,
+            "returnValuesOnConditionCheckFailure",
+            RETURN_ON_FAILURE,
+        );
+        constraints.one_of(
+            &self.conditional_operator,
+            "conditionalOperator",
+            legacy::messages::CONDITIONAL_OPERATORS,
+        );
+    }
+
+    /// PutItem and DeleteItem can return only the old item.
+    fn return_old_only(&self) -> Result<bool, ApiError> {
+        match self.return_values.as_deref() {
+            None | Some("NONE") => Ok(false),
+            Some("ALL_OLD") => Ok(true),
+            Some(_) => Err(ApiError::validation(
+                "ReturnValues can only be ALL_OLD or NONE",
+            )),
+        }
+    }
+
+    fn wanted(&self, old: bool, new: bool) -> WantedImages {
+        WantedImages {
+            old,
+            new,
+            old_on_condition_failure: self.return_values_on_condition_check_failure.as_deref()
+                == Some("ALL_OLD"),
+        }
+    }
+
+    /// Binds the write's condition and, for UpdateItem, its update, from expressions or
+    /// legacy parameters (never both).
+    fn bind(
+        &self,
+        state: &ApiState,
+        update_expression: Option<&str>,
+        attribute_updates: Option<&Value>,
+    ) -> Result<(Option<UpdateActions>, Option<Condition>), ApiError> {
+        legacy::reject_mixed(
+            &[
+                ("AttributeUpdates", attribute_updates.is_some()),
+                ("Expected", self.expected.is_some()),
+                ("ConditionalOperator", self.conditional_operator.is_some()),
+            ],
+            &[
+                ("UpdateExpression", update_expression.is_some()),
+                ("ConditionExpression", self.condition_expression.is_some()),
+            ],
+        )?;
+        let placeholders = Placeholders::parse(
+            self.expression_attribute_names.as_ref(),
+            self.expression_attribute_values.as_ref(),
+            self.condition_expression.is_some() || update_expression.is_some(),
+        )?;
+        let mut binder = placeholders.binder(&state.expressions);
+        let mut actions = binder.update(update_expression)?;
+        let mut condition = binder.condition(
+            self.condition_expression.as_deref(),
+            ExpressionKind::Condition,
+        )?;
+        binder.finish()?;
+        if let Some(updates) = attribute_updates {
+            actions = Some(legacy::attribute_updates_to_actions(updates)?);
+        }
+        if let Some(expected) = &self.expected {
+            condition =
+                legacy::expected_to_condition(expected, self.conditional_operator.as_deref())?;
+        }
+        Ok((actions, condition))
+    }
 }
 
 const RETURN_VALUES: &[&str] = &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
@@ -105,10 +184,6 @@ fn rejection_error(outcome: &ApplyOutcome) -> Result<(), ApiError> {
             Err(ApiError::ConditionalCheckFailed(item))
         }
     }
-}
-
-fn condition_failure_wanted(value: Option<&str>) -> bool {
-    value == Some("ALL_OLD")
 }
 
 /// The table, the encoded key of a `Key` parameter, and its location.
@@ -147,52 +222,14 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.item, "item");
-    constraints.one_of(&input.return_values, "returnValues", RETURN_VALUES);
-    constraints.one_of(
-        &input.return_values_on_condition_check_failure,
-        "returnValuesOnConditionCheckFailure",
-        RETURN_ON_FAILURE,
-    );
-    constraints.one_of(
-        &input.conditional_operator,
-        "conditionalOperator",
-        legacy::messages::CONDITIONAL_OPERATORS,
-    );
+    input.options.check(&mut constraints);
     constraints.finish()?;
     let (Some(table_name), Some(item)) = (&input.table_name, &input.item) else {
         return Err(missing());
     };
-    legacy::reject_mixed(
-        &[
-            ("Expected", input.expected.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ],
-        &[("ConditionExpression", input.condition_expression.is_some())],
-    )?;
-    let return_old = match input.return_values.as_deref() {
-        None | Some("NONE") => false,
-        Some("ALL_OLD") => true,
-        Some(_) => {
-            return Err(ApiError::validation(
-                "ReturnValues can only be ALL_OLD or NONE",
-            ))
-        }
-    };
+    let (_, condition) = input.options.bind(state, None, None)?;
+    let return_old = input.options.return_old_only()?;
     let item = parse_item(item)?;
-    let placeholders = Placeholders::parse(
-        input.expression_attribute_names.as_ref(),
-        input.expression_attribute_values.as_ref(),
-        input.condition_expression.is_some(),
-    )?;
-    let mut binder = placeholders.binder(&state.expressions);
-    let mut condition = binder.condition(
-        input.condition_expression.as_deref(),
-        ExpressionKind::Condition,
-    )?;
-    binder.finish()?;
-    if let Some(expected) = &input.expected {
-        condition = legacy::expected_to_condition(expected, input.conditional_operator.as_deref())?;
-    }
     let table = state.node.table(table_name)?;
     let (key, stored) = prepare_put(&table.descriptor().key_schema, &item)?;
     let location = table.locate(&key.partition, &key.sort)?;
@@ -200,13 +237,7 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
         key: location.key.clone(),
         item: stored,
         condition,
-        wanted: WantedImages {
-            old: return_old,
-            new: false,
-            old_on_condition_failure: condition_failure_wanted(
-                input.return_values_on_condition_check_failure.as_deref(),
-            ),
-        },
+        wanted: input.options.wanted(return_old, false),
     };
     let outcome = state.node.propose(&table, &location, command).await?;
     rejection_error(&outcome)?;
@@ -271,63 +302,19 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.key, "key");
-    constraints.one_of(&input.return_values, "returnValues", RETURN_VALUES);
-    constraints.one_of(
-        &input.return_values_on_condition_check_failure,
-        "returnValuesOnConditionCheckFailure",
-        RETURN_ON_FAILURE,
-    );
-    constraints.one_of(
-        &input.conditional_operator,
-        "conditionalOperator",
-        legacy::messages::CONDITIONAL_OPERATORS,
-    );
+    input.options.check(&mut constraints);
     constraints.finish()?;
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
         return Err(missing());
     };
-    legacy::reject_mixed(
-        &[
-            ("Expected", input.expected.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ],
-        &[("ConditionExpression", input.condition_expression.is_some())],
-    )?;
-    let return_old = match input.return_values.as_deref() {
-        None | Some("NONE") => false,
-        Some("ALL_OLD") => true,
-        Some(_) => {
-            return Err(ApiError::validation(
-                "ReturnValues can only be ALL_OLD or NONE",
-            ))
-        }
-    };
-    let placeholders = Placeholders::parse(
-        input.expression_attribute_names.as_ref(),
-        input.expression_attribute_values.as_ref(),
-        input.condition_expression.is_some(),
-    )?;
-    let mut binder = placeholders.binder(&state.expressions);
-    let mut condition = binder.condition(
-        input.condition_expression.as_deref(),
-        ExpressionKind::Condition,
-    )?;
-    binder.finish()?;
-    if let Some(expected) = &input.expected {
-        condition = legacy::expected_to_condition(expected, input.conditional_operator.as_deref())?;
-    }
+    let (_, condition) = input.options.bind(state, None, None)?;
+    let return_old = input.options.return_old_only()?;
     let (table, _, key) = locate_key(state, table_name, key)?;
     let location = table.locate(&key.partition, &key.sort)?;
     let command = Command::Delete {
         key: location.key.clone(),
         condition,
-        wanted: WantedImages {
-            old: return_old,
-            new: false,
-            old_on_condition_failure: condition_failure_wanted(
-                input.return_values_on_condition_check_failure.as_deref(),
-            ),
-        },
+        wanted: input.options.wanted(return_old, false),
     };
     let outcome = state.node.propose(&table, &location, command).await?;
     rejection_error(&outcome)?;
@@ -361,54 +348,20 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.key, "key");
-    constraints.one_of(&input.return_values, "returnValues", RETURN_VALUES);
-    constraints.one_of(
-        &input.return_values_on_condition_check_failure,
-        "returnValuesOnConditionCheckFailure",
-        RETURN_ON_FAILURE,
-    );
-    constraints.one_of(
-        &input.conditional_operator,
-        "conditionalOperator",
-        legacy::messages::CONDITIONAL_OPERATORS,
-    );
+    input.options.check(&mut constraints);
     constraints.finish()?;
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
         return Err(missing());
     };
-    legacy::reject_mixed(
-        &[
-            ("AttributeUpdates", input.attribute_updates.is_some()),
-            ("Expected", input.expected.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ],
-        &[
-            ("UpdateExpression", input.update_expression.is_some()),
-            ("ConditionExpression", input.condition_expression.is_some()),
-        ],
+    let (actions, condition) = input.options.bind(
+        state,
+        input.update_expression.as_deref(),
+        input.attribute_updates.as_ref(),
     )?;
-    let placeholders = Placeholders::parse(
-        input.expression_attribute_names.as_ref(),
-        input.expression_attribute_values.as_ref(),
-        input.condition_expression.is_some() || input.update_expression.is_some(),
-    )?;
-    let mut binder = placeholders.binder(&state.expressions);
-    let mut actions = binder.update(input.update_expression.as_deref())?;
-    let mut condition = binder.condition(
-        input.condition_expression.as_deref(),
-        ExpressionKind::Condition,
-    )?;
-    binder.finish()?;
-    if let Some(updates) = &input.attribute_updates {
-        actions = Some(legacy::attribute_updates_to_actions(updates)?);
-    }
-    if let Some(expected) = &input.expected {
-        condition = legacy::expected_to_condition(expected, input.conditional_operator.as_deref())?;
-    }
     let actions = actions.unwrap_or_default();
     let (table, key_attributes, key) = locate_key(state, table_name, key)?;
     check_key_untouched(&table.descriptor().key_schema, &actions)?;
-    let return_values = input.return_values.as_deref().unwrap_or("NONE");
+    let return_values = input.options.return_values.as_deref().unwrap_or("NONE");
     let location = table.locate(&key.partition, &key.sort)?;
     let paths =
         matches!(return_values, "UPDATED_OLD" | "UPDATED_NEW").then(|| updated_paths(&actions));
@@ -417,13 +370,10 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         key_attributes,
         actions,
         condition,
-        wanted: WantedImages {
-            old: matches!(return_values, "ALL_OLD" | "UPDATED_OLD"),
-            new: matches!(return_values, "ALL_NEW" | "UPDATED_NEW"),
-            old_on_condition_failure: condition_failure_wanted(
-                input.return_values_on_condition_check_failure.as_deref(),
-            ),
-        },
+        wanted: input.options.wanted(
+            matches!(return_values, "ALL_OLD" | "UPDATED_OLD"),
+            matches!(return_values, "ALL_NEW" | "UPDATED_NEW"),
+        ),
     };
     let outcome = state.node.propose(&table, &location, command).await?;
     rejection_error(&outcome)?;

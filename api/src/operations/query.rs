@@ -2,19 +2,16 @@
 
 use cirrus_partition::{KeyAttribute, KeySchema};
 use cirrus_storage::engine::prefix_successor;
-use cirrus_storage::expression::{
-    Comparator, Condition, ExpressionKind, Operand, Path, PathElement,
-};
+use cirrus_storage::expression::{Comparator, Condition, Operand, Path, PathElement};
 use cirrus_storage::key::{encode_key_prefix, encode_key_value};
 use cirrus_storage::AttributeValue;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::paging::{check_limit, check_select, Page, SELECT_VALUES};
+use super::paging::{BoundRead, KeyConditionInput, Page, ReadOptions};
 use crate::error::ApiError;
-use crate::expressions::Placeholders;
 use crate::keys::key_of_key_map;
-use crate::legacy;
+use crate::legacy::FilterParameter;
 use crate::state::ApiState;
 use crate::validation::{parse_input, Constraints};
 use crate::wire::attribute_value::parse_item;
@@ -23,20 +20,12 @@ use crate::wire::attribute_value::parse_item;
 #[serde(rename_all = "PascalCase")]
 struct QueryInput {
     table_name: Option<String>,
-    index_name: Option<String>,
     key_condition_expression: Option<String>,
-    filter_expression: Option<String>,
-    projection_expression: Option<String>,
-    expression_attribute_names: Option<Value>,
-    expression_attribute_values: Option<Value>,
     key_conditions: Option<Value>,
     query_filter: Option<Value>,
-    attributes_to_get: Option<Value>,
-    conditional_operator: Option<String>,
-    select: Option<String>,
-    limit: Option<i64>,
-    exclusive_start_key: Option<Value>,
     scan_index_forward: Option<bool>,
+    #[serde(flatten)]
+    read: ReadOptions,
 }
 
 /// The sort-key part of a key condition.
@@ -340,82 +329,31 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let input: QueryInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
-    constraints.one_of(&input.select, "select", SELECT_VALUES);
-    constraints.one_of(
-        &input.conditional_operator,
-        "conditionalOperator",
-        legacy::messages::CONDITIONAL_OPERATORS,
-    );
-    check_limit(&mut constraints, input.limit);
+    input.read.check(&mut constraints);
     constraints.finish()?;
     let Some(table_name) = &input.table_name else {
         return Err(ApiError::Internal("validated members missing".into()));
     };
-    legacy::reject_mixed(
-        &[
-            ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("QueryFilter", input.query_filter.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-            ("KeyConditions", input.key_conditions.is_some()),
-        ],
-        &[
-            (
-                "ProjectionExpression",
-                input.projection_expression.is_some(),
-            ),
-            (
-                "KeyConditionExpression",
-                input.key_condition_expression.is_some(),
-            ),
-            ("FilterExpression", input.filter_expression.is_some()),
-        ],
+    let key_condition = KeyConditionInput {
+        expression: input.key_condition_expression.as_deref(),
+        legacy: input.key_conditions.as_ref(),
+    };
+    let BoundRead {
+        key_condition,
+        filter,
+        projection,
+    } = input.read.bind(
+        state,
+        key_condition,
+        (FilterParameter::QueryFilter, input.query_filter.as_ref()),
     )?;
-    let has_projection = input.projection_expression.is_some() || input.attributes_to_get.is_some();
-    check_select(
-        input.select.as_deref(),
-        has_projection,
-        "ProjectionExpression",
-    )?;
-    let placeholders = Placeholders::parse(
-        input.expression_attribute_names.as_ref(),
-        input.expression_attribute_values.as_ref(),
-        input.key_condition_expression.is_some()
-            || input.filter_expression.is_some()
-            || input.projection_expression.is_some(),
-    )?;
-    let mut binder = placeholders.binder(&state.expressions);
-    let mut key_condition = binder.condition(
-        input.key_condition_expression.as_deref(),
-        ExpressionKind::KeyCondition,
-    )?;
-    let mut filter =
-        binder.condition(input.filter_expression.as_deref(), ExpressionKind::Filter)?;
-    let mut projection = binder.projection(input.projection_expression.as_deref())?;
-    binder.finish()?;
-    if let Some(key_conditions) = &input.key_conditions {
-        key_condition = Some(legacy::key_conditions_to_condition(key_conditions)?);
-    }
-    if let Some(query_filter) = &input.query_filter {
-        filter = legacy::filter_to_condition_for(
-            legacy::FilterParameter::QueryFilter,
-            query_filter,
-            input.conditional_operator.as_deref(),
-        )?;
-    }
-    if let Some(names) = &input.attributes_to_get {
-        projection = Some(legacy::attributes_to_get_to_projection(names)?);
-    }
     let Some(key_condition) = key_condition else {
         return Err(ApiError::validation(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
         ));
     };
     let table = state.node.table(table_name)?;
-    if let Some(index) = &input.index_name {
-        return Err(ApiError::validation(format!(
-            "The table does not have the specified index: {index}"
-        )));
-    }
+    input.read.refuse_index()?;
     let schema = &table.descriptor().key_schema;
     let (partition_value, sort_condition) = split_key_condition(&key_condition, schema)?;
     if let Some(filter) = &filter {
@@ -429,7 +367,7 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let partition_key = encoded(&partition_value)?;
     let (mut start, mut end) = sort_range(sort_condition.as_ref())?;
     let forward = input.scan_index_forward.unwrap_or(true);
-    if let Some(exclusive_start) = &input.exclusive_start_key {
+    if let Some(exclusive_start) = &input.read.exclusive_start_key {
         let key = parse_item(exclusive_start)?;
         let encoded_start = key_of_key_map(schema, &key).map_err(|_| {
             ApiError::validation("The provided starting key is invalid: The provided key element does not match the schema")
@@ -450,10 +388,10 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
             });
         }
     }
-    let count_only = input.select.as_deref() == Some("COUNT");
+    let count_only = input.read.count_only();
     let mut page = Page::new(
         schema,
-        input.limit,
+        input.read.limit,
         filter.as_ref(),
         projection.as_ref(),
         count_only,

@@ -18,6 +18,14 @@ pub struct KeySchema {
     pub sort_key: Option<KeyAttribute>,
 }
 
+impl KeySchema {
+    /// Whether `name` is the partition key or the sort key.
+    pub fn is_key_attribute(&self, name: &str) -> bool {
+        self.partition_key.name == name
+            || self.sort_key.as_ref().is_some_and(|sort| sort.name == name)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BillingMode {
     Provisioned,

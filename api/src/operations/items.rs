@@ -327,12 +327,7 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
 fn check_key_untouched(schema: &KeySchema, actions: &UpdateActions) -> Result<(), ApiError> {
     for path in updated_paths(actions) {
         if let Some(PathElement::Attribute(name)) = path.0.first() {
-            let is_key = schema.partition_key.name == *name
-                || schema
-                    .sort_key
-                    .as_ref()
-                    .is_some_and(|sort| sort.name == *name);
-            if is_key {
+            if schema.is_key_attribute(name) {
                 return Err(ApiError::validation(format!(
                     "One or more parameter values were invalid: Cannot update attribute {name}. \
                      This attribute is part of the key"

@@ -268,12 +268,7 @@ fn check_filter_avoids_keys(
     condition_paths(filter, &mut paths);
     for path in paths {
         if let Some(PathElement::Attribute(name)) = path.0.first() {
-            let is_key = schema.partition_key.name == *name
-                || schema
-                    .sort_key
-                    .as_ref()
-                    .is_some_and(|sort| sort.name == *name);
-            if is_key {
+            if schema.is_key_attribute(name) {
                 return Err(ApiError::validation(format!(
                     "{parameter} can only contain non-primary key attributes: Primary key attribute: {name}"
                 )));

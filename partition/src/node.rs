@@ -524,6 +524,7 @@ mod tests {
             writer.await??;
         }
         let fsyncs = node.wal_fsyncs();
+        println!("200 concurrent writes, {fsyncs} WAL fsyncs");
         assert!(fsyncs < 200, "200 concurrent writes took {fsyncs} fsyncs");
         assert_eq!(table.item_count(), 200);
         assert_eq!(table.size_bytes(), 2000);

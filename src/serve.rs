@@ -50,15 +50,13 @@ async fn shutdown_signal() {
 }
 
 async fn serve(options: ServeOptions) -> Result<(), ServeError> {
-    let node = Arc::new(
-        Node::open(NodeConfig {
-            data_dir: options.data_dir.clone(),
-            partitions_per_table: options
-                .partitions_per_table
-                .unwrap_or_else(default_partitions),
-        })
-        .await?,
-    );
+    let node = Node::open(NodeConfig {
+        data_dir: options.data_dir.clone(),
+        partitions_per_table: options
+            .partitions_per_table
+            .unwrap_or_else(default_partitions),
+    })
+    .await?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| ServeError::Listen(options.listen, e))?;

@@ -83,6 +83,9 @@ impl From<cirrus_partition::PartitionError> for ApiError {
             PartitionError::TableExists(name) => {
                 ApiError::ResourceInUse(format!("Table already exists: {name}"))
             }
+            PartitionError::IndexNotFound(name) => ApiError::ResourceNotFound(format!(
+                "Requested resource not found: Index: {name} not found"
+            )),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -59,7 +59,9 @@ fn key_attributes(schema: &KeySchema) -> impl Iterator<Item = &KeyAttribute> {
     std::iter::once(&schema.partition_key).chain(schema.sort_key.iter())
 }
 
-fn encode_key(schema: &KeySchema, attributes: &AttributeMap) -> Result<EncodedKey, ApiError> {
+/// Encodes the key attributes of `attributes` that are present (missing ones encode
+/// as empty).
+pub fn encode_key(schema: &KeySchema, attributes: &AttributeMap) -> Result<EncodedKey, ApiError> {
     let partition = attributes
         .get(&schema.partition_key.name)
         .map(encode)

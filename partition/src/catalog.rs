@@ -1,30 +1,12 @@
 //! The table catalog: what a table is (its schema, billing settings, tags), persisted
-//! in the `meta` column family. Partition counts are fixed at creation.
+//! in the `meta` column family. Partition counts are fixed at creation; secondary
+//! indexes come and go with UpdateTable.
 
 use std::collections::BTreeMap;
 
-use cirrus_storage::ScalarType;
+pub use cirrus_storage::index::{IndexSpec, Projected};
+pub use cirrus_storage::{KeyAttribute, KeySchema};
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyAttribute {
-    pub name: String,
-    pub ty: ScalarType,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeySchema {
-    pub partition_key: KeyAttribute,
-    pub sort_key: Option<KeyAttribute>,
-}
-
-impl KeySchema {
-    /// Whether `name` is the partition key or the sort key.
-    pub fn is_key_attribute(&self, name: &str) -> bool {
-        self.partition_key.name == name
-            || self.sort_key.as_ref().is_some_and(|sort| sort.name == name)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BillingMode {
@@ -61,4 +43,48 @@ pub struct TableDescriptor {
     /// Number of partitions; assigned by the node.
     pub partitions: u16,
     pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub indexes: Vec<IndexDescriptor>,
+    /// The id the next index gets; ids are never reused.
+    #[serde(default)]
+    pub next_index_id: u16,
+}
+
+impl TableDescriptor {
+    pub fn index(&self, name: &str) -> Option<&IndexDescriptor> {
+        self.indexes.iter().find(|index| index.spec.name == name)
+    }
+
+    /// The indexes every write must maintain: those being built and those built.
+    pub fn maintained_indexes(&self) -> Vec<IndexSpec> {
+        self.indexes
+            .iter()
+            .filter(|index| index.status != IndexStatus::Deleting)
+            .map(|index| index.spec.clone())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexKind {
+    Global,
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexStatus {
+    /// Maintained by writes while existing items are backfilled.
+    Creating,
+    Active,
+    /// No longer maintained; its entries are being removed.
+    Deleting,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexDescriptor {
+    pub spec: IndexSpec,
+    pub kind: IndexKind,
+    pub status: IndexStatus,
+    /// A global index's own provisioned throughput (provisioned tables only).
+    pub throughput: Option<Throughput>,
 }

@@ -42,6 +42,16 @@ pub enum Command {
         condition: Option<Condition>,
         wanted: WantedImages,
     },
+    /// Writes the entries of index `index_id` for up to `limit` items of the partition,
+    /// in key order from after the item key `after` (from the start when `None`).
+    /// Entries the write path already made are left as they are.
+    BackfillIndex {
+        index_id: u16,
+        after: Option<Vec<u8>>,
+        limit: u32,
+    },
+    /// Removes every entry of index `index_id` from the partition.
+    DropIndex { index_id: u16 },
 }
 
 /// Why a command was applied as a no-op.
@@ -62,4 +72,6 @@ pub struct ApplyOutcome {
     /// Stored bytes of the item after the command, when wanted.
     pub new_item: Option<Vec<u8>>,
     pub rejection: Option<Rejection>,
+    /// After a `BackfillIndex` that stopped at its limit: the item key to resume after.
+    pub backfill_resume_after: Option<Vec<u8>>,
 }

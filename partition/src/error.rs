@@ -10,6 +10,8 @@ pub enum PartitionError {
     TableNotFound(String),
     #[error("table already exists: {0}")]
     TableExists(String),
+    #[error("index not found: {0}")]
+    IndexNotFound(String),
     #[error("raft: {0}")]
     Raft(String),
     #[error("corrupt metadata: {0}")]

@@ -15,6 +15,7 @@ pub mod hashing;
 pub mod node;
 
 mod group;
+mod live_indexes;
 mod log_store;
 mod meta_keys;
 mod network;
@@ -22,7 +23,11 @@ mod raft_types;
 mod state_machine;
 mod wal_sync;
 
-pub use catalog::{BillingMode, KeyAttribute, KeySchema, TableDescriptor, Throughput};
+pub use catalog::{
+    BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, KeyAttribute, KeySchema,
+    Projected, TableDescriptor, Throughput,
+};
 pub use command::{ApplyOutcome, Command, Rejection, WantedImages};
 pub use error::PartitionError;
-pub use node::{ItemLocation, Node, NodeConfig, Table};
+pub use node::{ItemLocation, Node, NodeConfig, ReadTarget, ScanResume, Table};
+pub use state_machine::Counts;

@@ -1,5 +1,6 @@
 //! The node: the RocksDB instance, the catalog, and the Raft group of every partition
-//! of every table. It routes each item command to the partition that owns its key.
+//! of every table. It routes each item command to the partition that owns its key,
+//! reads tables and indexes, and runs the background jobs that build and drop indexes.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,12 +8,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use cirrus_storage::engine::{
-    item_key, partition_prefix, prefix_end, Engine, CF_ITEMS, CF_META, CF_RAFT_LOG,
+    item_key, partition_prefix, prefix_end, Engine, RangeCursor, CF_INDEXES, CF_ITEMS, CF_META,
+    CF_RAFT_LOG,
 };
+use cirrus_storage::index::index_prefix;
+use cirrus_storage::key::decode_key_value;
+use cirrus_storage::StorageError;
 use rocksdb::WriteBatch;
 
-use crate::catalog::TableDescriptor;
-use cirrus_storage::key::decode_key_value;
+use crate::catalog::{IndexDescriptor, IndexKind, IndexStatus, TableDescriptor};
+use crate::live_indexes::LiveIndexes;
+use crate::state_machine::Counts;
 
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
@@ -33,10 +39,30 @@ pub struct ItemLocation {
     pub key: Vec<u8>,
 }
 
-/// A live table: its descriptor and its partitions' Raft groups.
+/// Items an index backfill step covers: small enough that one Raft entry stays small
+/// and foreground writes interleave, large enough that a big table builds quickly.
+const BACKFILL_CHUNK: u32 = 256;
+
+/// What a Query or Scan reads: the table's items, or one index's entries.
+#[derive(Clone, Copy)]
+pub enum ReadTarget<'a> {
+    Table,
+    Index(&'a IndexDescriptor),
+}
+
+/// Where a Scan resumes: after the item or entry with this key (after the partition's
+/// or index's prefix), which lives in the partition of this encoded table partition key.
+pub struct ScanResume {
+    pub table_partition_key: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+/// A live table: its descriptor, its partitions' Raft groups, and the indexes its writes
+/// maintain (shared with the groups' state machines).
 pub struct Table {
     descriptor: TableDescriptor,
     groups: Arc<[RaftGroup]>,
+    indexes: Arc<LiveIndexes>,
 }
 
 impl Table {
@@ -44,18 +70,48 @@ impl Table {
         &self.descriptor
     }
 
-    pub fn item_count(&self) -> i64 {
+    fn counts(&self, of: impl Fn(&RaftGroup) -> Counts) -> Counts {
         self.groups
             .iter()
-            .map(|g| g.stats().item_count.load(Ordering::Relaxed))
-            .sum()
+            .fold(Counts::default(), |mut total, group| {
+                let counts = of(group);
+                total.item_count += counts.item_count;
+                total.size_bytes += counts.size_bytes;
+                total
+            })
+    }
+
+    pub fn item_count(&self) -> i64 {
+        self.counts(|g| g.stats().table()).item_count
     }
 
     pub fn size_bytes(&self) -> i64 {
-        self.groups
-            .iter()
-            .map(|g| g.stats().size_bytes.load(Ordering::Relaxed))
-            .sum()
+        self.counts(|g| g.stats().table()).size_bytes
+    }
+
+    /// The entries and their total size in one index.
+    pub fn index_counts(&self, index_id: u16) -> Counts {
+        self.counts(|g| g.stats().index(index_id))
+    }
+
+    /// The partition that owns an encoded partition key.
+    fn partition_of_key(&self, partition_key: &[u8]) -> u16 {
+        partition_of(
+            partition_key_hash(partition_key),
+            self.descriptor.partitions,
+        )
+    }
+
+    /// The column family and the key prefix of `target` in one partition.
+    fn target_prefix(&self, target: ReadTarget<'_>, partition: u16) -> (&'static str, Vec<u8>) {
+        let table_id = self.descriptor.table_id;
+        match target {
+            ReadTarget::Table => (CF_ITEMS, partition_prefix(table_id, partition).to_vec()),
+            ReadTarget::Index(index) => (
+                CF_INDEXES,
+                index_prefix(table_id, partition, index.spec.id).to_vec(),
+            ),
+        }
     }
 
     /// Where the item with these encoded key values lives.
@@ -64,10 +120,7 @@ impl Table {
         partition_key: &[u8],
         sort_key: &[u8],
     ) -> Result<ItemLocation, PartitionError> {
-        let partition = partition_of(
-            partition_key_hash(partition_key),
-            self.descriptor.partitions,
-        );
+        let partition = self.partition_of_key(partition_key);
         let key = item_key(self.descriptor.table_id, partition, partition_key, sort_key);
         Ok(ItemLocation { partition, key })
     }
@@ -99,8 +152,9 @@ fn encode_descriptor(descriptor: &TableDescriptor) -> Result<Vec<u8>, PartitionE
 }
 
 impl Node {
-    /// Opens the node's data directory and starts every partition of every table.
-    pub async fn open(config: NodeConfig) -> Result<Node, PartitionError> {
+    /// Opens the node's data directory, starts every partition of every table, and
+    /// resumes the index builds and drops a restart interrupted.
+    pub async fn open(config: NodeConfig) -> Result<Arc<Node>, PartitionError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| PartitionError::Corrupt(format!("{}: {e}", config.data_dir.display())))?;
         let engine = Engine::open(&config.data_dir.join("db"))?;
@@ -115,28 +169,42 @@ impl Node {
         let mut tables = BTreeMap::new();
         for bytes in descriptors {
             let descriptor = decode_descriptor(&bytes)?;
-            let groups = Self::open_groups(&engine, &syncer, &descriptor, false).await?;
-            tables.insert(
-                descriptor.name.clone(),
-                Arc::new(Table { descriptor, groups }),
-            );
+            let table = Self::open_table(&engine, &syncer, descriptor, false).await?;
+            tables.insert(table.descriptor.name.clone(), table);
         }
-        Ok(Node {
+        let node = Arc::new(Node {
             engine,
             syncer,
             partitions_per_table: config.partitions_per_table.max(1),
             tables: RwLock::new(tables),
             proposals: AtomicU64::new(0),
             catalog_changes: tokio::sync::Mutex::new(()),
-        })
+        });
+        let unfinished: Vec<(Arc<Table>, IndexDescriptor)> = node
+            .tables_read()
+            .values()
+            .flat_map(|table| {
+                table
+                    .descriptor
+                    .indexes
+                    .iter()
+                    .filter(|index| index.status != IndexStatus::Active)
+                    .map(|index| (table.clone(), index.clone()))
+            })
+            .collect();
+        for (table, index) in unfinished {
+            node.start_index_job(&table, &index);
+        }
+        Ok(node)
     }
 
-    async fn open_groups(
+    async fn open_table(
         engine: &Arc<Engine>,
         syncer: &WalSyncer,
-        descriptor: &TableDescriptor,
+        descriptor: TableDescriptor,
         fresh: bool,
-    ) -> Result<Arc<[RaftGroup]>, PartitionError> {
+    ) -> Result<Arc<Table>, PartitionError> {
+        let indexes = LiveIndexes::new(&descriptor);
         let mut groups = Vec::with_capacity(usize::from(descriptor.partitions));
         for partition in 0..descriptor.partitions {
             groups.push(
@@ -145,12 +213,17 @@ impl Node {
                     syncer.clone(),
                     descriptor.table_id,
                     partition,
+                    indexes.clone(),
                     fresh,
                 )
                 .await?,
             );
         }
-        Ok(groups.into())
+        Ok(Arc::new(Table {
+            descriptor,
+            groups: groups.into(),
+            indexes,
+        }))
     }
 
     fn tables_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Table>>> {
@@ -192,7 +265,7 @@ impl Node {
         Ok(next)
     }
 
-    /// Creates a table; the node assigns `table_id` and `partitions`.
+    /// Creates a table; the node assigns `table_id`, `partitions` and index ids.
     pub async fn create_table(
         &self,
         mut descriptor: TableDescriptor,
@@ -203,6 +276,11 @@ impl Node {
         }
         descriptor.table_id = self.allocate_table_id()?;
         descriptor.partitions = self.partitions_per_table;
+        descriptor.next_index_id = 1;
+        for index in &mut descriptor.indexes {
+            index.spec.id = descriptor.next_index_id;
+            descriptor.next_index_id += 1;
+        }
         let meta = self.engine.cf(CF_META)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(
@@ -216,21 +294,19 @@ impl Node {
             encode_descriptor(&descriptor)?,
         );
         self.engine.write_synced(batch)?;
-        let groups = Self::open_groups(&self.engine, &self.syncer, &descriptor, true).await?;
-        let table = Arc::new(Table { descriptor, groups });
+        let table = Self::open_table(&self.engine, &self.syncer, descriptor, true).await?;
         self.tables_write()
             .insert(table.descriptor.name.clone(), table.clone());
         Ok(table)
     }
 
-    /// Replaces a table's descriptor (billing, throughput, tags); keys and partitions
-    /// never change this way.
-    pub async fn update_table(
+    /// Persists a changed descriptor of a live table and makes it current, indexes
+    /// included. The caller holds `catalog_changes`.
+    fn replace_descriptor(
         &self,
+        current: &Table,
         descriptor: TableDescriptor,
     ) -> Result<Arc<Table>, PartitionError> {
-        let _guard = self.catalog_changes.lock().await;
-        let current = self.table(&descriptor.name)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(
             &self.engine.cf(CF_META)?,
@@ -238,16 +314,157 @@ impl Node {
             encode_descriptor(&descriptor)?,
         );
         self.engine.write_synced(batch)?;
+        current.indexes.update(&descriptor);
         let table = Arc::new(Table {
             descriptor,
             groups: current.groups.clone(),
+            indexes: current.indexes.clone(),
         });
         self.tables_write()
             .insert(table.descriptor.name.clone(), table.clone());
         Ok(table)
     }
 
-    /// Deletes a table, its items, its Raft logs and its groups' records.
+    /// Replaces a table's descriptor (billing, throughput, tags, attribute definitions,
+    /// index throughput); keys, partitions and the set of indexes never change this way.
+    pub async fn update_table(
+        &self,
+        mut descriptor: TableDescriptor,
+    ) -> Result<Arc<Table>, PartitionError> {
+        let _guard = self.catalog_changes.lock().await;
+        let current = self.table(&descriptor.name)?;
+        // Index jobs may have moved on since the caller read the descriptor.
+        let mut indexes = current.descriptor.indexes.clone();
+        for index in &mut indexes {
+            if let Some(updated) = descriptor.index(&index.spec.name) {
+                index.throughput = updated.throughput.clone();
+            }
+        }
+        descriptor.indexes = indexes;
+        descriptor.next_index_id = current.descriptor.next_index_id;
+        self.replace_descriptor(&current, descriptor)
+    }
+
+    /// Adds a global index to a table: writes maintain it at once, and a background
+    /// job backfills it from the existing items, then marks it active.
+    pub async fn create_index(
+        self: &Arc<Self>,
+        table_name: &str,
+        mut index: IndexDescriptor,
+    ) -> Result<Arc<Table>, PartitionError> {
+        let _guard = self.catalog_changes.lock().await;
+        let current = self.table(table_name)?;
+        let mut descriptor = current.descriptor.clone();
+        index.spec.id = descriptor.next_index_id;
+        index.status = IndexStatus::Creating;
+        descriptor.next_index_id += 1;
+        descriptor.indexes.push(index.clone());
+        let table = self.replace_descriptor(&current, descriptor)?;
+        self.start_index_job(&table, &index);
+        Ok(table)
+    }
+
+    /// Stops maintaining a global index; a background job removes its entries, then
+    /// the index itself.
+    pub async fn delete_index(
+        self: &Arc<Self>,
+        table_name: &str,
+        index_name: &str,
+    ) -> Result<Arc<Table>, PartitionError> {
+        let _guard = self.catalog_changes.lock().await;
+        let current = self.table(table_name)?;
+        let mut descriptor = current.descriptor.clone();
+        let Some(index) = descriptor
+            .indexes
+            .iter_mut()
+            .find(|index| index.spec.name == index_name)
+        else {
+            return Err(PartitionError::IndexNotFound(index_name.to_string()));
+        };
+        index.status = IndexStatus::Deleting;
+        let index = index.clone();
+        let table = self.replace_descriptor(&current, descriptor)?;
+        self.start_index_job(&table, &index);
+        Ok(table)
+    }
+
+    /// Runs the backfill of a creating index or the removal of a deleting one.
+    fn start_index_job(self: &Arc<Self>, table: &Arc<Table>, index: &IndexDescriptor) {
+        let node = self.clone();
+        let table = table.clone();
+        let (index_id, status) = (index.spec.id, index.status);
+        tokio::spawn(async move {
+            let outcome = match status {
+                IndexStatus::Creating => node.backfill_index(&table, index_id).await,
+                IndexStatus::Deleting => node.drop_index(&table, index_id).await,
+                IndexStatus::Active => Ok(()),
+            };
+            if let Err(e) = outcome {
+                tracing::error!(table = %table.descriptor.name, index_id, "index job failed: {e}");
+            }
+        });
+    }
+
+    async fn backfill_index(&self, table: &Table, index_id: u16) -> Result<(), PartitionError> {
+        for group in table.groups.iter() {
+            let mut after = None;
+            loop {
+                let command = Command::BackfillIndex {
+                    index_id,
+                    after,
+                    limit: BACKFILL_CHUNK,
+                };
+                match group.propose(command).await?.backfill_resume_after {
+                    Some(resume) => after = Some(resume),
+                    None => break,
+                }
+                // Foreground requests go first.
+                tokio::task::yield_now().await;
+            }
+        }
+        self.finish_index_job(table, index_id, |descriptor| {
+            if let Some(index) = descriptor
+                .indexes
+                .iter_mut()
+                .find(|index| index.spec.id == index_id)
+            {
+                index.status = IndexStatus::Active;
+            }
+        })
+        .await
+    }
+
+    async fn drop_index(&self, table: &Table, index_id: u16) -> Result<(), PartitionError> {
+        for group in table.groups.iter() {
+            group.propose(Command::DropIndex { index_id }).await?;
+        }
+        self.finish_index_job(table, index_id, |descriptor| {
+            descriptor.indexes.retain(|index| index.spec.id != index_id);
+        })
+        .await
+    }
+
+    /// Records the end of an index job in the catalog, unless the table went away.
+    async fn finish_index_job(
+        &self,
+        table: &Table,
+        index_id: u16,
+        change: impl FnOnce(&mut TableDescriptor),
+    ) -> Result<(), PartitionError> {
+        let _guard = self.catalog_changes.lock().await;
+        let Ok(current) = self.table(&table.descriptor.name) else {
+            return Ok(());
+        };
+        if current.descriptor.table_id != table.descriptor.table_id {
+            return Ok(());
+        }
+        let mut descriptor = current.descriptor.clone();
+        change(&mut descriptor);
+        tracing::info!(table = %descriptor.name, index_id, "index job finished");
+        self.replace_descriptor(&current, descriptor).map(|_| ())
+    }
+
+    /// Deletes a table, its items and index entries, its Raft logs and its groups' records.
     pub async fn delete_table(&self, name: &str) -> Result<Arc<Table>, PartitionError> {
         let _guard = self.catalog_changes.lock().await;
         let table = self.table(name)?;
@@ -259,9 +476,11 @@ impl Node {
             group.shutdown().await?;
         }
         let table_id = table.descriptor.table_id;
-        let items_start = table_id.to_be_bytes();
-        self.engine
-            .delete_range(CF_ITEMS, &items_start, &prefix_end(&items_start))?;
+        let table_start = table_id.to_be_bytes();
+        for cf in [CF_ITEMS, CF_INDEXES] {
+            self.engine
+                .delete_range(cf, &table_start, &prefix_end(&table_start))?;
+        }
         let (log_start, _) = LogStore::group_range(group_id(table_id, 0));
         let (log_end, _) = LogStore::group_range(group_id(table_id + 1, 0));
         self.engine
@@ -293,51 +512,85 @@ impl Node {
             .map(|v| v.to_vec()))
     }
 
-    /// Visits the stored items of one partition-key value whose encoded sort key is in
-    /// `[sort_start, sort_end)` (`None`: to the end), in sort-key order or reversed,
-    /// until `visit` returns false.
+    /// Visits the stored items (or index entries) of one encoded partition-key value
+    /// of `target` whose remaining key (sort key, then for an index the table key) is
+    /// in `[start, end)` (`None`: to the end), in key order or reversed, until `visit`
+    /// returns false. A global index's entries live in every partition; their ranges
+    /// are merged.
+    #[allow(clippy::too_many_arguments)]
     pub fn query<E: From<PartitionError>>(
         &self,
         table: &Table,
+        target: ReadTarget<'_>,
         partition_key: &[u8],
-        sort_start: &[u8],
-        sort_end: Option<&[u8]>,
+        start: &[u8],
+        end: Option<&[u8]>,
         reverse: bool,
         mut visit: impl FnMut(&[u8]) -> Result<bool, E>,
     ) -> Result<(), E> {
-        let start = table.locate(partition_key, sort_start)?;
-        let end = match sort_end {
-            Some(sort_end) => table.locate(partition_key, sort_end)?.key,
-            None => prefix_end(&table.locate(partition_key, b"")?.key),
-        };
-        let mut failure = None;
-        let mut adapter = |_: &[u8], value: &[u8]| match visit(value) {
-            Ok(more) => Ok(more),
-            Err(e) => {
-                failure = Some(e);
-                Ok(false)
+        let partitions = match target {
+            ReadTarget::Index(index) if index.kind == IndexKind::Global => {
+                (0..table.descriptor.partitions).collect()
             }
+            _ => vec![table.partition_of_key(partition_key)],
         };
-        if reverse {
-            self.engine
-                .scan_reverse(CF_ITEMS, &start.key, &end, &mut adapter)
-        } else {
-            self.engine.scan(CF_ITEMS, &start.key, &end, &mut adapter)
+        let mut cursors: Vec<(usize, RangeCursor<'_>)> = Vec::with_capacity(partitions.len());
+        for partition in partitions {
+            let (cf, mut base) = table.target_prefix(target, partition);
+            base.extend_from_slice(partition_key);
+            let mut low = base.clone();
+            low.extend_from_slice(start);
+            let high = match end {
+                Some(end) => [base.as_slice(), end].concat(),
+                None => prefix_end(&base),
+            };
+            if low < high {
+                let cursor = self
+                    .engine
+                    .cursor(cf, &low, &high, reverse)
+                    .map_err(|e| E::from(e.into()))?;
+                cursors.push((base.len(), cursor));
+            }
         }
-        .map_err(|e| E::from(e.into()))?;
-        failure.map_or(Ok(()), Err)
+        loop {
+            // The next entry in read order is the first (or last) among the cursors'.
+            let mut next: Option<(usize, &[u8])> = None;
+            for (i, (skip, cursor)) in cursors.iter().enumerate() {
+                let Some((key, _)) = cursor.current().map_err(|e| E::from(e.into()))? else {
+                    continue;
+                };
+                let rest = &key[*skip..];
+                let better =
+                    next.is_none_or(|(_, best)| if reverse { rest > best } else { rest < best });
+                if better {
+                    next = Some((i, rest));
+                }
+            }
+            let Some((i, _)) = next else {
+                return Ok(());
+            };
+            let cursor = &mut cursors[i].1;
+            let Some((_, value)) = cursor.current().map_err(|e| E::from(e.into()))? else {
+                return Ok(());
+            };
+            if !visit(value)? {
+                return Ok(());
+            }
+            cursor.advance();
+        }
     }
 
-    /// Visits, in a stable order, the stored items whose partition-key hash falls in
-    /// segment `segment` of `total_segments` equal hash ranges, starting after the item
-    /// with key `start_after` (encoded partition and sort key), until `visit` returns
-    /// false. Segments are disjoint and together cover every item exactly once.
+    /// Visits, in a stable order, the stored items (or index entries) of `target` whose
+    /// table partition-key hash falls in segment `segment` of `total_segments` equal
+    /// hash ranges, starting after `resume`, until `visit` returns false. Segments are
+    /// disjoint and together cover everything exactly once.
     pub fn scan<E: From<PartitionError>>(
         &self,
         table: &Table,
+        target: ReadTarget<'_>,
         segment: u32,
         total_segments: u32,
-        start_after: Option<(&[u8], &[u8])>,
+        resume: Option<&ScanResume>,
         mut visit: impl FnMut(&[u8]) -> Result<bool, E>,
     ) -> Result<(), E> {
         let total = u128::from(total_segments.max(1));
@@ -347,36 +600,53 @@ impl Node {
         let first = partition_of(low, partitions);
         let last = partition_of(high, partitions);
         let key_type = table.descriptor.key_schema.partition_key.ty;
-        let mut resume = match start_after {
-            Some((pk, sk)) => {
-                let mut key = table.locate(pk, sk)?;
-                // Self-delimiting keys: the next possible key after `k` is `k · 0x00`.
-                key.key.push(0);
-                Some(key)
-            }
-            None => None,
+        // Index entries start with the index key; the table's partition key follows.
+        let index_key_types: Vec<_> = match target {
+            ReadTarget::Table => Vec::new(),
+            ReadTarget::Index(index) => index.spec.key_schema.attributes().map(|a| a.ty).collect(),
         };
+        let table_partition_key = |rest: &[u8]| -> Result<(usize, usize), StorageError> {
+            let mut at = 0;
+            for ty in &index_key_types {
+                at += decode_key_value(*ty, &rest[at..])
+                    .map_err(|e| StorageError::Corrupt(e.to_string()))?
+                    .1;
+            }
+            let (_, length) = decode_key_value(key_type, &rest[at..])
+                .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            Ok((at, at + length))
+        };
+        let resume_at = resume.map(|resume| {
+            // Self-delimiting keys: the next possible key after `k` is `k · 0x00`.
+            let mut key = resume.key.clone();
+            key.push(0);
+            (table.partition_of_key(&resume.table_partition_key), key)
+        });
         let mut failure = None;
         for partition in first..=last {
-            let prefix = partition_prefix(table.descriptor.table_id, partition);
-            let start = match &resume {
-                Some(at) if at.partition > partition => continue,
-                Some(at) if at.partition == partition => at.key.clone(),
-                _ => prefix.to_vec(),
+            let (cf, prefix) = table.target_prefix(target, partition);
+            let start = match &resume_at {
+                Some((at, _)) if *at > partition => continue,
+                Some((at, key)) if *at == partition => [prefix.as_slice(), key].concat(),
+                _ => prefix.clone(),
             };
-            resume = None;
             let mut current_pk: Vec<u8> = Vec::new();
             let mut in_segment = false;
             let mut finished = false;
             self.engine
-                .scan(CF_ITEMS, &start, &prefix_end(&prefix), |key, value| {
+                .scan(cf, &start, &prefix_end(&prefix), |key, value| {
                     let rest = &key[prefix.len()..];
-                    if !rest.starts_with(&current_pk) || current_pk.is_empty() {
-                        let (_, length) = decode_key_value(key_type, rest)
-                            .map_err(|e| cirrus_storage::StorageError::Corrupt(e.to_string()))?;
-                        current_pk = rest[..length].to_vec();
-                        let hash = partition_key_hash(&current_pk);
-                        in_segment = (low..=high).contains(&hash);
+                    // Items of one partition key are adjacent: decode it only when it changes.
+                    let same_item_pk = index_key_types.is_empty()
+                        && !current_pk.is_empty()
+                        && rest.starts_with(&current_pk);
+                    if !same_item_pk {
+                        let (pk_start, pk_end) = table_partition_key(rest)?;
+                        let pk = &rest[pk_start..pk_end];
+                        if current_pk != pk {
+                            current_pk = pk.to_vec();
+                            in_segment = (low..=high).contains(&partition_key_hash(pk));
+                        }
                     }
                     if !in_segment {
                         return Ok(true);
@@ -457,6 +727,8 @@ mod tests {
             created_at: 0.0,
             partitions: 0,
             tags: BTreeMap::new(),
+            indexes: Vec::new(),
+            next_index_id: 0,
         }
     }
 
@@ -493,7 +765,7 @@ mod tests {
     }
 
     /// Opens the node, retrying while the previous instance's tasks still hold RocksDB.
-    async fn open(dir: &std::path::Path) -> Result<Node, PartitionError> {
+    async fn open(dir: &std::path::Path) -> Result<Arc<Node>, PartitionError> {
         let mut attempts = 0;
         loop {
             let config = NodeConfig {
@@ -511,7 +783,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_survive_a_restart_and_share_fsyncs() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let node = Arc::new(open(dir.path()).await?);
+        let node = open(dir.path()).await?;
         let table = node.create_table(descriptor("t1")).await?;
         let writers: Vec<_> = (0..200u32)
             .map(|i| {
@@ -553,7 +825,7 @@ mod tests {
         assert_eq!(get(&node, &table, "k7")?, None);
         let mut scanned = 0;
         for segment in 0..3 {
-            node.scan::<PartitionError>(&table, segment, 3, None, |_| {
+            node.scan::<PartitionError>(&table, ReadTarget::Table, segment, 3, None, |_| {
                 scanned += 1;
                 Ok(true)
             })?;

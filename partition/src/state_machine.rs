@@ -1,18 +1,22 @@
 //! A partition's state machine: applies committed commands to the partition's items.
 //!
 //! Each entry is applied in ONE RocksDB write batch holding the item change, the
-//! partition's statistics and the applied log id, so a crash either keeps all of it or
-//! none, and replay after a crash starts exactly after the last applied entry.
+//! changes to its secondary-index entries, the partition's statistics and the applied
+//! log id, so a crash either keeps all of it or none, and replay after a crash starts
+//! exactly after the last applied entry.
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cirrus_storage::codec::{decode_item, encode_item};
-use cirrus_storage::engine::{partition_prefix, prefix_end, Engine, StoredItem, CF_ITEMS, CF_META};
+use cirrus_storage::engine::{
+    partition_prefix, prefix_end, Engine, StoredItem, CF_INDEXES, CF_ITEMS, CF_META,
+};
 use cirrus_storage::expression::eval::evaluate;
 use cirrus_storage::expression::update::apply_update;
 use cirrus_storage::expression::UpdateActions;
+use cirrus_storage::index::{index_prefix, IndexEntry};
 use cirrus_storage::size::{item_size, MAX_ITEM_BYTES};
 use cirrus_storage::{Item, StorageError};
 use openraft::storage::RaftStateMachine;
@@ -21,22 +25,78 @@ use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{ApplyOutcome, Command, Rejection};
+use crate::live_indexes::{IndexSet, LiveIndexes};
 use crate::meta_keys::{self, GroupRecord};
 use crate::raft_types::{
     io_error, Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
 
-/// Item count and DynamoDB size of one partition, kept exact by every apply.
-#[derive(Debug, Default)]
-pub struct PartitionStats {
-    pub item_count: AtomicI64,
-    pub size_bytes: AtomicI64,
+/// An item count and a DynamoDB size, of a partition's items or of its entries in one
+/// index.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub item_count: i64,
+    pub size_bytes: i64,
 }
 
-#[derive(Serialize, Deserialize, Default, Clone, Copy)]
+impl Counts {
+    fn add(&mut self, item_count: i64, size_bytes: i64) {
+        self.item_count += item_count;
+        self.size_bytes += size_bytes;
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct StatsRecord {
-    item_count: i64,
-    size_bytes: i64,
+    table: Counts,
+    indexes: BTreeMap<u16, Counts>,
+}
+
+impl StatsRecord {
+    fn add(&mut self, delta: &StatsRecord) {
+        self.table
+            .add(delta.table.item_count, delta.table.size_bytes);
+        for (id, counts) in &delta.indexes {
+            let total = self.indexes.entry(*id).or_default();
+            total.add(counts.item_count, counts.size_bytes);
+            if *total == Counts::default() {
+                self.indexes.remove(id);
+            }
+        }
+    }
+}
+
+/// The partition's counts, kept exact by every apply.
+#[derive(Debug, Default)]
+pub struct PartitionStats(Mutex<StatsRecord>);
+
+impl PartitionStats {
+    fn lock(&self) -> std::sync::MutexGuard<'_, StatsRecord> {
+        // Only whole records are stored, so a poisoned lock still holds a consistent one.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn table(&self) -> Counts {
+        self.lock().table
+    }
+
+    pub fn index(&self, index_id: u16) -> Counts {
+        self.lock()
+            .indexes
+            .get(&index_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn record(&self) -> StatsRecord {
+        self.lock().clone()
+    }
+
+    fn store(&self, record: StatsRecord) {
+        *self.lock() = record;
+    }
 }
 
 #[derive(Serialize, Deserialize, Default, Clone)]
@@ -45,12 +105,16 @@ struct AppliedRecord {
     membership: StoredMembership,
 }
 
-/// A snapshot's bytes: the partition's items (key suffix after the partition prefix,
-/// stored value) and its statistics.
+/// Keys (after the partition prefix) and values of one column family's partition range.
+type KeyValues = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A snapshot's bytes: the partition's items and index entries (key suffix after the
+/// partition prefix, stored value) and its statistics.
 #[derive(Serialize, Deserialize)]
 struct SnapshotData {
     stats: StatsRecord,
-    items: Vec<(Vec<u8>, Vec<u8>)>,
+    items: KeyValues,
+    index_entries: KeyValues,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -69,9 +133,12 @@ enum Change {
 pub struct StateMachine {
     engine: Arc<Engine>,
     group: u64,
+    table_id: u32,
+    partition: u16,
     prefix: [u8; 6],
     applied: AppliedRecord,
     stats: Arc<PartitionStats>,
+    indexes: Arc<LiveIndexes>,
 }
 
 fn sm_error(verb: ErrorVerb, e: impl std::error::Error + 'static) -> RaftStorageError {
@@ -91,6 +158,10 @@ fn read_record<T: serde::de::DeserializeOwned>(
     }
 }
 
+fn stored_size(stored: &[u8]) -> Result<u32, RaftStorageError> {
+    StoredItem::size(stored).map_err(|e| sm_error(ErrorVerb::Read, e))
+}
+
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, RaftStorageError> {
     bincode::serialize(value).map_err(|e| sm_error(ErrorVerb::Write, e))
 }
@@ -101,20 +172,20 @@ impl StateMachine {
         table_id: u32,
         partition: u16,
         group: u64,
+        indexes: Arc<LiveIndexes>,
     ) -> Result<StateMachine, StorageError> {
         let applied = read_record(&engine, group, GroupRecord::Applied)?.unwrap_or_default();
         let stats_record: StatsRecord =
             read_record(&engine, group, GroupRecord::Stats)?.unwrap_or_default();
-        let stats = Arc::new(PartitionStats {
-            item_count: AtomicI64::new(stats_record.item_count),
-            size_bytes: AtomicI64::new(stats_record.size_bytes),
-        });
         Ok(StateMachine {
             engine,
             group,
+            table_id,
+            partition,
             prefix: partition_prefix(table_id, partition),
             applied,
-            stats,
+            stats: Arc::new(PartitionStats(Mutex::new(stats_record))),
+            indexes,
         })
     }
 
@@ -122,11 +193,9 @@ impl StateMachine {
         self.stats.clone()
     }
 
-    fn stats_record(&self) -> StatsRecord {
-        StatsRecord {
-            item_count: self.stats.item_count.load(Ordering::Relaxed),
-            size_bytes: self.stats.size_bytes.load(Ordering::Relaxed),
-        }
+    /// The prefix of this partition's entries in index `index_id`.
+    fn index_prefix(&self, index_id: u16) -> [u8; 8] {
+        index_prefix(self.table_id, self.partition, index_id)
     }
 
     fn decode(stored: &[u8]) -> Result<Item, RaftStorageError> {
@@ -166,14 +235,22 @@ impl StateMachine {
                 wanted,
                 Change::Update(key_attributes, actions),
             ),
+            Command::BackfillIndex {
+                index_id,
+                after,
+                limit,
+            } => return self.backfill_index(index_id, after, limit, batch),
+            Command::DropIndex { index_id } => return self.drop_index(index_id, batch),
         };
+        let indexes = self.indexes.get();
+        let indexed = !indexes.specs.is_empty();
         let old = self
             .engine
             .get(CF_ITEMS, &key)
             .map_err(|e| sm_error(ErrorVerb::Read, e))?
             .map(|slice| slice.to_vec());
-        let needs_old_item = condition.is_some() || matches!(change, Change::Update(..));
-        let old_item = match (&old, needs_old_item) {
+        let needs_old_item = condition.is_some() || indexed || matches!(change, Change::Update(..));
+        let mut old_item = match (&old, needs_old_item) {
             (Some(stored), true) => Some(Self::decode(stored)?),
             _ => None,
         };
@@ -185,11 +262,23 @@ impl StateMachine {
             Ok((
                 ApplyOutcome {
                     old_item,
-                    new_item: None,
                     rejection: Some(rejection),
+                    ..Default::default()
                 },
                 StatsRecord::default(),
             ))
+        };
+        // A put's index keys are part of validating the request, so they are checked
+        // before its condition, as DynamoDB does.
+        let put_item = match (&change, indexed) {
+            (Change::Put(stored), true) => {
+                let item = Self::decode(stored)?;
+                if let Err(e) = indexes.check(&item) {
+                    return reject(Rejection::Invalid(e.to_string()), None);
+                }
+                Some(item)
+            }
+            _ => None,
         };
         if let Some(condition) = &condition {
             let empty = Item::new();
@@ -199,11 +288,17 @@ impl StateMachine {
                 Err(e) => return reject(Rejection::Invalid(e.to_string()), old),
             }
         }
-        let new_stored = match change {
-            Change::Put(item) => Some(item),
-            Change::Delete => None,
+        let (new_stored, new_item) = match change {
+            Change::Put(item) => (Some(item), put_item),
+            Change::Delete => (None, None),
             Change::Update(key_attributes, actions) => {
-                let mut item = old_item.unwrap_or(key_attributes);
+                // The old item is still needed for its index entries.
+                let base = if indexed {
+                    old_item.clone()
+                } else {
+                    old_item.take()
+                };
+                let mut item = base.unwrap_or(key_attributes);
                 if let Err(e) = apply_update(&mut item, &actions) {
                     return reject(Rejection::Invalid(e.to_string()), None);
                 }
@@ -216,10 +311,14 @@ impl StateMachine {
                         None,
                     );
                 }
+                if let Err(e) = indexes.check(&item) {
+                    return reject(Rejection::Invalid(e.to_string()), None);
+                }
                 let mut codec_bytes = Vec::with_capacity(size + 16);
                 encode_item(&item, &mut codec_bytes);
                 // `size` is at most MAX_ITEM_BYTES, which fits a u32.
-                Some(StoredItem::encode(size as u32, &codec_bytes))
+                let stored = StoredItem::encode(size as u32, &codec_bytes);
+                (Some(stored), indexed.then_some(item))
             }
         };
         let items = self
@@ -228,44 +327,179 @@ impl StateMachine {
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         let mut delta = StatsRecord::default();
         if let Some(old) = &old {
-            delta.item_count -= 1;
-            delta.size_bytes -=
-                i64::from(StoredItem::size(old).map_err(|e| sm_error(ErrorVerb::Read, e))?);
+            delta.table.add(-1, -i64::from(stored_size(old)?));
         }
         match &new_stored {
             Some(item) => {
-                delta.item_count += 1;
-                delta.size_bytes +=
-                    i64::from(StoredItem::size(item).map_err(|e| sm_error(ErrorVerb::Write, e))?);
+                delta.table.add(1, i64::from(stored_size(item)?));
                 batch.put_cf(items, &key, item);
             }
             None if old.is_some() => batch.delete_cf(items, &key),
             None => {}
         }
+        if indexed {
+            self.maintain_indexes(
+                &indexes,
+                &key,
+                old_item.as_ref(),
+                new_item.as_ref(),
+                batch,
+                &mut delta,
+            )?;
+        }
         let outcome = ApplyOutcome {
             old_item: if wanted.old { old } else { None },
             new_item: if wanted.new { new_stored } else { None },
-            rejection: None,
+            ..Default::default()
         };
         Ok((outcome, delta))
     }
 
-    fn build_snapshot_now(&self) -> Result<Snapshot, RaftStorageError> {
-        let mut items = Vec::new();
+    /// Replaces the item's entry in every index: the old item's entry goes (if the
+    /// write path or a backfill made it), the new item's comes.
+    fn maintain_indexes(
+        &self,
+        indexes: &IndexSet,
+        item_key: &[u8],
+        old: Option<&Item>,
+        new: Option<&Item>,
+        batch: &mut WriteBatch,
+        delta: &mut StatsRecord,
+    ) -> Result<(), RaftStorageError> {
+        let table_key = &item_key[self.prefix.len()..];
+        let cf = self
+            .engine
+            .cf(CF_INDEXES)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        for spec in &indexes.specs {
+            let prefix = self.index_prefix(spec.id);
+            let counts = delta.indexes.entry(spec.id).or_default();
+            if let Some(old_key) = old.and_then(|item| spec.entry_key(&prefix, item, table_key)) {
+                let existing = self
+                    .engine
+                    .get(CF_INDEXES, &old_key)
+                    .map_err(|e| sm_error(ErrorVerb::Read, e))?;
+                if let Some(existing) = existing {
+                    counts.add(-1, -i64::from(stored_size(&existing)?));
+                    batch.delete_cf(cf, &old_key);
+                }
+            }
+            let entry =
+                new.and_then(|item| spec.entry(&prefix, item, table_key, &indexes.table_keys));
+            if let Some(IndexEntry { key, value }) = entry {
+                counts.add(1, i64::from(stored_size(&value)?));
+                batch.put_cf(cf, key, value);
+            }
+        }
+        Ok(())
+    }
+
+    /// One step of building an index over the items that existed before it.
+    fn backfill_index(
+        &self,
+        index_id: u16,
+        after: Option<Vec<u8>>,
+        limit: u32,
+        batch: &mut WriteBatch,
+    ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
+        let indexes = self.indexes.get();
+        let mut delta = StatsRecord::default();
+        // A dropped index needs no more entries.
+        let Some(spec) = indexes.spec(index_id) else {
+            return Ok((ApplyOutcome::default(), delta));
+        };
+        let start = match after {
+            // Keys are self-delimiting: the first key after `k` is at least `k · 0x00`.
+            Some(mut key) => {
+                key.push(0);
+                key
+            }
+            None => self.prefix.to_vec(),
+        };
+        let mut chunk = Vec::new();
         self.engine
-            .scan(
-                CF_ITEMS,
-                &self.prefix,
-                &prefix_end(&self.prefix),
-                |key, value| {
-                    items.push((key[self.prefix.len()..].to_vec(), value.to_vec()));
-                    Ok(true)
-                },
-            )
+            .scan(CF_ITEMS, &start, &prefix_end(&self.prefix), |key, value| {
+                chunk.push((key.to_vec(), value.to_vec()));
+                Ok(chunk.len() < limit as usize)
+            })
             .map_err(|e| sm_error(ErrorVerb::Read, e))?;
+        let cf = self
+            .engine
+            .cf(CF_INDEXES)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        let prefix = self.index_prefix(index_id);
+        let counts = delta.indexes.entry(index_id).or_default();
+        for (key, stored) in &chunk {
+            let item = Self::decode(stored)?;
+            let table_key = &key[self.prefix.len()..];
+            // Items whose index key has the wrong type stay out of the index, as in
+            // DynamoDB's backfill.
+            let Some(entry) = spec.entry(&prefix, &item, table_key, &indexes.table_keys) else {
+                continue;
+            };
+            let exists = self
+                .engine
+                .get(CF_INDEXES, &entry.key)
+                .map_err(|e| sm_error(ErrorVerb::Read, e))?
+                .is_some();
+            if !exists {
+                counts.add(1, i64::from(stored_size(&entry.value)?));
+                batch.put_cf(cf, entry.key, entry.value);
+            }
+        }
+        let outcome = ApplyOutcome {
+            backfill_resume_after: match chunk.pop() {
+                Some((last, _)) if chunk.len() + 1 >= limit as usize => Some(last),
+                _ => None,
+            },
+            ..Default::default()
+        };
+        Ok((outcome, delta))
+    }
+
+    fn drop_index(
+        &self,
+        index_id: u16,
+        batch: &mut WriteBatch,
+    ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
+        let cf = self
+            .engine
+            .cf(CF_INDEXES)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        let prefix = self.index_prefix(index_id);
+        batch.delete_range_cf(cf, &prefix[..], &prefix_end(&prefix)[..]);
+        let mut delta = StatsRecord::default();
+        let counts = self.stats.index(index_id);
+        delta.indexes.insert(
+            index_id,
+            Counts {
+                item_count: -counts.item_count,
+                size_bytes: -counts.size_bytes,
+            },
+        );
+        Ok((ApplyOutcome::default(), delta))
+    }
+
+    /// Every key (after the partition prefix) and value of this partition in `cf`.
+    fn partition_range(
+        &self,
+        cf: &'static str,
+    ) -> Result<KeyValues, RaftStorageError> {
+        let mut entries = Vec::new();
+        self.engine
+            .scan(cf, &self.prefix, &prefix_end(&self.prefix), |key, value| {
+                entries.push((key[self.prefix.len()..].to_vec(), value.to_vec()));
+                Ok(true)
+            })
+            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
+        Ok(entries)
+    }
+
+    fn build_snapshot_now(&self) -> Result<Snapshot, RaftStorageError> {
         let data = encode(&SnapshotData {
-            stats: self.stats_record(),
-            items,
+            stats: self.stats.record(),
+            items: self.partition_range(CF_ITEMS)?,
+            index_entries: self.partition_range(CF_INDEXES)?,
         })?;
         let last = self.applied.last_applied;
         let meta = SnapshotMeta {
@@ -341,10 +575,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             };
             self.applied.last_applied = Some(entry.log_id);
-            let stats = StatsRecord {
-                item_count: self.stats.item_count.load(Ordering::Relaxed) + delta.item_count,
-                size_bytes: self.stats.size_bytes.load(Ordering::Relaxed) + delta.size_bytes,
-            };
+            let mut stats = self.stats.record();
+            stats.add(&delta);
             let meta = self
                 .engine
                 .cf(CF_META)
@@ -362,12 +594,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             self.engine
                 .write(batch)
                 .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-            self.stats
-                .item_count
-                .store(stats.item_count, Ordering::Relaxed);
-            self.stats
-                .size_bytes
-                .store(stats.size_bytes, Ordering::Relaxed);
+            self.stats.store(stats);
             outcomes.push(outcome);
         }
         Ok(outcomes)
@@ -399,12 +626,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .engine
             .cf(CF_META)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        let index_entries = self
+            .engine
+            .cf(CF_INDEXES)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(&items, &self.prefix[..], &prefix_end(&self.prefix)[..]);
-        for (suffix, value) in &data.items {
-            let mut key = self.prefix.to_vec();
-            key.extend_from_slice(suffix);
-            batch.put_cf(&items, key, value);
+        for (cf, entries) in [(items, &data.items), (index_entries, &data.index_entries)] {
+            batch.delete_range_cf(cf, &self.prefix[..], &prefix_end(&self.prefix)[..]);
+            for (suffix, value) in entries {
+                let mut key = self.prefix.to_vec();
+                key.extend_from_slice(suffix);
+                batch.put_cf(cf, key, value);
+            }
         }
         let applied = AppliedRecord {
             last_applied: meta.last_log_id,
@@ -436,12 +669,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .sync_wal()
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         self.applied = applied;
-        self.stats
-            .item_count
-            .store(data.stats.item_count, Ordering::Relaxed);
-        self.stats
-            .size_bytes
-            .store(data.stats.size_bytes, Ordering::Relaxed);
+        self.stats.store(data.stats);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! - `items`:    `table_id u32 | partition u16 | enc(partition key) | enc(sort key)` →
 //!   stored item (see [`StoredItem`]). A partition's items are one contiguous range, and
 //!   the items of one partition-key value are one contiguous, sort-key-ordered range.
+//! - `indexes`:  secondary-index entries, in their item's partition (see [`crate::index`]).
 //! - `raft_log`: `group u64 | log index u64` → one Raft log entry.
 //! - `meta`:     small named records: table descriptors, Raft votes, applied state.
 
@@ -20,7 +21,8 @@ use crate::error::StorageError;
 pub const CF_ITEMS: &str = "items";
 pub const CF_RAFT_LOG: &str = "raft_log";
 pub const CF_META: &str = "meta";
-const COLUMN_FAMILIES: [&str; 3] = [CF_ITEMS, CF_RAFT_LOG, CF_META];
+pub const CF_INDEXES: &str = "indexes";
+const COLUMN_FAMILIES: [&str; 4] = [CF_ITEMS, CF_RAFT_LOG, CF_META, CF_INDEXES];
 
 /// The node's RocksDB instance.
 pub struct Engine {
@@ -134,6 +136,34 @@ impl Engine {
         Ok(iter.status()?)
     }
 
+    /// A cursor over `[start, end)` of a column family, for reads that interleave
+    /// several ranges (a merge across partitions).
+    pub fn cursor(
+        &self,
+        cf: &'static str,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+    ) -> Result<RangeCursor<'_>, StorageError> {
+        let mut iter = self.db.raw_iterator_cf(&self.cf(cf)?);
+        if reverse {
+            iter.seek_for_prev(end);
+        } else {
+            iter.seek(start);
+        }
+        let mut cursor = RangeCursor {
+            iter,
+            start: start.to_vec(),
+            end: end.to_vec(),
+            reverse,
+        };
+        // `seek_for_prev` may land on `end` itself, which the range excludes.
+        if reverse && cursor.iter.key() == Some(end) {
+            cursor.iter.prev();
+        }
+        Ok(cursor)
+    }
+
     /// Deletes `[start, end)` of a column family with one range tombstone.
     pub fn delete_range(
         &self,
@@ -152,6 +182,43 @@ impl Engine {
             self.db.flush_cf(&self.cf(name)?)?;
         }
         self.sync_wal()
+    }
+}
+
+/// A key and its value, borrowed from the engine.
+pub type Entry<'a> = (&'a [u8], &'a [u8]);
+
+/// A position in a key range; see [`Engine::cursor`].
+pub struct RangeCursor<'a> {
+    iter: rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
+    start: Vec<u8>,
+    end: Vec<u8>,
+    reverse: bool,
+}
+
+impl RangeCursor<'_> {
+    /// The key and value under the cursor, or `None` once it has left the range.
+    pub fn current(&self) -> Result<Option<Entry<'_>>, StorageError> {
+        if !self.iter.valid() {
+            self.iter.status()?;
+            return Ok(None);
+        }
+        match (self.iter.key(), self.iter.value()) {
+            (Some(key), Some(value))
+                if key >= self.start.as_slice() && key < self.end.as_slice() =>
+            {
+                Ok(Some((key, value)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub fn advance(&mut self) {
+        if self.reverse {
+            self.iter.prev();
+        } else {
+            self.iter.next();
+        }
     }
 }
 

@@ -6,5 +6,6 @@ pub mod items;
 pub mod paging;
 pub mod query;
 pub mod scan;
+pub mod table_indexes;
 pub mod tables;
 pub mod tags;

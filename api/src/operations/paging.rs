@@ -2,11 +2,13 @@
 //! items evaluated and at most 1 MB read (item sizes before filtering), the filter
 //! applied after reading, projection, Select, and LastEvaluatedKey.
 
-use cirrus_partition::KeySchema;
+use cirrus_partition::{IndexDescriptor, IndexKind, KeySchema, Projected, Table};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::eval::evaluate;
 use cirrus_storage::expression::projection::project;
-use cirrus_storage::expression::{Condition, ExpressionKind, Projection};
+use cirrus_storage::expression::{
+    Condition, ExpressionKind, Operand, Path, PathElement, Projection,
+};
 use cirrus_storage::Item;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,10 +16,11 @@ use serde_json::{json, Value};
 use super::items::decode_stored;
 use crate::error::ApiError;
 use crate::expressions::Placeholders;
+use crate::keys::{encode_key, EncodedKey};
 use crate::legacy::{self, FilterParameter};
 use crate::state::ApiState;
 use crate::validation::Constraints;
-use crate::wire::attribute_value::item_to_json;
+use crate::wire::attribute_value::{item_to_json, parse_item};
 
 /// DynamoDB stops a Query or Scan page after reading 1 MB.
 const PAGE_BYTES: usize = 1024 * 1024;
@@ -29,14 +32,20 @@ pub const SELECT_VALUES: &[&str] = &[
     "COUNT",
 ];
 
-/// Checks Select against the projection, as DynamoDB does for a table (no index).
+/// Checks Select against the projection and whether an index is read, as DynamoDB does.
 pub fn check_select(
     select: Option<&str>,
     has_projection: bool,
     projection_parameter: &str,
+    reads_index: bool,
 ) -> Result<(), ApiError> {
     match select {
-        Some("ALL_PROJECTED_ATTRIBUTES") => Err(ApiError::validation(
+        Some("ALL_PROJECTED_ATTRIBUTES") if reads_index && has_projection => {
+            Err(ApiError::validation(format!(
+                "Cannot specify the {projection_parameter} when choosing to get ALL_PROJECTED_ATTRIBUTES"
+            )))
+        }
+        Some("ALL_PROJECTED_ATTRIBUTES") if !reads_index => Err(ApiError::validation(
             "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
         )),
         Some("SPECIFIC_ATTRIBUTES") if !has_projection => Err(ApiError::validation(format!(
@@ -63,6 +72,62 @@ pub struct ReadOptions {
     pub select: Option<String>,
     pub limit: Option<i64>,
     pub exclusive_start_key: Option<Value>,
+    pub consistent_read: Option<bool>,
+}
+
+/// An ExclusiveStartKey, encoded: the table key, and the index key when reading one.
+pub struct StartKey {
+    pub table: EncodedKey,
+    pub index: Option<EncodedKey>,
+}
+
+impl StartKey {
+    /// The key of the entry to resume after, below its partition's or index's prefix.
+    pub fn entry_key(&self) -> Vec<u8> {
+        let mut key = Vec::new();
+        if let Some(index) = &self.index {
+            key.extend_from_slice(&index.partition);
+            key.extend_from_slice(&index.sort);
+        }
+        key.extend_from_slice(&self.table.partition);
+        key.extend_from_slice(&self.table.sort);
+        key
+    }
+}
+
+/// Every document path a condition reads.
+pub fn condition_paths<'c>(condition: &'c Condition, out: &mut Vec<&'c Path>) {
+    let operand = |operand: &'c Operand, out: &mut Vec<&'c Path>| match operand {
+        Operand::Path(path) | Operand::Size(path) => out.push(path),
+        Operand::Value(_) | Operand::Placeholder(_) => {}
+    };
+    match condition {
+        Condition::Compare(a, _, b) | Condition::BeginsWith(a, b) | Condition::Contains(a, b) => {
+            operand(a, out);
+            operand(b, out);
+        }
+        Condition::Between(a, b, c) => {
+            operand(a, out);
+            operand(b, out);
+            operand(c, out);
+        }
+        Condition::In(a, candidates) => {
+            operand(a, out);
+            for candidate in candidates {
+                operand(candidate, out);
+            }
+        }
+        Condition::And(a, b) | Condition::Or(a, b) => {
+            condition_paths(a, out);
+            condition_paths(b, out);
+        }
+        Condition::Not(a) => condition_paths(a, out),
+        Condition::AttributeExists(path) | Condition::AttributeNotExists(path) => out.push(path),
+        Condition::AttributeType(path, t) => {
+            out.push(path);
+            operand(t, out);
+        }
+    }
 }
 
 /// A read's bound expressions, from expression or legacy parameters.
@@ -119,6 +184,7 @@ impl ReadOptions {
             self.select.as_deref(),
             has_projection,
             "ProjectionExpression",
+            self.index_name.is_some(),
         )?;
         let placeholders = Placeholders::parse(
             self.expression_attribute_names.as_ref(),
@@ -151,14 +217,102 @@ impl ReadOptions {
         Ok(bound)
     }
 
-    /// Secondary indexes come with their own issue; until then no table has one.
-    pub fn refuse_index(&self) -> Result<(), ApiError> {
-        match &self.index_name {
-            Some(index) => Err(ApiError::validation(format!(
-                "The table does not have the specified index: {index}"
-            ))),
-            None => Ok(()),
+    /// The index named by IndexName, if any, with DynamoDB's checks of reading it.
+    pub fn index<'t>(&self, table: &'t Table) -> Result<Option<&'t IndexDescriptor>, ApiError> {
+        let Some(name) = &self.index_name else {
+            return Ok(None);
+        };
+        let index = table
+            .descriptor()
+            .index(name)
+            .filter(|index| index.status != cirrus_partition::IndexStatus::Deleting)
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "The table does not have the specified index: {name}"
+                ))
+            })?;
+        if index.kind == IndexKind::Global {
+            if self.consistent_read == Some(true) {
+                return Err(ApiError::validation(
+                    "Consistent reads are not supported on global secondary indexes",
+                ));
+            }
+            if self.select.as_deref() == Some("ALL_ATTRIBUTES")
+                && index.spec.projection != Projected::All
+            {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not \
+                     supported for global secondary index {name} because its projection type is not ALL"
+                )));
+            }
         }
+        Ok(Some(index))
+    }
+
+    /// Whether a read of a local index must fetch each item from the table: when it asks
+    /// for attributes the index does not hold, as DynamoDB does.
+    pub fn fetches_from_table(
+        &self,
+        index: &IndexDescriptor,
+        table_keys: &KeySchema,
+        projection: Option<&Projection>,
+        filter: Option<&Condition>,
+    ) -> bool {
+        if index.kind != IndexKind::Local || index.spec.projection == Projected::All {
+            return false;
+        }
+        if self.select.as_deref() == Some("ALL_ATTRIBUTES") {
+            return true;
+        }
+        let mut paths = Vec::new();
+        if let Some(projection) = projection {
+            paths.extend(projection.0.iter());
+        }
+        if let Some(filter) = filter {
+            condition_paths(filter, &mut paths);
+        }
+        paths.iter().any(|path| match path.0.first() {
+            Some(PathElement::Attribute(name)) => !index.spec.projects(name, table_keys),
+            _ => false,
+        })
+    }
+
+    /// ExclusiveStartKey, checked against the table's key and, when reading an index,
+    /// the index's key: it must hold exactly those attributes.
+    pub fn start_key(
+        &self,
+        table_keys: &KeySchema,
+        index: Option<&IndexDescriptor>,
+    ) -> Result<Option<StartKey>, ApiError> {
+        let Some(json) = &self.exclusive_start_key else {
+            return Ok(None);
+        };
+        let key = parse_item(json)?;
+        let invalid = || {
+            ApiError::validation(
+                "The provided starting key is invalid: The provided key element does not match the schema",
+            )
+        };
+        let mut expected: Vec<_> = table_keys.attributes().collect();
+        if let Some(index) = index {
+            expected.extend(index.spec.key_schema.attributes());
+        }
+        expected.sort_by(|a, b| a.name.cmp(&b.name));
+        expected.dedup_by(|a, b| a.name == b.name);
+        let matches = key.len() == expected.len()
+            && expected.iter().all(|attribute| {
+                key.get(&attribute.name)
+                    .is_some_and(|value| value.scalar_type() == Some(attribute.ty))
+            });
+        if !matches {
+            return Err(invalid());
+        }
+        Ok(Some(StartKey {
+            table: encode_key(table_keys, &key)?,
+            index: index
+                .map(|index| encode_key(&index.spec.key_schema, &key))
+                .transpose()?,
+        }))
     }
 
     pub fn count_only(&self) -> bool {
@@ -166,8 +320,46 @@ impl ReadOptions {
     }
 }
 
+/// Hands what a Query or Scan reads to its page: items, index entries, or, for a local
+/// index read that needs attributes the index lacks, the table's items behind them.
+pub struct TableReader<'a> {
+    state: &'a ApiState,
+    table: &'a Table,
+    fetch_from_table: bool,
+}
+
+impl<'a> TableReader<'a> {
+    pub fn new(
+        state: &'a ApiState,
+        table: &'a Table,
+        fetching_index: Option<&IndexDescriptor>,
+    ) -> Self {
+        TableReader {
+            state,
+            table,
+            fetch_from_table: fetching_index.is_some(),
+        }
+    }
+
+    pub fn visit(&self, page: &mut Page<'_>, stored: &[u8]) -> Result<bool, ApiError> {
+        if !self.fetch_from_table {
+            return page.visit(stored);
+        }
+        let entry = decode_stored(stored)?;
+        let key = encode_key(&self.table.descriptor().key_schema, &entry)?;
+        let location = self.table.locate(&key.partition, &key.sort)?;
+        match self.state.node.get_item(&location)? {
+            Some(item) => page.visit(&item),
+            // Deleted since the entry was read: the index no longer holds it either.
+            None => Ok(true),
+        }
+    }
+}
+
 pub struct Page<'a> {
     pub schema: &'a KeySchema,
+    /// When reading an index, its key: LastEvaluatedKey holds it too.
+    pub index_schema: Option<&'a KeySchema>,
     pub limit: Option<usize>,
     pub filter: Option<&'a Condition>,
     pub projection: Option<&'a Projection>,
@@ -189,6 +381,7 @@ impl<'a> Page<'a> {
     ) -> Self {
         Page {
             schema,
+            index_schema: None,
             limit: limit.map(|l| l.max(1) as usize),
             filter,
             projection,
@@ -203,9 +396,11 @@ impl<'a> Page<'a> {
 
     fn key_of(&self, item: &Item) -> Item {
         let mut key = Item::new();
-        for attribute in
-            std::iter::once(&self.schema.partition_key).chain(self.schema.sort_key.iter())
-        {
+        let index_keys = self
+            .index_schema
+            .into_iter()
+            .flat_map(KeySchema::attributes);
+        for attribute in self.schema.attributes().chain(index_keys) {
             if let Some(value) = item.get(&attribute.name) {
                 key.insert(attribute.name.clone(), value.clone());
             }

@@ -1,20 +1,21 @@
 //! Query: one partition-key value, a sort-key range, read as one RocksDB range scan.
 
+use cirrus_partition::ReadTarget;
 use cirrus_partition::{KeyAttribute, KeySchema};
-use cirrus_storage::engine::prefix_successor;
-use cirrus_storage::expression::{Comparator, Condition, Operand, Path, PathElement};
+use cirrus_storage::engine::{prefix_end, prefix_successor};
+use cirrus_storage::expression::{Comparator, Condition, Operand, PathElement};
 use cirrus_storage::key::{encode_key_prefix, encode_key_value};
 use cirrus_storage::AttributeValue;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::paging::{BoundRead, KeyConditionInput, Page, ReadOptions};
+use super::paging::{
+    condition_paths, BoundRead, KeyConditionInput, Page, ReadOptions, TableReader,
+};
 use crate::error::ApiError;
-use crate::keys::key_of_key_map;
 use crate::legacy::FilterParameter;
 use crate::state::ApiState;
 use crate::validation::{parse_input, Constraints};
-use crate::wire::attribute_value::parse_item;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -223,41 +224,6 @@ fn check_sort_condition(sort: &KeyAttribute, condition: &SortCondition) -> Resul
     }
 }
 
-/// Every document path a condition reads.
-fn condition_paths<'c>(condition: &'c Condition, out: &mut Vec<&'c Path>) {
-    let operand = |operand: &'c Operand, out: &mut Vec<&'c Path>| match operand {
-        Operand::Path(path) | Operand::Size(path) => out.push(path),
-        Operand::Value(_) | Operand::Placeholder(_) => {}
-    };
-    match condition {
-        Condition::Compare(a, _, b) | Condition::BeginsWith(a, b) | Condition::Contains(a, b) => {
-            operand(a, out);
-            operand(b, out);
-        }
-        Condition::Between(a, b, c) => {
-            operand(a, out);
-            operand(b, out);
-            operand(c, out);
-        }
-        Condition::In(a, candidates) => {
-            operand(a, out);
-            for candidate in candidates {
-                operand(candidate, out);
-            }
-        }
-        Condition::And(a, b) | Condition::Or(a, b) => {
-            condition_paths(a, out);
-            condition_paths(b, out);
-        }
-        Condition::Not(a) => condition_paths(a, out),
-        Condition::AttributeExists(path) | Condition::AttributeNotExists(path) => out.push(path),
-        Condition::AttributeType(path, t) => {
-            out.push(path);
-            operand(t, out);
-        }
-    }
-}
-
 /// A Query filter may not name a key attribute: the key condition already decides those.
 fn check_filter_avoids_keys(
     filter: &Condition,
@@ -284,13 +250,11 @@ fn encoded(value: &AttributeValue) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
-/// `[start, end)` of encoded sort keys the condition admits (`None`: no upper bound).
+/// `[start, end)` of the keys after the partition key that the sort condition admits
+/// (`None`: no upper bound). An index entry's key goes on with the table key after the
+/// index sort key, so "after `k`" means after every key that starts with `k`.
 fn sort_range(condition: Option<&SortCondition>) -> Result<(Vec<u8>, Option<Vec<u8>>), ApiError> {
-    // Encodings are self-delimiting, so the smallest key after `k` is `k · 0x00`.
-    let after = |mut key: Vec<u8>| {
-        key.push(0);
-        key
-    };
+    let after = |key: Vec<u8>| prefix_end(&key);
     Ok(match condition {
         None => (Vec::new(), None),
         Some(SortCondition::Compare(comparator, value)) => {
@@ -348,8 +312,9 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         ));
     };
     let table = state.node.table(table_name)?;
-    input.read.refuse_index()?;
-    let schema = &table.descriptor().key_schema;
+    let index = input.read.index(&table)?;
+    let table_keys = &table.descriptor().key_schema;
+    let schema = index.map_or(table_keys, |index| &index.spec.key_schema);
     let (partition_value, sort_condition) = split_key_condition(&key_condition, schema)?;
     if let Some(filter) = &filter {
         let parameter = if input.query_filter.is_some() {
@@ -362,43 +327,55 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let partition_key = encoded(&partition_value)?;
     let (mut start, mut end) = sort_range(sort_condition.as_ref())?;
     let forward = input.scan_index_forward.unwrap_or(true);
-    if let Some(exclusive_start) = &input.read.exclusive_start_key {
-        let key = parse_item(exclusive_start)?;
-        let encoded_start = key_of_key_map(schema, &key).map_err(|_| {
-            ApiError::validation("The provided starting key is invalid: The provided key element does not match the schema")
-        })?;
-        if encoded_start.partition != partition_key {
+    if let Some(start_key) = input.read.start_key(table_keys, index)? {
+        let queried = start_key.index.as_ref().unwrap_or(&start_key.table);
+        if queried.partition != partition_key {
             return Err(ApiError::validation(
                 "The provided starting key is invalid: Query condition missed key schema element",
             ));
         }
-        let mut after = encoded_start.sort.clone();
-        after.push(0);
+        // The resume point below the partition key: the sort key, then for an index
+        // the table key.
+        let resume = start_key.entry_key()[queried.partition.len()..].to_vec();
         if forward {
+            let mut after = resume;
+            after.push(0);
             start = start.max(after);
         } else {
             end = Some(match end {
-                Some(end) => end.min(encoded_start.sort),
-                None => encoded_start.sort,
+                Some(end) => end.min(resume),
+                None => resume,
             });
         }
     }
     let count_only = input.read.count_only();
     let mut page = Page::new(
-        schema,
+        table_keys,
         input.read.limit,
         filter.as_ref(),
         projection.as_ref(),
         count_only,
     );
+    page.index_schema = index.map(|index| &index.spec.key_schema);
+    let reader = TableReader::new(
+        state,
+        &table,
+        index.filter(|index| {
+            input
+                .read
+                .fetches_from_table(index, table_keys, projection.as_ref(), filter.as_ref())
+        }),
+    );
+    let target = index.map_or(ReadTarget::Table, ReadTarget::Index);
     if end.as_ref().is_none_or(|end| start < *end) {
         state.node.query(
             &table,
+            target,
             &partition_key,
             &start,
             end.as_deref(),
             !forward,
-            |stored| page.visit(stored),
+            |stored| reader.visit(&mut page, stored),
         )?;
     }
     Ok(page.response())

@@ -3,13 +3,13 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::paging::{BoundRead, KeyConditionInput, Page, ReadOptions};
+use cirrus_partition::{ReadTarget, ScanResume};
+
+use super::paging::{BoundRead, KeyConditionInput, Page, ReadOptions, TableReader};
 use crate::error::ApiError;
-use crate::keys::key_of_key_map;
 use crate::legacy::FilterParameter;
 use crate::state::ApiState;
 use crate::validation::{parse_input, Constraints};
-use crate::wire::attribute_value::parse_item;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -64,35 +64,40 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         (FilterParameter::ScanFilter, input.scan_filter.as_ref()),
     )?;
     let table = state.node.table(table_name)?;
-    input.read.refuse_index()?;
-    let schema = &table.descriptor().key_schema;
-    let start_after = match &input.read.exclusive_start_key {
-        Some(key) => {
-            let key = parse_item(key)?;
-            Some(key_of_key_map(schema, &key).map_err(|_| {
-                ApiError::validation(
-                    "The provided starting key is invalid: The provided key element does not match the schema",
-                )
-            })?)
-        }
-        None => None,
-    };
+    let index = input.read.index(&table)?;
+    let table_keys = &table.descriptor().key_schema;
+    let resume = input
+        .read
+        .start_key(table_keys, index)?
+        .map(|start_key| ScanResume {
+            key: start_key.entry_key(),
+            table_partition_key: start_key.table.partition,
+        });
     let count_only = input.read.count_only();
     let mut page = Page::new(
-        schema,
+        table_keys,
         input.read.limit,
         filter.as_ref(),
         projection.as_ref(),
         count_only,
     );
+    page.index_schema = index.map(|index| &index.spec.key_schema);
+    let reader = TableReader::new(
+        state,
+        &table,
+        index.filter(|index| {
+            input
+                .read
+                .fetches_from_table(index, table_keys, projection.as_ref(), filter.as_ref())
+        }),
+    );
     state.node.scan(
         &table,
+        index.map_or(ReadTarget::Table, ReadTarget::Index),
         segment,
         total_segments,
-        start_after
-            .as_ref()
-            .map(|k| (k.partition.as_slice(), k.sort.as_slice())),
-        |stored| page.visit(stored),
+        resume.as_ref(),
+        |stored| reader.visit(&mut page, stored),
     )?;
     Ok(page.response())
 }

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use cirrus_partition::{BillingMode, KeyAttribute, KeySchema, Table, TableDescriptor, Throughput};
+use cirrus_partition::{
+    BillingMode, IndexKind, KeyAttribute, KeySchema, PartitionError, Table, TableDescriptor,
+    Throughput,
+};
 use cirrus_storage::ScalarType;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,13 +14,28 @@ use crate::error::ApiError;
 use crate::state::ApiState;
 use crate::validation::{now_epoch_seconds, parse_input, Constraints};
 
+use super::table_indexes::{
+    check_projected_attribute_total, describe_indexes, table_indexes, IndexInput,
+};
 use super::tags::{parse_tags, TagInput};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct KeySchemaElement {
+pub struct KeySchemaElement {
     attribute_name: Option<String>,
     key_type: Option<String>,
+}
+
+impl KeySchemaElement {
+    pub fn check(&self, constraints: &mut Constraints, member: &str) {
+        constraints.not_null(&self.key_type, &format!("{member}.keyType"));
+        constraints.one_of(
+            &self.key_type,
+            &format!("{member}.keyType"),
+            &["HASH", "RANGE"],
+        );
+        constraints.not_null(&self.attribute_name, &format!("{member}.attributeName"));
+    }
 }
 
 #[derive(Deserialize)]
@@ -29,9 +47,9 @@ struct AttributeDefinition {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ProvisionedThroughputInput {
-    read_capacity_units: Option<i64>,
-    write_capacity_units: Option<i64>,
+pub struct ProvisionedThroughputInput {
+    pub read_capacity_units: Option<i64>,
+    pub write_capacity_units: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -43,8 +61,8 @@ struct CreateTableInput {
     billing_mode: Option<String>,
     provisioned_throughput: Option<ProvisionedThroughputInput>,
     tags: Option<Vec<TagInput>>,
-    global_secondary_indexes: Option<Value>,
-    local_secondary_indexes: Option<Value>,
+    global_secondary_indexes: Option<Vec<IndexInput>>,
+    local_secondary_indexes: Option<Vec<IndexInput>>,
     stream_specification: Option<StreamSpecificationInput>,
 }
 
@@ -71,37 +89,52 @@ struct ListTablesInput {
 #[serde(rename_all = "PascalCase")]
 struct UpdateTableInput {
     table_name: Option<String>,
+    attribute_definitions: Option<Vec<AttributeDefinition>>,
     billing_mode: Option<String>,
     provisioned_throughput: Option<ProvisionedThroughputInput>,
-    global_secondary_index_updates: Option<Value>,
+    global_secondary_index_updates: Option<Vec<IndexUpdateInput>>,
     stream_specification: Option<StreamSpecificationInput>,
+}
+
+/// One element of UpdateTable's GlobalSecondaryIndexUpdates.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IndexUpdateInput {
+    create: Option<IndexInput>,
+    delete: Option<IndexNameInput>,
+    update: Option<IndexThroughputInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IndexNameInput {
+    index_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IndexThroughputInput {
+    index_name: Option<String>,
+    provisioned_throughput: Option<ProvisionedThroughputInput>,
 }
 
 const BILLING_MODES: &[&str] = &["PROVISIONED", "PAY_PER_REQUEST"];
 
-fn check_throughput(
+/// `member` is where the throughput sits, e.g. `provisionedThroughput`.
+pub fn check_throughput(
     constraints: &mut Constraints,
     throughput: &Option<ProvisionedThroughputInput>,
+    member: &str,
 ) {
     if let Some(t) = throughput {
-        constraints.not_null(
-            &t.write_capacity_units,
-            "provisionedThroughput.writeCapacityUnits",
-        );
-        constraints.at_least(
-            t.write_capacity_units,
-            "provisionedThroughput.writeCapacityUnits",
-            1,
-        );
-        constraints.not_null(
-            &t.read_capacity_units,
-            "provisionedThroughput.readCapacityUnits",
-        );
-        constraints.at_least(
-            t.read_capacity_units,
-            "provisionedThroughput.readCapacityUnits",
-            1,
-        );
+        for (value, name) in [
+            (t.write_capacity_units, "writeCapacityUnits"),
+            (t.read_capacity_units, "readCapacityUnits"),
+        ] {
+            let member = format!("{member}.{name}");
+            constraints.not_null(&value, &member);
+            constraints.at_least(value, &member, 1);
+        }
     }
 }
 
@@ -130,12 +163,8 @@ fn refuse_unsupported(name: &str, present: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Builds the key schema from validated elements, with DynamoDB's checks.
-fn key_schema(
-    elements: &[KeySchemaElement],
-    definitions: &[AttributeDefinition],
-) -> Result<(KeySchema, Vec<KeyAttribute>), ApiError> {
-    let definitions: Vec<KeyAttribute> = definitions
+fn attribute_definitions(definitions: &[AttributeDefinition]) -> Vec<KeyAttribute> {
+    definitions
         .iter()
         .filter_map(|d| {
             Some(KeyAttribute {
@@ -143,7 +172,37 @@ fn key_schema(
                 ty: scalar_type(d.attribute_type.as_deref()?)?,
             })
         })
-        .collect();
+        .collect()
+}
+
+fn check_attribute_definitions(
+    constraints: &mut Constraints,
+    definitions: &Option<Vec<AttributeDefinition>>,
+) {
+    for (i, definition) in definitions.iter().flatten().enumerate() {
+        let member = format!("attributeDefinitions.{}.member", i + 1);
+        constraints.not_null(
+            &definition.attribute_type,
+            &format!("{member}.attributeType"),
+        );
+        constraints.one_of(
+            &definition.attribute_type,
+            &format!("{member}.attributeType"),
+            &["B", "N", "S"],
+        );
+        constraints.not_null(
+            &definition.attribute_name,
+            &format!("{member}.attributeName"),
+        );
+    }
+}
+
+/// Builds a table's or an index's key schema from validated elements, with DynamoDB's
+/// checks.
+pub fn parse_key_schema(
+    elements: &[KeySchemaElement],
+    definitions: &[KeyAttribute],
+) -> Result<KeySchema, ApiError> {
     let key_names: Vec<&str> = elements
         .iter()
         .filter_map(|e| e.attribute_name.as_deref())
@@ -175,21 +234,46 @@ fn key_schema(
             defined.join(", ")
         )));
     }
-    if definitions.len() != key_names.len() {
+    let mut keys = key_names.iter().filter_map(|name| find(name));
+    let partition_key = keys
+        .next()
+        .ok_or_else(|| ApiError::Internal("validated key schema is empty".into()))?;
+    Ok(KeySchema {
+        partition_key,
+        sort_key: keys.next(),
+    })
+}
+
+/// DynamoDB refuses attribute definitions that no table or index key uses.
+fn check_definitions_used(
+    definitions: &[KeyAttribute],
+    table_keys: &KeySchema,
+    indexes: &[cirrus_partition::IndexDescriptor],
+) -> Result<(), ApiError> {
+    let mut used: Vec<&str> = table_keys
+        .attributes()
+        .chain(indexes.iter().flat_map(|i| i.spec.key_schema.attributes()))
+        .map(|a| a.name.as_str())
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    if definitions.len() == used.len() {
+        return Ok(());
+    }
+    if indexes.is_empty() {
         return Err(ApiError::validation(
             "One or more parameter values were invalid: Number of attributes in KeySchema does not \
              exactly match number of attributes defined in AttributeDefinitions",
         ));
     }
-    let mut keys = key_names.iter().filter_map(|name| find(name));
-    let partition_key = keys
-        .next()
-        .ok_or_else(|| ApiError::Internal("validated key schema is empty".into()))?;
-    let schema = KeySchema {
-        partition_key,
-        sort_key: keys.next(),
-    };
-    Ok((schema, definitions))
+    let mut defined: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
+    defined.sort_unstable();
+    Err(ApiError::validation(format!(
+        "One or more parameter values were invalid: Some AttributeDefinitions are not used. \
+         AttributeDefinitions: [{}], keys used: [{}]",
+        defined.join(", "),
+        used.join(", ")
+    )))
 }
 
 pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
@@ -201,36 +285,24 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
     if let Some(elements) = &input.key_schema {
         constraints.length_between(Some(elements.len()), "'[...]'", "keySchema", 1, 2);
         for (i, element) in elements.iter().enumerate() {
-            let member = format!("keySchema.{}.member", i + 1);
-            constraints.not_null(&element.key_type, &format!("{member}.keyType"));
-            constraints.one_of(
-                &element.key_type,
-                &format!("{member}.keyType"),
-                &["HASH", "RANGE"],
-            );
-            constraints.not_null(&element.attribute_name, &format!("{member}.attributeName"));
+            element.check(&mut constraints, &format!("keySchema.{}.member", i + 1));
         }
     }
-    if let Some(definitions) = &input.attribute_definitions {
-        for (i, definition) in definitions.iter().enumerate() {
-            let member = format!("attributeDefinitions.{}.member", i + 1);
-            constraints.not_null(
-                &definition.attribute_type,
-                &format!("{member}.attributeType"),
-            );
-            constraints.one_of(
-                &definition.attribute_type,
-                &format!("{member}.attributeType"),
-                &["B", "N", "S"],
-            );
-            constraints.not_null(
-                &definition.attribute_name,
-                &format!("{member}.attributeName"),
-            );
+    check_attribute_definitions(&mut constraints, &input.attribute_definitions);
+    for (indexes, member) in [
+        (&input.global_secondary_indexes, "globalSecondaryIndexes"),
+        (&input.local_secondary_indexes, "localSecondaryIndexes"),
+    ] {
+        for (i, index) in indexes.iter().flatten().enumerate() {
+            index.check(&mut constraints, &format!("{member}.{}.member", i + 1));
         }
     }
     constraints.one_of(&input.billing_mode, "billingMode", BILLING_MODES);
-    check_throughput(&mut constraints, &input.provisioned_throughput);
+    check_throughput(
+        &mut constraints,
+        &input.provisioned_throughput,
+        "provisionedThroughput",
+    );
     constraints.finish()?;
     let (Some(table_name), Some(elements), Some(definitions)) = (
         &input.table_name,
@@ -239,14 +311,6 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
     ) else {
         return Err(ApiError::Internal("validated members missing".into()));
     };
-    refuse_unsupported(
-        "GlobalSecondaryIndexes",
-        input.global_secondary_indexes.is_some(),
-    )?;
-    refuse_unsupported(
-        "LocalSecondaryIndexes",
-        input.local_secondary_indexes.is_some(),
-    )?;
     refuse_unsupported(
         "StreamSpecification",
         input
@@ -275,7 +339,16 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         }
         (BillingMode::PayPerRequest, None) => Throughput::default(),
     };
-    let (key_schema, attribute_definitions) = key_schema(elements, definitions)?;
+    let attribute_definitions = attribute_definitions(definitions);
+    let key_schema = parse_key_schema(elements, &attribute_definitions)?;
+    let indexes = table_indexes(
+        input.global_secondary_indexes.as_deref(),
+        input.local_secondary_indexes.as_deref(),
+        &key_schema,
+        billing_mode,
+        &attribute_definitions,
+    )?;
+    check_definitions_used(&attribute_definitions, &key_schema, &indexes)?;
     let tags = match &input.tags {
         Some(tags) => parse_tags(tags)?,
         None => BTreeMap::new(),
@@ -293,12 +366,14 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         created_at: now,
         partitions: 0,
         tags,
+        indexes,
+        next_index_id: 0,
     };
     let table = state.node.create_table(descriptor).await?;
     Ok(json!({ "TableDescription": table_description(state, &table, "CREATING") }))
 }
 
-fn key_schema_json(schema: &KeySchema) -> Value {
+pub fn key_schema_json(schema: &KeySchema) -> Value {
     let mut elements =
         vec![json!({ "AttributeName": schema.partition_key.name, "KeyType": "HASH" })];
     if let Some(sort) = &schema.sort_key {
@@ -335,7 +410,9 @@ pub fn table_description(state: &ApiState, table: &Table, status: &str) -> Value
     if let Some(at) = d.pay_per_request_since {
         billing["LastUpdateToPayPerRequestDateTime"] = json!(at);
     }
-    json!({
+    let table_arn = state.table_arn(&d.name);
+    let (global_indexes, local_indexes) = describe_indexes(table, &table_arn);
+    let mut description = json!({
         "AttributeDefinitions": definitions,
         "TableName": d.name,
         "KeySchema": key_schema_json(&d.key_schema),
@@ -344,11 +421,18 @@ pub fn table_description(state: &ApiState, table: &Table, status: &str) -> Value
         "ProvisionedThroughput": throughput,
         "TableSizeBytes": table.size_bytes().max(0),
         "ItemCount": table.item_count().max(0),
-        "TableArn": state.table_arn(&d.name),
+        "TableArn": table_arn,
         "TableId": d.uuid,
         "BillingModeSummary": billing,
         "DeletionProtectionEnabled": false,
-    })
+    });
+    if !global_indexes.is_empty() {
+        description["GlobalSecondaryIndexes"] = Value::Array(global_indexes);
+    }
+    if !local_indexes.is_empty() {
+        description["LocalSecondaryIndexes"] = Value::Array(local_indexes);
+    }
+    description
 }
 
 fn table_not_found(name: &str) -> ApiError {
@@ -428,23 +512,65 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.one_of(&input.billing_mode, "billingMode", BILLING_MODES);
-    check_throughput(&mut constraints, &input.provisioned_throughput);
+    check_throughput(
+        &mut constraints,
+        &input.provisioned_throughput,
+        "provisionedThroughput",
+    );
+    check_attribute_definitions(&mut constraints, &input.attribute_definitions);
+    for (i, update) in input
+        .global_secondary_index_updates
+        .iter()
+        .flatten()
+        .enumerate()
+    {
+        let member = format!("globalSecondaryIndexUpdates.{}.member", i + 1);
+        if let Some(create) = &update.create {
+            create.check(&mut constraints, &format!("{member}.create"));
+        }
+        if let Some(delete) = &update.delete {
+            constraints.table_name(&delete.index_name, &format!("{member}.delete.indexName"));
+        }
+        if let Some(change) = &update.update {
+            constraints.table_name(&change.index_name, &format!("{member}.update.indexName"));
+            constraints.not_null(
+                &change.provisioned_throughput,
+                &format!("{member}.update.provisionedThroughput"),
+            );
+            check_throughput(
+                &mut constraints,
+                &change.provisioned_throughput,
+                &format!("{member}.update.provisionedThroughput"),
+            );
+        }
+    }
     constraints.finish()?;
     let Some(name) = &input.table_name else {
         return Err(ApiError::Internal("validated members missing".into()));
     };
-    refuse_unsupported(
-        "GlobalSecondaryIndexUpdates",
-        input.global_secondary_index_updates.is_some(),
-    )?;
     refuse_unsupported("StreamSpecification", input.stream_specification.is_some())?;
-    if input.billing_mode.is_none() && input.provisioned_throughput.is_none() {
+    if input.billing_mode.is_none()
+        && input.provisioned_throughput.is_none()
+        && input.global_secondary_index_updates.is_none()
+    {
         return Err(ApiError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, \
              GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
         ));
     }
-    let table = state.node.table(name).map_err(|_| table_not_found(name))?;
+    let mut table = state.node.table(name).map_err(|_| table_not_found(name))?;
+    if let Some(updates) = &input.global_secondary_index_updates {
+        table = update_indexes(
+            state,
+            &table,
+            updates,
+            input.attribute_definitions.as_deref().unwrap_or_default(),
+        )
+        .await?;
+        if input.billing_mode.is_none() && input.provisioned_throughput.is_none() {
+            return Ok(json!({ "TableDescription": table_description(state, &table, "UPDATING") }));
+        }
+    }
     let mut descriptor = table.descriptor().clone();
     let now = now_epoch_seconds();
     let mode = billing_mode_of(input.billing_mode.as_deref()).unwrap_or(descriptor.billing_mode);
@@ -503,4 +629,132 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
     descriptor.billing_mode = mode;
     let table = state.node.update_table(descriptor).await?;
     Ok(json!({ "TableDescription": table_description(state, &table, "UPDATING") }))
+}
+
+/// UpdateTable's GlobalSecondaryIndexUpdates: create (then backfilled in the
+/// background), delete, or change the provisioned throughput of a global index.
+async fn update_indexes(
+    state: &ApiState,
+    table: &Table,
+    updates: &[IndexUpdateInput],
+    new_definitions: &[AttributeDefinition],
+) -> Result<std::sync::Arc<Table>, ApiError> {
+    let descriptor = table.descriptor();
+    let structural = updates
+        .iter()
+        .filter(|u| u.create.is_some() || u.delete.is_some())
+        .count();
+    let building = descriptor
+        .indexes
+        .iter()
+        .any(|i| i.status != cirrus_partition::IndexStatus::Active);
+    if structural > 1 || (structural == 1 && building) {
+        return Err(ApiError::LimitExceeded(
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table"
+                .into(),
+        ));
+    }
+    let mut changed = descriptor.clone();
+    let mut create = None;
+    let mut delete = None;
+    for update in updates {
+        match (&update.create, &update.delete, &update.update) {
+            (Some(input), None, None) => create = Some(input),
+            (None, Some(input), None) => delete = input.index_name.as_deref(),
+            (None, None, Some(input)) => {
+                let index_name = input.index_name.as_deref().unwrap_or_default();
+                let Some(index) = changed
+                    .indexes
+                    .iter_mut()
+                    .find(|i| i.spec.name == index_name && i.kind == IndexKind::Global)
+                else {
+                    return Err(PartitionError::IndexNotFound(index_name.to_string()).into());
+                };
+                if changed.billing_mode == BillingMode::PayPerRequest {
+                    return Err(ApiError::validation(
+                        "One or more parameter values were invalid: ProvisionedThroughput cannot be \
+                         specified for index when BillingMode is PAY_PER_REQUEST",
+                    ));
+                }
+                if let Some(t) = &input.provisioned_throughput {
+                    let throughput = index.throughput.get_or_insert_with(Throughput::default);
+                    throughput.read_capacity_units =
+                        t.read_capacity_units.unwrap_or(0).unsigned_abs();
+                    throughput.write_capacity_units =
+                        t.write_capacity_units.unwrap_or(0).unsigned_abs();
+                }
+            }
+            _ => {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Create, \
+                     GlobalSecondaryIndexUpdate.Update or GlobalSecondaryIndexUpdate.Delete must be specified",
+                ))
+            }
+        }
+    }
+    if let Some(input) = create {
+        let mut definitions = changed.attribute_definitions.clone();
+        for definition in attribute_definitions(new_definitions) {
+            match definitions.iter().find(|d| d.name == definition.name) {
+                Some(existing) if existing.ty != definition.ty => {
+                    return Err(ApiError::validation(format!(
+                        "One or more parameter values were invalid: Cannot change the type of \
+                         attribute {} which is a key of the table or of an index",
+                        definition.name
+                    )))
+                }
+                Some(_) => {}
+                None => definitions.push(definition),
+            }
+        }
+        let index = input.descriptor(
+            IndexKind::Global,
+            &changed.key_schema,
+            changed.billing_mode,
+            &definitions,
+        )?;
+        if changed.index(&index.spec.name).is_some() {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Index with name: {} already exists",
+                index.spec.name
+            )));
+        }
+        let globals = changed
+            .indexes
+            .iter()
+            .filter(|i| i.kind == IndexKind::Global)
+            .count();
+        if globals >= 20 {
+            return Err(ApiError::LimitExceeded(
+                "Subscriber limit exceeded: Cannot have more than 20 global secondary indexes per table"
+                    .into(),
+            ));
+        }
+        let mut all = changed.indexes.clone();
+        all.push(index.clone());
+        check_projected_attribute_total(&all)?;
+        // Keep only definitions some key uses, as DynamoDB does.
+        changed.attribute_definitions = definitions
+            .into_iter()
+            .filter(|d| {
+                changed.key_schema.is_key_attribute(&d.name)
+                    || all
+                        .iter()
+                        .any(|i| i.spec.key_schema.is_key_attribute(&d.name))
+            })
+            .collect();
+        state.node.update_table(changed.clone()).await?;
+        return Ok(state.node.create_index(&changed.name, index).await?);
+    }
+    if let Some(index_name) = delete {
+        if !changed
+            .indexes
+            .iter()
+            .any(|i| i.spec.name == index_name && i.kind == IndexKind::Global)
+        {
+            return Err(PartitionError::IndexNotFound(index_name.to_string()).into());
+        }
+        return Ok(state.node.delete_index(&changed.name, index_name).await?);
+    }
+    Ok(state.node.update_table(changed).await?)
 }

@@ -1,0 +1,297 @@
+//! Secondary-index definitions on CreateTable and UpdateTable: their wire shapes,
+//! DynamoDB's validations of them, and how DescribeTable reports them.
+
+use cirrus_partition::{
+    BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, KeyAttribute, KeySchema,
+    Projected, Table, Throughput,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::tables::{
+    check_throughput, key_schema_json, parse_key_schema, KeySchemaElement,
+    ProvisionedThroughputInput,
+};
+use crate::error::ApiError;
+use crate::validation::Constraints;
+
+const MAX_GLOBAL_INDEXES: usize = 20;
+const MAX_LOCAL_INDEXES: usize = 5;
+const MAX_PROJECTED_ATTRIBUTES: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectionInput {
+    projection_type: Option<String>,
+    non_key_attributes: Option<Vec<String>>,
+}
+
+/// One index of CreateTable's GlobalSecondaryIndexes or LocalSecondaryIndexes, or an
+/// UpdateTable `Create`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexInput {
+    index_name: Option<String>,
+    key_schema: Option<Vec<KeySchemaElement>>,
+    projection: Option<ProjectionInput>,
+    provisioned_throughput: Option<ProvisionedThroughputInput>,
+}
+
+impl IndexInput {
+    /// The members' own constraints, under `member` (e.g. `globalSecondaryIndexes.1.member`).
+    pub fn check(&self, constraints: &mut Constraints, member: &str) {
+        constraints.table_name(&self.index_name, &format!("{member}.indexName"));
+        constraints.not_null(&self.key_schema, &format!("{member}.keySchema"));
+        if let Some(elements) = &self.key_schema {
+            constraints.length_between(
+                Some(elements.len()),
+                "'[...]'",
+                &format!("{member}.keySchema"),
+                1,
+                2,
+            );
+            for (i, element) in elements.iter().enumerate() {
+                element.check(constraints, &format!("{member}.keySchema.{}.member", i + 1));
+            }
+        }
+        constraints.not_null(&self.projection, &format!("{member}.projection"));
+        if let Some(projection) = &self.projection {
+            constraints.one_of(
+                &projection.projection_type,
+                &format!("{member}.projection.projectionType"),
+                &["ALL", "KEYS_ONLY", "INCLUDE"],
+            );
+            if let Some(names) = &projection.non_key_attributes {
+                constraints.length_between(
+                    Some(names.len()),
+                    "'[...]'",
+                    &format!("{member}.projection.nonKeyAttributes"),
+                    1,
+                    20,
+                );
+            }
+        }
+        check_throughput(
+            constraints,
+            &self.provisioned_throughput,
+            &format!("{member}.provisionedThroughput"),
+        );
+    }
+
+    fn projection(&self, name: &str) -> Result<Projected, ApiError> {
+        let projection = self.projection.as_ref();
+        let kind = projection.and_then(|p| p.projection_type.as_deref());
+        let names = projection.and_then(|p| p.non_key_attributes.clone());
+        match (kind, names) {
+            (Some("INCLUDE"), Some(names)) => Ok(Projected::Include(names)),
+            (Some("INCLUDE"), None) => Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: ProjectionType is INCLUDE, but \
+                 NonKeyAttributes is not specified for index: {name}"
+            ))),
+            (Some(kind @ ("ALL" | "KEYS_ONLY")), Some(_)) => Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: ProjectionType is {kind}, but \
+                 NonKeyAttributes is specified"
+            ))),
+            (Some("KEYS_ONLY"), None) => Ok(Projected::KeysOnly),
+            (Some("ALL"), None) => Ok(Projected::All),
+            _ => Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Unknown ProjectionType for index: {name}"
+            ))),
+        }
+    }
+
+    /// The index this input defines, checked against the table's key schema, its
+    /// billing mode and the attribute definitions.
+    pub fn descriptor(
+        &self,
+        kind: IndexKind,
+        table_keys: &KeySchema,
+        billing_mode: BillingMode,
+        definitions: &[KeyAttribute],
+    ) -> Result<IndexDescriptor, ApiError> {
+        let (Some(name), Some(elements)) = (&self.index_name, &self.key_schema) else {
+            return Err(ApiError::Internal("validated members missing".into()));
+        };
+        let key_schema = parse_key_schema(elements, definitions)?;
+        if kind == IndexKind::Local {
+            if key_schema.partition_key.name != table_keys.partition_key.name {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Index KeySchema does not have the same \
+                     leading hash key as table KeySchema for index: {name}. index hash key: {}, table hash key: {}",
+                    key_schema.partition_key.name, table_keys.partition_key.name
+                )));
+            }
+            if key_schema.sort_key.is_none() {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Index KeySchema does not have a range key for index: {name}"
+                )));
+            }
+        }
+        let throughput = match (kind, billing_mode, &self.provisioned_throughput) {
+            (IndexKind::Local, _, _) => None,
+            (IndexKind::Global, BillingMode::Provisioned, Some(t)) => Some(Throughput {
+                read_capacity_units: t.read_capacity_units.unwrap_or(0).unsigned_abs(),
+                write_capacity_units: t.write_capacity_units.unwrap_or(0).unsigned_abs(),
+                ..Default::default()
+            }),
+            (IndexKind::Global, BillingMode::Provisioned, None) => {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: ProvisionedThroughput should not be null for index: {name}"
+                )))
+            }
+            (IndexKind::Global, BillingMode::PayPerRequest, Some(_)) => {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: ProvisionedThroughput should not be \
+                     specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+                )))
+            }
+            (IndexKind::Global, BillingMode::PayPerRequest, None) => None,
+        };
+        Ok(IndexDescriptor {
+            spec: IndexSpec {
+                id: 0,
+                name: name.clone(),
+                key_schema,
+                projection: self.projection(name)?,
+            },
+            kind,
+            status: IndexStatus::Active,
+            throughput,
+        })
+    }
+}
+
+/// CreateTable's indexes, with the checks that span them.
+pub fn table_indexes(
+    global: Option<&[IndexInput]>,
+    local: Option<&[IndexInput]>,
+    table_keys: &KeySchema,
+    billing_mode: BillingMode,
+    definitions: &[KeyAttribute],
+) -> Result<Vec<IndexDescriptor>, ApiError> {
+    if local.is_some() && table_keys.sort_key.is_none() {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: Table KeySchema does not have a range key, \
+             which is required when specifying a LocalSecondaryIndex",
+        ));
+    }
+    if local.is_some_and(|l| l.len() > MAX_LOCAL_INDEXES) {
+        return Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: Cannot have more than {MAX_LOCAL_INDEXES} \
+             local secondary indexes per table"
+        )));
+    }
+    if global.is_some_and(|g| g.len() > MAX_GLOBAL_INDEXES) {
+        return Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: Cannot have more than {MAX_GLOBAL_INDEXES} \
+             global secondary indexes per table"
+        )));
+    }
+    for (inputs, parameter) in [
+        (global, "GlobalSecondaryIndexes"),
+        (local, "LocalSecondaryIndexes"),
+    ] {
+        if inputs.is_some_and(<[IndexInput]>::is_empty) {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: List of {parameter} is empty"
+            )));
+        }
+    }
+    let mut indexes: Vec<IndexDescriptor> = Vec::new();
+    let inputs = global
+        .unwrap_or_default()
+        .iter()
+        .map(|input| (IndexKind::Global, input))
+        .chain(
+            local
+                .unwrap_or_default()
+                .iter()
+                .map(|input| (IndexKind::Local, input)),
+        );
+    for (kind, input) in inputs {
+        let index = input.descriptor(kind, table_keys, billing_mode, definitions)?;
+        if indexes
+            .iter()
+            .any(|other| other.spec.name == index.spec.name)
+        {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Duplicate index name: {}",
+                index.spec.name
+            )));
+        }
+        indexes.push(index);
+    }
+    check_projected_attribute_total(&indexes)?;
+    Ok(indexes)
+}
+
+/// DynamoDB allows at most 100 projected non-key attributes over all of a table's
+/// indexes.
+pub fn check_projected_attribute_total(indexes: &[IndexDescriptor]) -> Result<(), ApiError> {
+    let total: usize = indexes
+        .iter()
+        .map(|index| match &index.spec.projection {
+            Projected::Include(names) => names.len(),
+            _ => 0,
+        })
+        .sum();
+    if total > MAX_PROJECTED_ATTRIBUTES {
+        return Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: The number of projected attributes across \
+             all secondary indexes exceeds the limit of {MAX_PROJECTED_ATTRIBUTES}: {total}"
+        )));
+    }
+    Ok(())
+}
+
+fn projection_json(projection: &Projected) -> Value {
+    match projection {
+        Projected::All => json!({ "ProjectionType": "ALL" }),
+        Projected::KeysOnly => json!({ "ProjectionType": "KEYS_ONLY" }),
+        Projected::Include(names) => {
+            json!({ "ProjectionType": "INCLUDE", "NonKeyAttributes": names })
+        }
+    }
+}
+
+fn status_name(status: IndexStatus) -> &'static str {
+    match status {
+        IndexStatus::Creating => "CREATING",
+        IndexStatus::Active => "ACTIVE",
+        IndexStatus::Deleting => "DELETING",
+    }
+}
+
+/// DescribeTable's GlobalSecondaryIndexes and LocalSecondaryIndexes members.
+pub fn describe_indexes(table: &Table, table_arn: &str) -> (Vec<Value>, Vec<Value>) {
+    let mut global = Vec::new();
+    let mut local = Vec::new();
+    for index in &table.descriptor().indexes {
+        let counts = table.index_counts(index.spec.id);
+        let mut description = json!({
+            "IndexName": index.spec.name,
+            "KeySchema": key_schema_json(&index.spec.key_schema),
+            "Projection": projection_json(&index.spec.projection),
+            "IndexSizeBytes": counts.size_bytes.max(0),
+            "ItemCount": counts.item_count.max(0),
+            "IndexArn": format!("{table_arn}/index/{}", index.spec.name),
+        });
+        match index.kind {
+            IndexKind::Local => local.push(description),
+            IndexKind::Global => {
+                let throughput = index.throughput.clone().unwrap_or_default();
+                description["IndexStatus"] = json!(status_name(index.status));
+                if index.status == IndexStatus::Creating {
+                    description["Backfilling"] = json!(true);
+                }
+                description["ProvisionedThroughput"] = json!({
+                    "NumberOfDecreasesToday": throughput.decreases_today,
+                    "ReadCapacityUnits": throughput.read_capacity_units,
+                    "WriteCapacityUnits": throughput.write_capacity_units,
+                });
+                global.push(description);
+            }
+        }
+    }
+    (global, local)
+}

@@ -1,0 +1,61 @@
+//! The indexes a table's writes maintain right now. The node changes them together with
+//! the catalog; the table's state machines read them at every apply, so every write
+//! applied after a change (in each partition's log order) sees it.
+
+use std::sync::{Arc, RwLock};
+
+use cirrus_storage::index::{IndexKeyError, IndexSpec};
+use cirrus_storage::{Item, KeySchema};
+
+use crate::catalog::TableDescriptor;
+
+/// One version of a table's maintained indexes.
+pub struct IndexSet {
+    pub table_keys: KeySchema,
+    pub specs: Vec<IndexSpec>,
+}
+
+impl IndexSet {
+    pub fn spec(&self, id: u16) -> Option<&IndexSpec> {
+        self.specs.iter().find(|spec| spec.id == id)
+    }
+
+    /// Checks an item about to be written against every index's key types.
+    pub fn check(&self, item: &Item) -> Result<(), IndexKeyError> {
+        self.specs.iter().try_for_each(|spec| spec.check(item))
+    }
+}
+
+pub struct LiveIndexes {
+    current: RwLock<Arc<IndexSet>>,
+}
+
+impl LiveIndexes {
+    pub fn new(descriptor: &TableDescriptor) -> Arc<LiveIndexes> {
+        Arc::new(LiveIndexes {
+            current: RwLock::new(Arc::new(Self::set_of(descriptor))),
+        })
+    }
+
+    fn set_of(descriptor: &TableDescriptor) -> IndexSet {
+        IndexSet {
+            table_keys: descriptor.key_schema.clone(),
+            specs: descriptor.maintained_indexes(),
+        }
+    }
+
+    pub fn get(&self) -> Arc<IndexSet> {
+        // The lock guards a single pointer swap, so a poisoned lock is still consistent.
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn update(&self, descriptor: &TableDescriptor) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Self::set_of(descriptor));
+    }
+}

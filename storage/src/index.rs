@@ -1,0 +1,251 @@
+//! Secondary-index entries: whether an item belongs in an index, the entry's key, and
+//! the projected attributes it holds.
+//!
+//! An entry lives in the `indexes` column family, in the base item's partition:
+//! `table_id u32 | partition u16 | index_id u16 | enc(index pk) | enc(index sk) |
+//! enc(table pk) | enc(table sk)` → stored item of the projected attributes. Keeping
+//! the entry next to its item lets one write batch change both, so an index can never
+//! lose or duplicate an entry; the table key at the end keeps entries with equal index
+//! keys distinct and in a stable order.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::encode_item;
+use crate::engine::{partition_prefix, StoredItem};
+use crate::key::encode_key_value;
+use crate::key_schema::KeySchema;
+use crate::size::item_size;
+use crate::value::{AttributeValue, Item};
+
+/// Which attributes an index entry holds besides the table and index keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Projected {
+    KeysOnly,
+    Include(Vec<String>),
+    All,
+}
+
+/// What the write path needs to know about one index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSpec {
+    /// Unique within the table and never reused, so entries of a dropped index can
+    /// never be mistaken for a new one's.
+    pub id: u16,
+    pub name: String,
+    pub key_schema: KeySchema,
+    pub projection: Projected,
+}
+
+/// An item whose index key attribute cannot be indexed; the message is DynamoDB's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexKeyError {
+    #[error(
+        "One or more parameter values were invalid: Type mismatch for Index Key {attribute} \
+         Expected: {expected} Actual: {actual} IndexName: {index}"
+    )]
+    TypeMismatch {
+        attribute: String,
+        expected: &'static str,
+        actual: &'static str,
+        index: String,
+    },
+    #[error(
+        "One or more parameter values are not valid. A value specified for a secondary index key \
+         is not supported. The AttributeValue for a key attribute cannot contain an empty {kind} \
+         value. IndexName: {index}, IndexKey: {attribute}"
+    )]
+    Empty {
+        kind: &'static str,
+        attribute: String,
+        index: String,
+    },
+}
+
+/// One index entry, ready for a write batch.
+pub struct IndexEntry {
+    pub key: Vec<u8>,
+    /// A [`StoredItem`] of the projected attributes.
+    pub value: Vec<u8>,
+}
+
+/// The prefix of every entry of one index in one partition.
+pub fn index_prefix(table_id: u32, partition: u16, index_id: u16) -> [u8; 8] {
+    let mut prefix = [0u8; 8];
+    prefix[..6].copy_from_slice(&partition_prefix(table_id, partition));
+    prefix[6..].copy_from_slice(&index_id.to_be_bytes());
+    prefix
+}
+
+impl IndexSpec {
+    /// Checks the item's index key attributes, when present, against their declared
+    /// types. An item without them is simply not in the index (a sparse index).
+    pub fn check(&self, item: &Item) -> Result<(), IndexKeyError> {
+        for attribute in self.key_schema.attributes() {
+            let Some(value) = item.get(&attribute.name) else {
+                continue;
+            };
+            if value.scalar_type() != Some(attribute.ty) {
+                return Err(IndexKeyError::TypeMismatch {
+                    attribute: attribute.name.clone(),
+                    expected: attribute.ty.name(),
+                    actual: value.type_name(),
+                    index: self.name.clone(),
+                });
+            }
+            let empty = match value {
+                AttributeValue::S(s) if s.is_empty() => Some("string"),
+                AttributeValue::B(b) if b.is_empty() => Some("binary"),
+                _ => None,
+            };
+            if let Some(kind) = empty {
+                return Err(IndexKeyError::Empty {
+                    kind,
+                    attribute: attribute.name.clone(),
+                    index: self.name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The key of the item's entry, or `None` when the item is not in the index.
+    /// `table_key` is the item's encoded table key (`enc(pk) | enc(sk)`).
+    pub fn entry_key(&self, prefix: &[u8; 8], item: &Item, table_key: &[u8]) -> Option<Vec<u8>> {
+        let mut key = Vec::with_capacity(prefix.len() + 32 + table_key.len());
+        key.extend_from_slice(prefix);
+        for attribute in self.key_schema.attributes() {
+            let value = item.get(&attribute.name)?;
+            if value.scalar_type() != Some(attribute.ty) {
+                return None;
+            }
+            encode_key_value(value, &mut key).ok()?;
+        }
+        key.extend_from_slice(table_key);
+        Some(key)
+    }
+
+    /// The item's entry, or `None` when the item is not in the index.
+    pub fn entry(
+        &self,
+        prefix: &[u8; 8],
+        item: &Item,
+        table_key: &[u8],
+        table_keys: &KeySchema,
+    ) -> Option<IndexEntry> {
+        let key = self.entry_key(prefix, item, table_key)?;
+        let value = match &self.projection {
+            Projected::All => stored(item),
+            _ => stored(&self.project(item, table_keys)),
+        };
+        Some(IndexEntry { key, value })
+    }
+
+    /// The attributes of `item` this index holds: the table and index keys, plus the
+    /// projected attributes.
+    pub fn project(&self, item: &Item, table_keys: &KeySchema) -> Item {
+        if self.projection == Projected::All {
+            return item.clone();
+        }
+        let included = match &self.projection {
+            Projected::Include(names) => names.as_slice(),
+            _ => &[],
+        };
+        let names = table_keys
+            .attributes()
+            .chain(self.key_schema.attributes())
+            .map(|attribute| &attribute.name)
+            .chain(included);
+        let mut projected = Item::new();
+        for name in names {
+            if let Some(value) = item.get(name) {
+                projected.insert(name.clone(), value.clone());
+            }
+        }
+        projected
+    }
+
+    /// Whether the attribute `name` is in this index's entries.
+    pub fn projects(&self, name: &str, table_keys: &KeySchema) -> bool {
+        let is_key = table_keys.is_key_attribute(name) || self.key_schema.is_key_attribute(name);
+        match &self.projection {
+            Projected::All => true,
+            Projected::Include(names) => is_key || names.iter().any(|n| n == name),
+            Projected::KeysOnly => is_key,
+        }
+    }
+}
+
+fn stored(item: &Item) -> Vec<u8> {
+    let size = item_size(item);
+    let mut codec_bytes = Vec::with_capacity(size + 16);
+    encode_item(item, &mut codec_bytes);
+    // An index entry is never larger than its item, which is at most 400 KB.
+    StoredItem::encode(size as u32, &codec_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key_schema::KeyAttribute;
+    use crate::value::ScalarType;
+
+    fn schema(pk: &str, sk: Option<&str>) -> KeySchema {
+        KeySchema {
+            partition_key: KeyAttribute {
+                name: pk.into(),
+                ty: ScalarType::S,
+            },
+            sort_key: sk.map(|name| KeyAttribute {
+                name: name.into(),
+                ty: ScalarType::S,
+            }),
+        }
+    }
+
+    fn item(pairs: &[(&str, AttributeValue)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    #[test]
+    fn sparse_items_have_no_entry_and_projection_keeps_keys() {
+        let table = schema("pk", None);
+        let spec = IndexSpec {
+            id: 1,
+            name: "g".into(),
+            key_schema: schema("gpk", Some("gsk")),
+            projection: Projected::Include(vec!["a".into()]),
+        };
+        let prefix = index_prefix(1, 0, 1);
+        let sparse = item(&[("pk", s("1")), ("gpk", s("x"))]);
+        assert!(spec.entry(&prefix, &sparse, b"k", &table).is_none());
+        let full = item(&[
+            ("pk", s("1")),
+            ("gpk", s("x")),
+            ("gsk", s("y")),
+            ("a", s("kept")),
+            ("b", s("dropped")),
+        ]);
+        let projected = spec.project(&full, &table);
+        assert_eq!(
+            projected.keys().collect::<Vec<_>>(),
+            ["a", "gpk", "gsk", "pk"]
+        );
+        assert!(spec.entry(&prefix, &full, b"k", &table).is_some());
+        let wrong = item(&[("pk", s("1")), ("gpk", AttributeValue::Bool(true))]);
+        assert!(matches!(
+            spec.check(&wrong),
+            Err(IndexKeyError::TypeMismatch { .. })
+        ));
+        assert!(matches!(
+            spec.check(&item(&[("gsk", s(""))])),
+            Err(IndexKeyError::Empty { .. })
+        ));
+    }
+}

@@ -40,4 +40,10 @@ pub struct ServeOptions {
     /// Partitions (Raft groups) per new table [default: the number of CPU cores, 1-64].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub partitions_per_table: Option<u16>,
+
+    /// Largest item collection (the items of one partition-key value and their
+    /// local-index entries) in bytes, on tables with local secondary indexes; lower it
+    /// to test an application against ItemCollectionSizeLimitExceededException.
+    #[arg(long, default_value_t = 10 * 1024 * 1024 * 1024)]
+    pub item_collection_limit_bytes: u64,
 }

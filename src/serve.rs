@@ -55,6 +55,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         partitions_per_table: options
             .partitions_per_table
             .unwrap_or_else(default_partitions),
+        item_collection_limit: options.item_collection_limit_bytes,
     })
     .await?;
     let listener = tokio::net::TcpListener::bind(options.listen)

@@ -18,6 +18,8 @@ pub enum ApiError {
     UnknownOperation(String),
     #[error("{0}")]
     LimitExceeded(String),
+    #[error("{0}")]
+    ItemCollectionSizeLimitExceeded(String),
     /// The condition of a write did not hold; carries the item (as DynamoDB JSON) when
     /// the request asked for it with ReturnValuesOnConditionCheckFailure=ALL_OLD.
     #[error("The conditional request failed")]
@@ -42,6 +44,9 @@ impl ApiError {
             ApiError::ResourceInUse(_) => "com.amazonaws.dynamodb.v20120810#ResourceInUseException",
             ApiError::UnknownOperation(_) => "com.amazon.coral.service#UnknownOperationException",
             ApiError::LimitExceeded(_) => "com.amazonaws.dynamodb.v20120810#LimitExceededException",
+            ApiError::ItemCollectionSizeLimitExceeded(_) => {
+                "com.amazonaws.dynamodb.v20120810#ItemCollectionSizeLimitExceededException"
+            }
             ApiError::ConditionalCheckFailed(_) => {
                 "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
             }

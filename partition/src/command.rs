@@ -62,6 +62,9 @@ pub enum Rejection {
     /// The command is invalid against the item as it is (e.g. ADD to a string);
     /// the message is DynamoDB's.
     Invalid(String),
+    /// The write would grow its item collection past the limit (tables with local
+    /// indexes only).
+    ItemCollectionTooLarge,
 }
 
 /// The result of applying one log entry.
@@ -72,6 +75,9 @@ pub struct ApplyOutcome {
     /// Stored bytes of the item after the command, when wanted.
     pub new_item: Option<Vec<u8>>,
     pub rejection: Option<Rejection>,
+    /// For a table with local indexes: the size of the written item's collection after
+    /// the command (ReturnItemCollectionMetrics).
+    pub collection_size: Option<u64>,
     /// After a `BackfillIndex` that stopped at its limit: the item key to resume after.
     pub backfill_resume_after: Option<Vec<u8>>,
 }

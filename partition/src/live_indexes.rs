@@ -7,12 +7,16 @@ use std::sync::{Arc, RwLock};
 use cirrus_storage::index::{IndexKeyError, IndexSpec};
 use cirrus_storage::{Item, KeySchema};
 
-use crate::catalog::TableDescriptor;
+use crate::catalog::{IndexKind, TableDescriptor};
 
 /// One version of a table's maintained indexes.
 pub struct IndexSet {
     pub table_keys: KeySchema,
     pub specs: Vec<IndexSpec>,
+    /// The local indexes among `specs`; with any, item-collection sizes are kept.
+    pub local_ids: Vec<u16>,
+    /// The largest item collection a write may leave (DynamoDB: 10 GB).
+    pub collection_limit: u64,
 }
 
 impl IndexSet {
@@ -28,19 +32,28 @@ impl IndexSet {
 
 pub struct LiveIndexes {
     current: RwLock<Arc<IndexSet>>,
+    collection_limit: u64,
 }
 
 impl LiveIndexes {
-    pub fn new(descriptor: &TableDescriptor) -> Arc<LiveIndexes> {
+    pub fn new(descriptor: &TableDescriptor, collection_limit: u64) -> Arc<LiveIndexes> {
         Arc::new(LiveIndexes {
-            current: RwLock::new(Arc::new(Self::set_of(descriptor))),
+            current: RwLock::new(Arc::new(Self::set_of(descriptor, collection_limit))),
+            collection_limit,
         })
     }
 
-    fn set_of(descriptor: &TableDescriptor) -> IndexSet {
+    fn set_of(descriptor: &TableDescriptor, collection_limit: u64) -> IndexSet {
         IndexSet {
             table_keys: descriptor.key_schema.clone(),
             specs: descriptor.maintained_indexes(),
+            local_ids: descriptor
+                .indexes
+                .iter()
+                .filter(|index| index.kind == IndexKind::Local)
+                .map(|index| index.spec.id)
+                .collect(),
+            collection_limit,
         }
     }
 
@@ -56,6 +69,7 @@ impl LiveIndexes {
         *self
             .current
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Self::set_of(descriptor));
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Arc::new(Self::set_of(descriptor, self.collection_limit));
     }
 }

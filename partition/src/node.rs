@@ -31,6 +31,8 @@ use crate::wal_sync::WalSyncer;
 pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub partitions_per_table: u16,
+    /// The largest item collection on a table with local indexes, in bytes.
+    pub item_collection_limit: u64,
 }
 
 /// The partition and RocksDB key of one item.
@@ -136,6 +138,7 @@ pub struct Node {
     engine: Arc<Engine>,
     syncer: WalSyncer,
     partitions_per_table: u16,
+    item_collection_limit: u64,
     tables: RwLock<BTreeMap<String, Arc<Table>>>,
     /// Commands proposed so far; with `wal_fsyncs`, shows how much group commit shares.
     proposals: AtomicU64,
@@ -169,13 +172,21 @@ impl Node {
         let mut tables = BTreeMap::new();
         for bytes in descriptors {
             let descriptor = decode_descriptor(&bytes)?;
-            let table = Self::open_table(&engine, &syncer, descriptor, false).await?;
+            let table = Self::open_table(
+                &engine,
+                &syncer,
+                descriptor,
+                config.item_collection_limit,
+                false,
+            )
+            .await?;
             tables.insert(table.descriptor.name.clone(), table);
         }
         let node = Arc::new(Node {
             engine,
             syncer,
             partitions_per_table: config.partitions_per_table.max(1),
+            item_collection_limit: config.item_collection_limit,
             tables: RwLock::new(tables),
             proposals: AtomicU64::new(0),
             catalog_changes: tokio::sync::Mutex::new(()),
@@ -202,9 +213,10 @@ impl Node {
         engine: &Arc<Engine>,
         syncer: &WalSyncer,
         descriptor: TableDescriptor,
+        item_collection_limit: u64,
         fresh: bool,
     ) -> Result<Arc<Table>, PartitionError> {
-        let indexes = LiveIndexes::new(&descriptor);
+        let indexes = LiveIndexes::new(&descriptor, item_collection_limit);
         let mut groups = Vec::with_capacity(usize::from(descriptor.partitions));
         for partition in 0..descriptor.partitions {
             groups.push(
@@ -294,7 +306,14 @@ impl Node {
             encode_descriptor(&descriptor)?,
         );
         self.engine.write_synced(batch)?;
-        let table = Self::open_table(&self.engine, &self.syncer, descriptor, true).await?;
+        let table = Self::open_table(
+            &self.engine,
+            &self.syncer,
+            descriptor,
+            self.item_collection_limit,
+            true,
+        )
+        .await?;
         self.tables_write()
             .insert(table.descriptor.name.clone(), table.clone());
         Ok(table)
@@ -771,6 +790,7 @@ mod tests {
             let config = NodeConfig {
                 data_dir: dir.to_path_buf(),
                 partitions_per_table: 4,
+                item_collection_limit: u64::MAX,
             };
             match Node::open(config).await {
                 Err(PartitionError::Storage(_)) if attempts < 50 => attempts += 1,

@@ -16,7 +16,8 @@ use cirrus_storage::engine::{
 use cirrus_storage::expression::eval::evaluate;
 use cirrus_storage::expression::update::apply_update;
 use cirrus_storage::expression::UpdateActions;
-use cirrus_storage::index::{index_prefix, IndexEntry};
+use cirrus_storage::index::{index_prefix, IndexEntry, COLLECTION_SIZES};
+use cirrus_storage::key::decode_key_value;
 use cirrus_storage::size::{item_size, MAX_ITEM_BYTES};
 use cirrus_storage::{Item, StorageError};
 use openraft::storage::RaftStateMachine;
@@ -337,6 +338,7 @@ impl StateMachine {
             None if old.is_some() => batch.delete_cf(items, &key),
             None => {}
         }
+        let mut collection_size = None;
         if indexed {
             self.maintain_indexes(
                 &indexes,
@@ -346,10 +348,19 @@ impl StateMachine {
                 batch,
                 &mut delta,
             )?;
+            if !indexes.local_ids.is_empty() {
+                let size = self.resize_collection(&indexes, &key, &delta, batch)?;
+                if size.is_none() {
+                    batch.clear();
+                    return reject(Rejection::ItemCollectionTooLarge, None);
+                }
+                collection_size = size;
+            }
         }
         let outcome = ApplyOutcome {
             old_item: if wanted.old { old } else { None },
             new_item: if wanted.new { new_stored } else { None },
+            collection_size,
             ..Default::default()
         };
         Ok((outcome, delta))
@@ -392,6 +403,57 @@ impl StateMachine {
             }
         }
         Ok(())
+    }
+
+    /// Records the change of the written item's collection size (its items and their
+    /// local-index entries), returning the new size, or `None` when the write would
+    /// grow the collection past the limit.
+    fn resize_collection(
+        &self,
+        indexes: &IndexSet,
+        item_key: &[u8],
+        delta: &StatsRecord,
+        batch: &mut WriteBatch,
+    ) -> Result<Option<u64>, RaftStorageError> {
+        let table_key = &item_key[self.prefix.len()..];
+        let (_, pk_length) = decode_key_value(indexes.table_keys.partition_key.ty, table_key)
+            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
+        let mut collection_key = self.index_prefix(COLLECTION_SIZES).to_vec();
+        collection_key.extend_from_slice(&table_key[..pk_length]);
+        let growth = delta.table.size_bytes
+            + indexes
+                .local_ids
+                .iter()
+                .filter_map(|id| delta.indexes.get(id))
+                .map(|counts| counts.size_bytes)
+                .sum::<i64>();
+        let current = match self
+            .engine
+            .get(CF_INDEXES, &collection_key)
+            .map_err(|e| sm_error(ErrorVerb::Read, e))?
+        {
+            Some(bytes) => i64::from_le_bytes(bytes.as_ref().try_into().map_err(|_| {
+                sm_error(
+                    ErrorVerb::Read,
+                    StorageError::Corrupt("collection size".into()),
+                )
+            })?),
+            None => 0,
+        };
+        let size = (current + growth).max(0) as u64;
+        if growth > 0 && size > indexes.collection_limit {
+            return Ok(None);
+        }
+        let cf = self
+            .engine
+            .cf(CF_INDEXES)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        if size == 0 {
+            batch.delete_cf(cf, &collection_key);
+        } else {
+            batch.put_cf(cf, &collection_key, (size as i64).to_le_bytes());
+        }
+        Ok(Some(size))
     }
 
     /// One step of building an index over the items that existed before it.
@@ -481,10 +543,7 @@ impl StateMachine {
     }
 
     /// Every key (after the partition prefix) and value of this partition in `cf`.
-    fn partition_range(
-        &self,
-        cf: &'static str,
-    ) -> Result<KeyValues, RaftStorageError> {
+    fn partition_range(&self, cf: &'static str) -> Result<KeyValues, RaftStorageError> {
         let mut entries = Vec::new();
         self.engine
             .scan(cf, &self.prefix, &prefix_end(&self.prefix), |key, value| {

@@ -17,6 +17,12 @@ use crate::key_schema::KeySchema;
 use crate::size::item_size;
 use crate::value::{AttributeValue, Item};
 
+/// The id under which a partition keeps, for a table with local indexes, the size of
+/// each item collection (the items of one partition-key value and their local-index
+/// entries): `table_id | partition | COLLECTION_SIZES | enc(pk)` → size, i64 LE. No
+/// index gets this id.
+pub const COLLECTION_SIZES: u16 = u16::MAX;
+
 /// Which attributes an index entry holds besides the table and index keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Projected {

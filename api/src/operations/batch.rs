@@ -6,10 +6,14 @@ use std::sync::Arc;
 use cirrus_partition::{Command, Table, WantedImages};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::projection::project;
+use cirrus_storage::Item;
 use futures_util::future::try_join_all;
 use serde_json::{json, Map, Value};
 
-use super::items::{decode_stored, prepare_put, read_projection};
+use super::items::{
+    collection_metrics, decode_stored, prepare_put, read_projection, rejection_error,
+    COLLECTION_METRICS,
+};
 use crate::error::ApiError;
 use crate::keys::key_of_key_map;
 use crate::state::ApiState;
@@ -123,13 +127,16 @@ struct PlannedWrite {
     table: Arc<Table>,
     location: cirrus_partition::ItemLocation,
     command: Command,
+    /// The item's key attributes, for ItemCollectionMetrics.
+    key_attributes: Item,
 }
 
 fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiError> {
     let schema = &table.descriptor().key_schema;
     let put = request.get("PutRequest").filter(|v| !v.is_null());
     let delete = request.get("DeleteRequest").filter(|v| !v.is_null());
-    let (key, command_for): (_, Box<dyn FnOnce(Vec<u8>) -> Command>) = match (put, delete) {
+    let (key, key_attributes, command_for): (_, _, Box<dyn FnOnce(Vec<u8>) -> Command>) =
+        match (put, delete) {
         (Some(put), None) => {
             let item_json = put.get("Item").ok_or_else(|| {
                 ApiError::validation(
@@ -138,9 +145,14 @@ fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiEr
                 )
             })?;
             let item = parse_item(item_json)?;
-            let (key, stored) = prepare_put(schema, &item)?;
+            let (key, stored) = prepare_put(table, &item)?;
+            let key_attributes = item
+                .into_iter()
+                .filter(|(name, _)| schema.is_key_attribute(name))
+                .collect();
             (
                 key,
+                key_attributes,
                 Box::new(move |key| Command::Put {
                     key,
                     item: stored,
@@ -156,9 +168,11 @@ fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiEr
                      failed to satisfy constraint: Member must not be null",
                 )
             })?;
-            let key = key_of_key_map(schema, &parse_item(key_json)?)?;
+            let key_attributes = parse_item(key_json)?;
+            let key = key_of_key_map(schema, &key_attributes)?;
             (
                 key,
+                key_attributes,
                 Box::new(|key| Command::Delete {
                     key,
                     condition: None,
@@ -178,11 +192,23 @@ fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiEr
         table: table.clone(),
         location,
         command,
+        key_attributes,
     })
 }
 
 pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let tables = request_items(&request)?;
+    let return_metrics = request
+        .get("ReturnItemCollectionMetrics")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut constraints = Constraints::new();
+    constraints.one_of(
+        &return_metrics,
+        "returnItemCollectionMetrics",
+        COLLECTION_METRICS,
+    );
+    constraints.finish()?;
     let total: usize = tables
         .values()
         .map(|requests| requests.as_array().map_or(0, Vec::len))
@@ -216,18 +242,30 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
             writes.push(write);
         }
     }
-    try_join_all(writes.into_iter().map(|write| async move {
+    let outcomes = try_join_all(writes.into_iter().map(|write| async move {
         let outcome = state
             .node
             .propose(&write.table, &write.location, write.command)
             .await?;
-        match outcome.rejection {
-            Some(rejection) => Err(ApiError::Internal(format!(
-                "unconditional batch write rejected: {rejection:?}"
-            ))),
-            None => Ok(()),
-        }
+        rejection_error(&outcome)?;
+        Ok::<_, ApiError>(
+            collection_metrics(&write.table, &write.key_attributes, outcome.collection_size)
+                .map(|metrics| (write.table.descriptor().name.clone(), metrics)),
+        )
     }))
     .await?;
-    Ok(json!({ "UnprocessedItems": {} }))
+    let mut response = json!({ "UnprocessedItems": {} });
+    if return_metrics.as_deref() == Some("SIZE") {
+        let mut by_table = Map::new();
+        for (table_name, metrics) in outcomes.into_iter().flatten() {
+            if let Value::Array(list) = by_table
+                .entry(table_name)
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
+                list.push(metrics);
+            }
+        }
+        response["ItemCollectionMetrics"] = Value::Object(by_table);
+    }
+    Ok(response)
 }

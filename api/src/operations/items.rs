@@ -33,6 +33,7 @@ struct WriteOptions {
     expression_attribute_values: Option<Value>,
     expected: Option<Value>,
     conditional_operator: Option<String>,
+    return_item_collection_metrics: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +89,15 @@ impl WriteOptions {
             "conditionalOperator",
             legacy::messages::CONDITIONAL_OPERATORS,
         );
+        constraints.one_of(
+            &self.return_item_collection_metrics,
+            "returnItemCollectionMetrics",
+            COLLECTION_METRICS,
+        );
+    }
+
+    fn wants_collection_metrics(&self) -> bool {
+        self.return_item_collection_metrics.as_deref() == Some("SIZE")
     }
 
     /// PutItem and DeleteItem can return only the old item.
@@ -154,6 +164,28 @@ impl WriteOptions {
 
 const RETURN_VALUES: &[&str] = &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
 const RETURN_ON_FAILURE: &[&str] = &["ALL_OLD", "NONE"];
+pub const COLLECTION_METRICS: &[&str] = &["SIZE", "NONE"];
+
+/// ItemCollectionMetrics of a write to a table with local indexes: the item's
+/// partition key and its collection's size estimate, in DynamoDB's 1 GB brackets.
+pub fn collection_metrics(table: &Table, attributes: &Item, size: Option<u64>) -> Option<Value> {
+    let size = size?;
+    let name = &table.descriptor().key_schema.partition_key.name;
+    let value = attributes.get(name)?;
+    let key = Item::from([(name.clone(), value.clone())]);
+    let lower = (size as f64 / f64::from(1u32 << 30)).floor();
+    Some(json!({
+        "ItemCollectionKey": item_to_json(&key),
+        "SizeEstimateRangeGB": [lower, lower + 1.0],
+    }))
+}
+
+fn with_collection_metrics(mut response: Value, metrics: Option<Value>) -> Value {
+    if let Some(metrics) = metrics {
+        response["ItemCollectionMetrics"] = metrics;
+    }
+    response
+}
 
 /// Decodes stored-item bytes into an item.
 pub fn decode_stored(stored: &[u8]) -> Result<Item, ApiError> {
@@ -170,10 +202,13 @@ fn attributes_response(item: Option<Item>) -> Value {
 }
 
 /// Turns a rejected command into DynamoDB's error.
-fn rejection_error(outcome: &ApplyOutcome) -> Result<(), ApiError> {
+pub fn rejection_error(outcome: &ApplyOutcome) -> Result<(), ApiError> {
     match &outcome.rejection {
         None => Ok(()),
         Some(Rejection::Invalid(message)) => Err(ApiError::Validation(message.clone())),
+        Some(Rejection::ItemCollectionTooLarge) => Err(ApiError::ItemCollectionSizeLimitExceeded(
+            "Collection size exceeded.".into(),
+        )),
         Some(Rejection::ConditionFailed) => {
             let item = outcome
                 .old_item
@@ -198,9 +233,17 @@ fn locate_key(
     Ok((table, key, encoded))
 }
 
-/// Checks an item to be written in full and encodes its key and its stored bytes.
-pub fn prepare_put(schema: &KeySchema, item: &Item) -> Result<(EncodedKey, Vec<u8>), ApiError> {
-    let key = key_of_item(schema, item)?;
+/// Checks an item to be written in full (its key, size, and index keys) and encodes
+/// its key and its stored bytes.
+pub fn prepare_put(table: &Table, item: &Item) -> Result<(EncodedKey, Vec<u8>), ApiError> {
+    let descriptor = table.descriptor();
+    let key = key_of_item(&descriptor.key_schema, item)?;
+    for index in &descriptor.indexes {
+        index
+            .spec
+            .check(item)
+            .map_err(|e| ApiError::validation(e.to_string()))?;
+    }
     let size = item_size(item);
     if size > MAX_ITEM_BYTES {
         return Err(ApiError::validation(
@@ -231,7 +274,7 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     let return_old = input.options.return_old_only()?;
     let item = parse_item(item)?;
     let table = state.node.table(table_name)?;
-    let (key, stored) = prepare_put(&table.descriptor().key_schema, &item)?;
+    let (key, stored) = prepare_put(&table, &item)?;
     let location = table.locate(&key.partition, &key.sort)?;
     let command = Command::Put {
         key: location.key.clone(),
@@ -241,9 +284,13 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     };
     let outcome = state.node.propose(&table, &location, command).await?;
     rejection_error(&outcome)?;
-    Ok(attributes_response(
-        outcome.old_item.as_deref().map(decode_stored).transpose()?,
-    ))
+    let metrics = input
+        .options
+        .wants_collection_metrics()
+        .then(|| collection_metrics(&table, &item, outcome.collection_size))
+        .flatten();
+    let response = attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?);
+    Ok(with_collection_metrics(response, metrics))
 }
 
 pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
@@ -309,7 +356,7 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     };
     let (_, condition) = input.options.bind(state, None, None)?;
     let return_old = input.options.return_old_only()?;
-    let (table, _, key) = locate_key(state, table_name, key)?;
+    let (table, key_attributes, key) = locate_key(state, table_name, key)?;
     let location = table.locate(&key.partition, &key.sort)?;
     let command = Command::Delete {
         key: location.key.clone(),
@@ -318,9 +365,13 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     };
     let outcome = state.node.propose(&table, &location, command).await?;
     rejection_error(&outcome)?;
-    Ok(attributes_response(
-        outcome.old_item.as_deref().map(decode_stored).transpose()?,
-    ))
+    let metrics = input
+        .options
+        .wants_collection_metrics()
+        .then(|| collection_metrics(&table, &key_attributes, outcome.collection_size))
+        .flatten();
+    let response = attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?);
+    Ok(with_collection_metrics(response, metrics))
 }
 
 /// DynamoDB refuses updates that touch a key attribute.
@@ -360,6 +411,10 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     let location = table.locate(&key.partition, &key.sort)?;
     let paths =
         matches!(return_values, "UPDATED_OLD" | "UPDATED_NEW").then(|| updated_paths(&actions));
+    let metrics_key = input
+        .options
+        .wants_collection_metrics()
+        .then(|| key_attributes.clone());
     let command = Command::Update {
         key: location.key.clone(),
         key_attributes,
@@ -381,5 +436,7 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         (Some(item), Some(paths)) => Some(project(&item, paths)),
         (image, _) => image,
     };
-    Ok(attributes_response(image))
+    let metrics =
+        metrics_key.and_then(|key| collection_metrics(&table, &key, outcome.collection_size));
+    Ok(with_collection_metrics(attributes_response(image), metrics))
 }

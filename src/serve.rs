@@ -67,6 +67,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         account_id: options.account_id,
         endpoint_address: options.listen.to_string(),
         expressions: Default::default(),
+        transaction_tokens: Default::default(),
     });
     tracing::info!(
         "cirrus listening on http://{} with data in {}",

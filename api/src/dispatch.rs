@@ -1,7 +1,7 @@
 //! Routing a request to its operation by `X-Amz-Target`.
 
 use crate::error::ApiError;
-use crate::operations::{account, batch, items, query, scan, tables, tags};
+use crate::operations::{account, batch, items, query, scan, tables, tags, transactions};
 use crate::state::ApiState;
 
 const DYNAMODB_PREFIX: &str = "DynamoDB_20120810.";
@@ -28,6 +28,8 @@ pub async fn dispatch(state: &ApiState, target: &str, body: &[u8]) -> Result<Vec
         "Scan" => scan::scan(state, request)?,
         "BatchGetItem" => batch::batch_get_item(state, request)?,
         "BatchWriteItem" => batch::batch_write_item(state, request).await?,
+        "TransactWriteItems" => transactions::transact_write_items(state, request).await?,
+        "TransactGetItems" => transactions::transact_get_items(state, request).await?,
         "CreateTable" => tables::create_table(state, request).await?,
         "DescribeTable" => tables::describe_table(state, request)?,
         "ListTables" => tables::list_tables(state, request)?,

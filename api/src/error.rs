@@ -20,6 +20,19 @@ pub enum ApiError {
     LimitExceeded(String),
     #[error("{0}")]
     ItemCollectionSizeLimitExceeded(String),
+    #[error("{0}")]
+    TransactionConflict(String),
+    #[error("{0}")]
+    IdempotentParameterMismatch(String),
+    #[error("{0}")]
+    TransactionInProgress(String),
+    /// A transaction did not happen; one reason per action, in order, as DynamoDB's
+    /// CancellationReasons.
+    #[error("{message}")]
+    TransactionCanceled {
+        message: String,
+        reasons: Vec<serde_json::Value>,
+    },
     /// The condition of a write did not hold; carries the item (as DynamoDB JSON) when
     /// the request asked for it with ReturnValuesOnConditionCheckFailure=ALL_OLD.
     #[error("The conditional request failed")]
@@ -47,6 +60,18 @@ impl ApiError {
             ApiError::ItemCollectionSizeLimitExceeded(_) => {
                 "com.amazonaws.dynamodb.v20120810#ItemCollectionSizeLimitExceededException"
             }
+            ApiError::TransactionConflict(_) => {
+                "com.amazonaws.dynamodb.v20120810#TransactionConflictException"
+            }
+            ApiError::IdempotentParameterMismatch(_) => {
+                "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException"
+            }
+            ApiError::TransactionInProgress(_) => {
+                "com.amazonaws.dynamodb.v20120810#TransactionInProgressException"
+            }
+            ApiError::TransactionCanceled { .. } => {
+                "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"
+            }
             ApiError::ConditionalCheckFailed(_) => {
                 "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
             }
@@ -71,8 +96,12 @@ impl ApiError {
         } else {
             serde_json::json!({ "__type": self.type_name(), "message": message })
         };
-        if let ApiError::ConditionalCheckFailed(Some(item)) = self {
-            body["Item"] = item.clone();
+        match self {
+            ApiError::ConditionalCheckFailed(Some(item)) => body["Item"] = item.clone(),
+            ApiError::TransactionCanceled { reasons, .. } => {
+                body["CancellationReasons"] = serde_json::Value::Array(reasons.clone());
+            }
+            _ => {}
         }
         body.to_string().into_bytes()
     }

@@ -14,6 +14,7 @@ mod expressions;
 mod keys;
 mod legacy;
 mod operations;
+mod transaction_tokens;
 mod validation;
 
 pub use server::{router, serve};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use cirrus_partition::Node;
 
 use crate::expressions::ExpressionCache;
+use crate::transaction_tokens::TransactionTokens;
 
 pub struct ApiState {
     pub node: Arc<Node>,
@@ -13,6 +14,7 @@ pub struct ApiState {
     /// The address clients use to reach this server, reported by DescribeEndpoints.
     pub endpoint_address: String,
     pub expressions: ExpressionCache,
+    pub transaction_tokens: TransactionTokens,
 }
 
 impl ApiState {

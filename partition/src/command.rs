@@ -52,6 +52,66 @@ pub enum Command {
     },
     /// Removes every entry of index `index_id` from the partition.
     DropIndex { index_id: u16 },
+    /// Phase one of a transaction in this partition: checks every action (its
+    /// condition, no other transaction holding the item, the update being valid) and,
+    /// only if all pass, locks the items with their pending writes.
+    TxPrepare {
+        tx: TxId,
+        /// Where the transaction's decision is recorded.
+        coordinator: PartitionRef,
+        actions: Vec<TxAction>,
+    },
+    /// Records the decision to commit, in the coordinator partition; after it, every
+    /// participant's prepared writes are applied even across crashes.
+    TxDecideCommit {
+        tx: TxId,
+        participants: Vec<PartitionRef>,
+    },
+    /// Applies the transaction's pending writes in this partition and unlocks them.
+    TxCommit { tx: TxId },
+    /// Drops the transaction's locks in this partition without writing.
+    TxAbort { tx: TxId },
+    /// Forgets the transaction's decision record once every participant committed.
+    TxForget { tx: TxId },
+}
+
+/// A transaction's id: unique on this node across restarts.
+pub type TxId = u128;
+
+/// A partition of some table: `(table_id, partition)`.
+pub type PartitionRef = (u32, u16);
+
+/// One action of a transaction on one item of the partition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxAction {
+    /// The action's position in the request (for cancellation reasons).
+    pub position: u32,
+    pub key: Vec<u8>,
+    pub write: TxWrite,
+    pub condition: Option<Condition>,
+    /// ReturnValuesOnConditionCheckFailure=ALL_OLD.
+    pub old_on_condition_failure: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum TxWrite {
+    Put(Vec<u8>),
+    Delete,
+    Update {
+        key_attributes: Item,
+        actions: UpdateActions,
+    },
+    /// Only the condition; the item is locked but not written.
+    Check,
+}
+
+/// Why one action of a transaction cannot go ahead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxFailure {
+    pub position: u32,
+    pub rejection: Rejection,
+    /// The item when its condition failed and the action asked for it.
+    pub old_item: Option<Vec<u8>>,
 }
 
 /// Why a command was applied as a no-op.
@@ -65,6 +125,8 @@ pub enum Rejection {
     /// The write would grow its item collection past the limit (tables with local
     /// indexes only).
     ItemCollectionTooLarge,
+    /// The item is part of a transaction in progress.
+    TransactionConflict,
 }
 
 /// The result of applying one log entry.
@@ -80,4 +142,6 @@ pub struct ApplyOutcome {
     pub collection_size: Option<u64>,
     /// After a `BackfillIndex` that stopped at its limit: the item key to resume after.
     pub backfill_resume_after: Option<Vec<u8>>,
+    /// After a `TxPrepare` that locked nothing: why.
+    pub tx_failures: Vec<TxFailure>,
 }

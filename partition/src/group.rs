@@ -13,7 +13,7 @@ use crate::live_indexes::LiveIndexes;
 use crate::log_store::LogStore;
 use crate::network::NoPeers;
 use crate::raft_types::{TypeConfig, LOCAL_NODE_ID};
-use crate::state_machine::{PartitionStats, StateMachine};
+use crate::state_machine::{PartitionStats, StateMachine, TxLocks};
 use crate::wal_sync::WalSyncer;
 
 /// How long a group may take to elect its leader at start-up.
@@ -27,6 +27,7 @@ pub fn group_id(table_id: u32, partition: u16) -> u64 {
 pub struct RaftGroup {
     raft: Raft<TypeConfig>,
     stats: Arc<PartitionStats>,
+    locks: Arc<TxLocks>,
 }
 
 fn raft_config() -> Result<Arc<Config>, PartitionError> {
@@ -59,6 +60,7 @@ impl RaftGroup {
         let log_store = LogStore::new(engine.clone(), group, syncer);
         let state_machine = StateMachine::open(engine, table_id, partition, group, indexes)?;
         let stats = state_machine.stats();
+        let locks = state_machine.locks();
         let raft = Raft::new(
             LOCAL_NODE_ID,
             raft_config()?,
@@ -78,7 +80,7 @@ impl RaftGroup {
             .current_leader(LOCAL_NODE_ID, "partition leader elected")
             .await
             .map_err(PartitionError::raft)?;
-        Ok(RaftGroup { raft, stats })
+        Ok(RaftGroup { raft, stats, locks })
     }
 
     /// Proposes `command`, returning once it is committed (durable) and applied.
@@ -92,6 +94,11 @@ impl RaftGroup {
 
     pub fn stats(&self) -> &PartitionStats {
         &self.stats
+    }
+
+    /// The partition's items held by prepared transactions.
+    pub fn locks(&self) -> &TxLocks {
+        &self.locks
     }
 
     pub async fn shutdown(&self) -> Result<(), PartitionError> {

@@ -1,8 +1,9 @@
 //! cirrus-partition owns distribution: which partition a partition key belongs to, the
 //! Raft group behind every partition (openraft type config, the log store and the state
 //! machine, both on the node's RocksDB), group commit of the Raft log, the table catalog,
-//! and the [`Node`] that routes each command to its partition. It must never parse or
-//! shape wire requests, and never write an item except by applying a committed Raft entry.
+//! the [`Node`] that routes each command to its partition, and the coordinator of
+//! transactions across partitions. It must never parse or shape wire requests, and never
+//! write an item except by applying a committed Raft entry.
 
 // openraft's storage traits fix `StorageError` (about 200 bytes) as their error type;
 // our helpers return the same type rather than boxing and unboxing at every call.
@@ -13,6 +14,7 @@ pub mod command;
 pub mod error;
 pub mod hashing;
 pub mod node;
+pub mod transactions;
 
 mod group;
 mod live_indexes;
@@ -27,7 +29,7 @@ pub use catalog::{
     BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, KeyAttribute, KeySchema,
     Projected, TableDescriptor, Throughput,
 };
-pub use command::{ApplyOutcome, Command, Rejection, WantedImages};
+pub use command::{ApplyOutcome, Command, Rejection, TxAction, TxFailure, TxWrite, WantedImages};
 pub use error::PartitionError;
 pub use node::{ItemLocation, Node, NodeConfig, ReadTarget, ScanResume, Table};
 pub use state_machine::Counts;

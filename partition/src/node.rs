@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use cirrus_storage::engine::{
     item_key, partition_prefix, prefix_end, Engine, RangeCursor, CF_INDEXES, CF_ITEMS, CF_META,
-    CF_RAFT_LOG,
+    CF_RAFT_LOG, CF_TRANSACTIONS,
 };
 use cirrus_storage::index::index_prefix;
 use cirrus_storage::key::decode_key_value;
@@ -127,7 +127,7 @@ impl Table {
         Ok(ItemLocation { partition, key })
     }
 
-    fn group(&self, partition: u16) -> Result<&RaftGroup, PartitionError> {
+    pub(crate) fn group(&self, partition: u16) -> Result<&RaftGroup, PartitionError> {
         self.groups
             .get(usize::from(partition))
             .ok_or_else(|| PartitionError::Corrupt(format!("no partition {partition}")))
@@ -206,6 +206,7 @@ impl Node {
         for (table, index) in unfinished {
             node.start_index_job(&table, &index);
         }
+        node.recover_transactions().await?;
         Ok(node)
     }
 
@@ -496,7 +497,7 @@ impl Node {
         }
         let table_id = table.descriptor.table_id;
         let table_start = table_id.to_be_bytes();
-        for cf in [CF_ITEMS, CF_INDEXES] {
+        for cf in [CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS] {
             self.engine
                 .delete_range(cf, &table_start, &prefix_end(&table_start))?;
         }
@@ -509,6 +510,25 @@ impl Node {
         Ok(table)
     }
 
+    /// Proposes a command to the Raft group of one partition of a table.
+    pub(crate) async fn propose_to(
+        &self,
+        table: &Table,
+        partition: u16,
+        command: Command,
+    ) -> Result<ApplyOutcome, PartitionError> {
+        self.proposals.fetch_add(1, Ordering::Relaxed);
+        table.group(partition)?.propose(command).await
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn tables_snapshot(&self) -> Vec<Arc<Table>> {
+        self.tables_read().values().cloned().collect()
+    }
+
     /// Proposes a command on the item at `key` (from [`Table::locate`]) to the Raft group
     /// of its partition; returns once the command is durable and applied.
     pub async fn propose(
@@ -517,9 +537,7 @@ impl Node {
         location: &ItemLocation,
         command: Command,
     ) -> Result<ApplyOutcome, PartitionError> {
-        let group = table.group(location.partition)?;
-        self.proposals.fetch_add(1, Ordering::Relaxed);
-        group.propose(command).await
+        self.propose_to(table, location.partition, command).await
     }
 
     /// Reads an item's stored bytes. Every acknowledged write has been applied on this

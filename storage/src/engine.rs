@@ -5,6 +5,8 @@
 //!   stored item (see [`StoredItem`]). A partition's items are one contiguous range, and
 //!   the items of one partition-key value are one contiguous, sort-key-ordered range.
 //! - `indexes`:  secondary-index entries, in their item's partition (see [`crate::index`]).
+//! - `transactions`: per partition, the locks of prepared transactions and the decision
+//!   records of committed ones (see `cirrus_partition`'s state machine).
 //! - `raft_log`: `group u64 | log index u64` → one Raft log entry.
 //! - `meta`:     small named records: table descriptors, Raft votes, applied state.
 
@@ -22,7 +24,8 @@ pub const CF_ITEMS: &str = "items";
 pub const CF_RAFT_LOG: &str = "raft_log";
 pub const CF_META: &str = "meta";
 pub const CF_INDEXES: &str = "indexes";
-const COLUMN_FAMILIES: [&str; 4] = [CF_ITEMS, CF_RAFT_LOG, CF_META, CF_INDEXES];
+pub const CF_TRANSACTIONS: &str = "transactions";
+const COLUMN_FAMILIES: [&str; 5] = [CF_ITEMS, CF_RAFT_LOG, CF_META, CF_INDEXES, CF_TRANSACTIONS];
 
 /// The node's RocksDB instance.
 pub struct Engine {

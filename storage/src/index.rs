@@ -99,13 +99,12 @@ impl IndexSpec {
                 });
             }
             let empty = match value {
-                AttributeValue::S(s) if s.is_empty() => Some("string"),
-                AttributeValue::B(b) if b.is_empty() => Some("binary"),
-                _ => None,
+                AttributeValue::S(_) => "string",
+                _ => "binary",
             };
-            if let Some(kind) = empty {
+            if is_empty(value) {
                 return Err(IndexKeyError::Empty {
-                    kind,
+                    kind: empty,
                     attribute: attribute.name.clone(),
                     index: self.name.clone(),
                 });
@@ -121,7 +120,9 @@ impl IndexSpec {
         key.extend_from_slice(prefix);
         for attribute in self.key_schema.attributes() {
             let value = item.get(&attribute.name)?;
-            if value.scalar_type() != Some(attribute.ty) {
+            // Items whose index key is of the wrong type or empty (written before the
+            // index existed) stay out of it, as in DynamoDB.
+            if value.scalar_type() != Some(attribute.ty) || is_empty(value) {
                 return None;
             }
             encode_key_value(value, &mut key).ok()?;
@@ -177,6 +178,36 @@ impl IndexSpec {
             Projected::All => true,
             Projected::Include(names) => is_key || names.iter().any(|n| n == name),
             Projected::KeysOnly => is_key,
+        }
+    }
+}
+
+fn is_empty(value: &AttributeValue) -> bool {
+    match value {
+        AttributeValue::S(s) => s.is_empty(),
+        AttributeValue::B(b) => b.is_empty(),
+        _ => false,
+    }
+}
+
+impl IndexKeyError {
+    /// The attribute with the bad value.
+    pub fn attribute(&self) -> &str {
+        match self {
+            IndexKeyError::TypeMismatch { attribute, .. }
+            | IndexKeyError::Empty { attribute, .. } => attribute,
+        }
+    }
+
+    /// The message when an UpdateItem (rather than a put) set the bad value.
+    pub fn update_message(&self) -> String {
+        match self {
+            IndexKeyError::Empty { kind, .. } => format!(
+                "One or more parameter values are not valid. The update expression attempted to \
+                 update a secondary index key to a value that is not supported. The AttributeValue \
+                 for a key attribute cannot contain an empty {kind} value."
+            ),
+            other => other.to_string(),
         }
     }
 }

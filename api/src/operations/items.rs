@@ -25,10 +25,10 @@ use crate::wire::attribute_value::{item_to_json, parse_item};
 /// the legacy `Expected`), placeholders, and what to return.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct WriteOptions {
+pub struct WriteOptions {
     return_values: Option<String>,
     return_values_on_condition_check_failure: Option<String>,
-    condition_expression: Option<String>,
+    pub condition_expression: Option<String>,
     expression_attribute_names: Option<Value>,
     expression_attribute_values: Option<Value>,
     expected: Option<Value>,
@@ -77,7 +77,7 @@ struct UpdateItemInput {
 
 impl WriteOptions {
     /// The enum members' constraints, reported with the request's other violations.
-    fn check(&self, constraints: &mut Constraints) {
+    pub fn check(&self, constraints: &mut Constraints) {
         constraints.one_of(&self.return_values, "returnValues", RETURN_VALUES);
         constraints.one_of(
             &self.return_values_on_condition_check_failure,
@@ -94,6 +94,11 @@ impl WriteOptions {
             "returnItemCollectionMetrics",
             COLLECTION_METRICS,
         );
+    }
+
+    /// ReturnValuesOnConditionCheckFailure=ALL_OLD.
+    pub fn old_on_condition_failure(&self) -> bool {
+        self.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD")
     }
 
     fn wants_collection_metrics(&self) -> bool {
@@ -115,14 +120,13 @@ impl WriteOptions {
         WantedImages {
             old,
             new,
-            old_on_condition_failure: self.return_values_on_condition_check_failure.as_deref()
-                == Some("ALL_OLD"),
+            old_on_condition_failure: self.old_on_condition_failure(),
         }
     }
 
     /// Binds the write's condition and, for UpdateItem, its update, from expressions or
     /// legacy parameters (never both).
-    fn bind(
+    pub fn bind(
         &self,
         state: &ApiState,
         update_expression: Option<&str>,
@@ -208,6 +212,9 @@ pub fn rejection_error(outcome: &ApplyOutcome) -> Result<(), ApiError> {
         Some(Rejection::Invalid(message)) => Err(ApiError::Validation(message.clone())),
         Some(Rejection::ItemCollectionTooLarge) => Err(ApiError::ItemCollectionSizeLimitExceeded(
             "Collection size exceeded.".into(),
+        )),
+        Some(Rejection::TransactionConflict) => Err(ApiError::TransactionConflict(
+            "Transaction is ongoing for the item".into(),
         )),
         Some(Rejection::ConditionFailed) => {
             let item = outcome
@@ -375,7 +382,7 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
 }
 
 /// DynamoDB refuses updates that touch a key attribute.
-fn check_key_untouched(schema: &KeySchema, actions: &UpdateActions) -> Result<(), ApiError> {
+pub fn check_key_untouched(schema: &KeySchema, actions: &UpdateActions) -> Result<(), ApiError> {
     for path in updated_paths(actions) {
         if let Some(PathElement::Attribute(name)) = path.0.first() {
             if schema.is_key_attribute(name) {

@@ -9,3 +9,4 @@ pub mod scan;
 pub mod table_indexes;
 pub mod tables;
 pub mod tags;
+pub mod transactions;

@@ -232,6 +232,11 @@ impl ReadOptions {
                 ))
             })?;
         if index.kind == IndexKind::Global {
+            if index.status == cirrus_partition::IndexStatus::Creating {
+                return Err(ApiError::validation(format!(
+                    "Cannot read from backfilling global secondary index: {name}"
+                )));
+            }
             if self.consistent_read == Some(true) {
                 return Err(ApiError::validation(
                     "Consistent reads are not supported on global secondary indexes",

@@ -90,6 +90,8 @@ fn split_key_condition(
     }
     let mut partition_value = None;
     let mut sort_condition = None;
+    let mut names_other_attribute = false;
+    let condition_count = parts.len();
     for part in parts {
         let (name, condition) = match part {
             Condition::Compare(left, comparator, right) => {
@@ -181,8 +183,22 @@ fn split_key_condition(
             check_sort_condition(sort, &condition)?;
             sort_condition = Some(condition);
         } else {
+            names_other_attribute = true;
+        }
+    }
+    // DynamoDB reports a condition on a non-key attribute as a missing key condition,
+    // unless there are more conditions than keys.
+    if names_other_attribute {
+        if condition_count > schema.attributes().count() {
             return Err(key_condition_error("Query key condition not supported"));
         }
+        let missed = match (&partition_value, &schema.sort_key) {
+            (None, _) | (Some(_), None) => &schema.partition_key.name,
+            (Some(_), Some(sort)) => &sort.name,
+        };
+        return Err(ApiError::validation(format!(
+            "Query condition missed key schema element: {missed}"
+        )));
     }
     let Some(partition_value) = partition_value else {
         return Err(ApiError::validation(format!(

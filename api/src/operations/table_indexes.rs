@@ -45,7 +45,11 @@ impl IndexInput {
         if let Some(elements) = &self.key_schema {
             constraints.length_between(
                 Some(elements.len()),
-                "'[...]'",
+                if elements.is_empty() {
+                    "'[]'"
+                } else {
+                    "'[...]'"
+                },
                 &format!("{member}.keySchema"),
                 1,
                 2,
@@ -59,7 +63,7 @@ impl IndexInput {
             constraints.one_of(
                 &projection.projection_type,
                 &format!("{member}.projection.projectionType"),
-                &["ALL", "KEYS_ONLY", "INCLUDE"],
+                &["ALL", "INCLUDE", "KEYS_ONLY"],
             );
             if let Some(names) = &projection.non_key_attributes {
                 constraints.length_between(
@@ -83,11 +87,22 @@ impl IndexInput {
         let kind = projection.and_then(|p| p.projection_type.as_deref());
         let names = projection.and_then(|p| p.non_key_attributes.clone());
         match (kind, names) {
-            (Some("INCLUDE"), Some(names)) => Ok(Projected::Include(names)),
-            (Some("INCLUDE"), None) => Err(ApiError::validation(format!(
+            (Some("INCLUDE"), Some(names)) => {
+                let mut sorted: Vec<&String> = names.iter().collect();
+                sorted.sort_unstable();
+                if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+                    return Err(ApiError::validation(format!(
+                        "One or more parameter values were invalid: Duplicate NonKeyAttribute {} \
+                         in Projection of index {name}",
+                        pair[0]
+                    )));
+                }
+                Ok(Projected::Include(names))
+            }
+            (Some("INCLUDE"), None) => Err(ApiError::validation(
                 "One or more parameter values were invalid: ProjectionType is INCLUDE, but \
-                 NonKeyAttributes is not specified for index: {name}"
-            ))),
+                 NonKeyAttributes is not specified",
+            )),
             (Some(kind @ ("ALL" | "KEYS_ONLY")), Some(_)) => Err(ApiError::validation(format!(
                 "One or more parameter values were invalid: ProjectionType is {kind}, but \
                  NonKeyAttributes is specified"
@@ -95,7 +110,8 @@ impl IndexInput {
             (Some("KEYS_ONLY"), None) => Ok(Projected::KeysOnly),
             (Some("ALL"), None) => Ok(Projected::All),
             _ => Err(ApiError::validation(format!(
-                "One or more parameter values were invalid: Unknown ProjectionType for index: {name}"
+                "One or more parameter values were invalid: Unknown ProjectionType: {}",
+                kind.unwrap_or("null")
             ))),
         }
     }
@@ -136,7 +152,7 @@ impl IndexInput {
             }),
             (IndexKind::Global, BillingMode::Provisioned, None) => {
                 return Err(ApiError::validation(format!(
-                    "One or more parameter values were invalid: ProvisionedThroughput should not be null for index: {name}"
+                    "One or more parameter values were invalid: ProvisionedThroughput is not specified for index: {name}"
                 )))
             }
             (IndexKind::Global, BillingMode::PayPerRequest, Some(_)) => {
@@ -177,14 +193,14 @@ pub fn table_indexes(
     }
     if local.is_some_and(|l| l.len() > MAX_LOCAL_INDEXES) {
         return Err(ApiError::validation(format!(
-            "One or more parameter values were invalid: Cannot have more than {MAX_LOCAL_INDEXES} \
-             local secondary indexes per table"
+            "One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds \
+             per-table limit of {MAX_LOCAL_INDEXES}"
         )));
     }
     if global.is_some_and(|g| g.len() > MAX_GLOBAL_INDEXES) {
         return Err(ApiError::validation(format!(
-            "One or more parameter values were invalid: Cannot have more than {MAX_GLOBAL_INDEXES} \
-             global secondary indexes per table"
+            "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the \
+             per-table limit of {MAX_GLOBAL_INDEXES}"
         )));
     }
     for (inputs, parameter) in [

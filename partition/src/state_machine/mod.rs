@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use cirrus_storage::codec::{decode_item, encode_item};
 use cirrus_storage::engine::{
     partition_prefix, prefix_end, Engine, StoredItem, CF_INDEXES, CF_ITEMS, CF_META,
+    CF_TRANSACTIONS,
 };
 use cirrus_storage::expression::eval::evaluate;
 use cirrus_storage::expression::update::apply_update;
-use cirrus_storage::expression::UpdateActions;
+use cirrus_storage::expression::{Condition, UpdateActions};
 use cirrus_storage::index::{index_prefix, IndexEntry, COLLECTION_SIZES};
 use cirrus_storage::key::decode_key_value;
 use cirrus_storage::size::{item_size, MAX_ITEM_BYTES};
@@ -27,10 +28,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{ApplyOutcome, Command, Rejection};
 use crate::live_indexes::{IndexSet, LiveIndexes};
+
+mod transactions;
 use crate::meta_keys::{self, GroupRecord};
 use crate::raft_types::{
     io_error, Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
+pub use transactions::TxLocks;
 
 /// An item count and a DynamoDB size, of a partition's items or of its entries in one
 /// index.
@@ -116,12 +120,26 @@ struct SnapshotData {
     stats: StatsRecord,
     items: KeyValues,
     index_entries: KeyValues,
+    transactions: KeyValues,
 }
 
 #[derive(Serialize, Deserialize)]
 struct StoredSnapshot {
     meta: SnapshotMeta,
     data: Vec<u8>,
+}
+
+/// An item after a change: its stored bytes (`None`: deleted), and the decoded item
+/// when indexes need it.
+type NewItem = (Option<Vec<u8>>, Option<Item>);
+
+/// One item change, as `write_item` records it.
+struct ItemWrite<'a> {
+    key: &'a [u8],
+    old: Option<&'a [u8]>,
+    old_item: Option<&'a Item>,
+    new: Option<&'a [u8]>,
+    new_item: Option<&'a Item>,
 }
 
 /// What a command does to the item once its condition holds.
@@ -140,6 +158,10 @@ pub struct StateMachine {
     applied: AppliedRecord,
     stats: Arc<PartitionStats>,
     indexes: Arc<LiveIndexes>,
+    locks: Arc<TxLocks>,
+    /// Items a transaction released in the entry being applied; their in-memory locks
+    /// go once the entry's batch is written.
+    unlock_after_write: Vec<Vec<u8>>,
 }
 
 fn sm_error(verb: ErrorVerb, e: impl std::error::Error + 'static) -> RaftStorageError {
@@ -156,6 +178,19 @@ fn read_record<T: serde::de::DeserializeOwned>(
             .map(Some)
             .map_err(|e| StorageError::Corrupt(e.to_string())),
         None => Ok(None),
+    }
+}
+
+/// Whether a write's condition holds for the item as it is.
+fn check_condition(condition: Option<&Condition>, item: Option<&Item>) -> Result<(), Rejection> {
+    let Some(condition) = condition else {
+        return Ok(());
+    };
+    let empty = Item::new();
+    match evaluate(condition, item.unwrap_or(&empty)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Rejection::ConditionFailed),
+        Err(e) => Err(Rejection::Invalid(e.to_string())),
     }
 }
 
@@ -178,7 +213,7 @@ impl StateMachine {
         let applied = read_record(&engine, group, GroupRecord::Applied)?.unwrap_or_default();
         let stats_record: StatsRecord =
             read_record(&engine, group, GroupRecord::Stats)?.unwrap_or_default();
-        Ok(StateMachine {
+        let state_machine = StateMachine {
             engine,
             group,
             table_id,
@@ -187,11 +222,19 @@ impl StateMachine {
             applied,
             stats: Arc::new(PartitionStats(Mutex::new(stats_record))),
             indexes,
-        })
+            locks: Arc::default(),
+            unlock_after_write: Vec::new(),
+        };
+        state_machine.load_locks()?;
+        Ok(state_machine)
     }
 
     pub fn stats(&self) -> Arc<PartitionStats> {
         self.stats.clone()
+    }
+
+    pub fn locks(&self) -> Arc<TxLocks> {
+        self.locks.clone()
     }
 
     /// The prefix of this partition's entries in index `index_id`.
@@ -208,7 +251,7 @@ impl StateMachine {
     /// Conditions and updates see the item as it is now, in log order, so every replica
     /// reaches the same decision.
     fn apply_command(
-        &self,
+        &mut self,
         command: Command,
         batch: &mut WriteBatch,
     ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
@@ -242,15 +285,32 @@ impl StateMachine {
                 limit,
             } => return self.backfill_index(index_id, after, limit, batch),
             Command::DropIndex { index_id } => return self.drop_index(index_id, batch),
+            Command::TxPrepare {
+                tx,
+                coordinator,
+                actions,
+            } => return self.tx_prepare(tx, coordinator, actions, batch),
+            Command::TxDecideCommit { tx, participants } => {
+                return self.tx_decide_commit(tx, participants, batch)
+            }
+            Command::TxCommit { tx } => return self.tx_finish(tx, true, batch),
+            Command::TxAbort { tx } => return self.tx_finish(tx, false, batch),
+            Command::TxForget { tx } => return self.tx_forget(tx, batch),
         };
+        if self.locks.holds(&key) {
+            return Ok((
+                ApplyOutcome {
+                    rejection: Some(Rejection::TransactionConflict),
+                    ..Default::default()
+                },
+                StatsRecord::default(),
+            ));
+        }
         let indexes = self.indexes.get();
-        let indexed = !indexes.specs.is_empty();
-        let old = self
-            .engine
-            .get(CF_ITEMS, &key)
-            .map_err(|e| sm_error(ErrorVerb::Read, e))?
-            .map(|slice| slice.to_vec());
-        let needs_old_item = condition.is_some() || indexed || matches!(change, Change::Update(..));
+        let old = self.read_item(&key)?;
+        let needs_old_item = condition.is_some()
+            || !indexes.specs.is_empty()
+            || matches!(change, Change::Update(..));
         let mut old_item = match (&old, needs_old_item) {
             (Some(stored), true) => Some(Self::decode(stored)?),
             _ => None,
@@ -269,94 +329,26 @@ impl StateMachine {
                 StatsRecord::default(),
             ))
         };
-        // A put's index keys are part of validating the request, so they are checked
-        // before its condition, as DynamoDB does.
-        let put_item = match (&change, indexed) {
-            (Change::Put(stored), true) => {
-                let item = Self::decode(stored)?;
-                if let Err(e) = indexes.check(&item) {
-                    return reject(Rejection::Invalid(e.to_string()), None);
-                }
-                Some(item)
-            }
-            _ => None,
-        };
-        if let Some(condition) = &condition {
-            let empty = Item::new();
-            match evaluate(condition, old_item.as_ref().unwrap_or(&empty)) {
-                Ok(true) => {}
-                Ok(false) => return reject(Rejection::ConditionFailed, old),
-                Err(e) => return reject(Rejection::Invalid(e.to_string()), old),
-            }
-        }
-        let (new_stored, new_item) = match change {
-            Change::Put(item) => (Some(item), put_item),
-            Change::Delete => (None, None),
-            Change::Update(key_attributes, actions) => {
-                // The old item is still needed for its index entries.
-                let base = if indexed {
-                    old_item.clone()
-                } else {
-                    old_item.take()
-                };
-                let mut item = base.unwrap_or(key_attributes);
-                if let Err(e) = apply_update(&mut item, &actions) {
-                    return reject(Rejection::Invalid(e.to_string()), None);
-                }
-                let size = item_size(&item);
-                if size > MAX_ITEM_BYTES {
-                    return reject(
-                        Rejection::Invalid(
-                            "Item size to update has exceeded the maximum allowed size".into(),
-                        ),
-                        None,
-                    );
-                }
-                if let Err(e) = indexes.check(&item) {
-                    return reject(Rejection::Invalid(e.to_string()), None);
-                }
-                let mut codec_bytes = Vec::with_capacity(size + 16);
-                encode_item(&item, &mut codec_bytes);
-                // `size` is at most MAX_ITEM_BYTES, which fits a u32.
-                let stored = StoredItem::encode(size as u32, &codec_bytes);
-                (Some(stored), indexed.then_some(item))
-            }
-        };
-        let items = self
-            .engine
-            .cf(CF_ITEMS)
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        let (new_stored, new_item) =
+            match self.decide(&indexes, condition.as_ref(), change, &mut old_item)? {
+                Ok(new) => new,
+                Err(rejection) => return reject(rejection, old),
+            };
         let mut delta = StatsRecord::default();
-        if let Some(old) = &old {
-            delta.table.add(-1, -i64::from(stored_size(old)?));
-        }
-        match &new_stored {
-            Some(item) => {
-                delta.table.add(1, i64::from(stored_size(item)?));
-                batch.put_cf(items, &key, item);
+        let written = ItemWrite {
+            key: &key,
+            old: old.as_deref(),
+            old_item: old_item.as_ref(),
+            new: new_stored.as_deref(),
+            new_item: new_item.as_ref(),
+        };
+        let collection_size = match self.write_item(&indexes, written, true, batch, &mut delta)? {
+            Ok(size) => size,
+            Err(rejection) => {
+                batch.clear();
+                return reject(rejection, None);
             }
-            None if old.is_some() => batch.delete_cf(items, &key),
-            None => {}
-        }
-        let mut collection_size = None;
-        if indexed {
-            self.maintain_indexes(
-                &indexes,
-                &key,
-                old_item.as_ref(),
-                new_item.as_ref(),
-                batch,
-                &mut delta,
-            )?;
-            if !indexes.local_ids.is_empty() {
-                let size = self.resize_collection(&indexes, &key, &delta, batch)?;
-                if size.is_none() {
-                    batch.clear();
-                    return reject(Rejection::ItemCollectionTooLarge, None);
-                }
-                collection_size = size;
-            }
-        }
+        };
         let outcome = ApplyOutcome {
             old_item: if wanted.old { old } else { None },
             new_item: if wanted.new { new_stored } else { None },
@@ -364,6 +356,128 @@ impl StateMachine {
             ..Default::default()
         };
         Ok((outcome, delta))
+    }
+
+    fn read_item(&self, key: &[u8]) -> Result<Option<Vec<u8>>, RaftStorageError> {
+        Ok(self
+            .engine
+            .get(CF_ITEMS, key)
+            .map_err(|e| sm_error(ErrorVerb::Read, e))?
+            .map(|slice| slice.to_vec()))
+    }
+
+    /// Evaluates a write's condition against the item as it is, then computes the item
+    /// after the change (`None`: deleted) with DynamoDB's checks: the 400 KB limit and
+    /// the index key types. The decoded new item comes along when indexes need it.
+    /// The old item is taken for an update unless indexes still need it.
+    fn decide(
+        &self,
+        indexes: &IndexSet,
+        condition: Option<&Condition>,
+        change: Change,
+        old_item: &mut Option<Item>,
+    ) -> Result<Result<NewItem, Rejection>, RaftStorageError> {
+        let indexed = !indexes.specs.is_empty();
+        // A put's index keys are part of validating the request, so they are checked
+        // before its condition, as DynamoDB does.
+        let put_item = match (&change, indexed) {
+            (Change::Put(stored), true) => {
+                let item = Self::decode(stored)?;
+                if let Err(e) = indexes.check(&item) {
+                    return Ok(Err(Rejection::Invalid(e.to_string())));
+                }
+                Some(item)
+            }
+            _ => None,
+        };
+        if let Err(rejection) = check_condition(condition, old_item.as_ref()) {
+            return Ok(Err(rejection));
+        }
+        Ok(Ok(match change {
+            Change::Put(item) => (Some(item), put_item),
+            Change::Delete => (None, None),
+            Change::Update(key_attributes, actions) => {
+                let base = if indexed {
+                    old_item.clone()
+                } else {
+                    old_item.take()
+                };
+                let mut item = base.unwrap_or(key_attributes);
+                if let Err(e) = apply_update(&mut item, &actions) {
+                    return Ok(Err(Rejection::Invalid(e.to_string())));
+                }
+                let size = item_size(&item);
+                if size > MAX_ITEM_BYTES {
+                    return Ok(Err(Rejection::Invalid(
+                        "Item size to update has exceeded the maximum allowed size".into(),
+                    )));
+                }
+                if let Err(e) = indexes.check(&item) {
+                    // An item that already held the bad value (from before the index
+                    // existed) is reported like a put of it.
+                    let attribute = e.attribute();
+                    let unchanged =
+                        old_item.as_ref().and_then(|old| old.get(attribute)) == item.get(attribute);
+                    let message = if unchanged {
+                        e.to_string()
+                    } else {
+                        e.update_message()
+                    };
+                    return Ok(Err(Rejection::Invalid(message)));
+                }
+                let mut codec_bytes = Vec::with_capacity(size + 16);
+                encode_item(&item, &mut codec_bytes);
+                // `size` is at most MAX_ITEM_BYTES, which fits a u32.
+                let stored = StoredItem::encode(size as u32, &codec_bytes);
+                (Some(stored), indexed.then_some(item))
+            }
+        }))
+    }
+
+    /// Writes an item change into `batch` with everything that goes with it: index
+    /// entries, statistics and, on tables with local indexes, the collection size
+    /// (returned; with `enforce_limit`, a collection grown past the limit is refused).
+    fn write_item(
+        &self,
+        indexes: &IndexSet,
+        write: ItemWrite<'_>,
+        enforce_limit: bool,
+        batch: &mut WriteBatch,
+        delta: &mut StatsRecord,
+    ) -> Result<Result<Option<u64>, Rejection>, RaftStorageError> {
+        let items = self
+            .engine
+            .cf(CF_ITEMS)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        if let Some(old) = write.old {
+            delta.table.add(-1, -i64::from(stored_size(old)?));
+        }
+        match write.new {
+            Some(item) => {
+                delta.table.add(1, i64::from(stored_size(item)?));
+                batch.put_cf(items, write.key, item);
+            }
+            None if write.old.is_some() => batch.delete_cf(items, write.key),
+            None => {}
+        }
+        if indexes.specs.is_empty() {
+            return Ok(Ok(None));
+        }
+        self.maintain_indexes(
+            indexes,
+            write.key,
+            write.old_item,
+            write.new_item,
+            batch,
+            delta,
+        )?;
+        if indexes.local_ids.is_empty() {
+            return Ok(Ok(None));
+        }
+        match self.resize_collection(indexes, write.key, delta, enforce_limit, batch)? {
+            Some(size) => Ok(Ok(Some(size))),
+            None => Ok(Err(Rejection::ItemCollectionTooLarge)),
+        }
     }
 
     /// Replaces the item's entry in every index: the old item's entry goes (if the
@@ -413,6 +527,7 @@ impl StateMachine {
         indexes: &IndexSet,
         item_key: &[u8],
         delta: &StatsRecord,
+        enforce_limit: bool,
         batch: &mut WriteBatch,
     ) -> Result<Option<u64>, RaftStorageError> {
         let table_key = &item_key[self.prefix.len()..];
@@ -441,7 +556,7 @@ impl StateMachine {
             None => 0,
         };
         let size = (current + growth).max(0) as u64;
-        if growth > 0 && size > indexes.collection_limit {
+        if enforce_limit && growth > 0 && size > indexes.collection_limit {
             return Ok(None);
         }
         let cf = self
@@ -559,6 +674,7 @@ impl StateMachine {
             stats: self.stats.record(),
             items: self.partition_range(CF_ITEMS)?,
             index_entries: self.partition_range(CF_INDEXES)?,
+            transactions: self.partition_range(CF_TRANSACTIONS)?,
         })?;
         let last = self.applied.last_applied;
         let meta = SnapshotMeta {
@@ -653,6 +769,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             self.engine
                 .write(batch)
                 .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+            for key in self.unlock_after_write.drain(..) {
+                self.locks.remove(&key);
+            }
             self.stats.store(stats);
             outcomes.push(outcome);
         }
@@ -689,8 +808,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .engine
             .cf(CF_INDEXES)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        let transactions = self
+            .engine
+            .cf(CF_TRANSACTIONS)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         let mut batch = WriteBatch::default();
-        for (cf, entries) in [(items, &data.items), (index_entries, &data.index_entries)] {
+        for (cf, entries) in [
+            (items, &data.items),
+            (index_entries, &data.index_entries),
+            (transactions, &data.transactions),
+        ] {
             batch.delete_range_cf(cf, &self.prefix[..], &prefix_end(&self.prefix)[..]);
             for (suffix, value) in entries {
                 let mut key = self.prefix.to_vec();
@@ -729,6 +856,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         self.applied = applied;
         self.stats.store(data.stats);
+        self.locks.clear();
+        self.load_locks()
+            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
         Ok(())
     }
 

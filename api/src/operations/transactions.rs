@@ -1,0 +1,381 @@
+//! TransactWriteItems and TransactGetItems: validated here like their single-item
+//! counterparts, run by the partition layer's two-phase commit.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use cirrus_partition::transactions::TxItem;
+use cirrus_partition::{ItemLocation, Rejection, Table, TxAction, TxFailure, TxWrite};
+use cirrus_storage::expression::projection::project;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::items::{
+    check_key_untouched, decode_stored, prepare_put, read_projection, WriteOptions,
+};
+use crate::error::ApiError;
+use crate::keys::key_of_key_map;
+use crate::state::ApiState;
+use crate::transaction_tokens::{fingerprint, TokenClaim};
+use crate::validation::{parse_input, Constraints};
+use crate::wire::attribute_value::{item_to_json, parse_item};
+
+const MAX_ACTIONS: usize = 100;
+const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// One action of TransactWriteItems (the members of Put, Update, Delete and
+/// ConditionCheck together; each kind uses its own).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ActionInput {
+    table_name: Option<String>,
+    key: Option<Value>,
+    item: Option<Value>,
+    update_expression: Option<String>,
+    #[serde(flatten)]
+    options: WriteOptions,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactWriteItem {
+    condition_check: Option<ActionInput>,
+    put: Option<ActionInput>,
+    delete: Option<ActionInput>,
+    update: Option<ActionInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactWriteItemsInput {
+    transact_items: Option<Vec<TransactWriteItem>>,
+    client_request_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetInput {
+    table_name: Option<String>,
+    key: Option<Value>,
+    projection_expression: Option<String>,
+    expression_attribute_names: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactGetItem {
+    get: Option<GetInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactGetItemsInput {
+    transact_items: Option<Vec<TransactGetItem>>,
+}
+
+enum Kind {
+    ConditionCheck,
+    Put,
+    Delete,
+    Update,
+}
+
+impl TransactWriteItem {
+    fn action(&self) -> Result<(Kind, &ActionInput), ApiError> {
+        match (&self.condition_check, &self.put, &self.delete, &self.update) {
+            (Some(a), None, None, None) => Ok((Kind::ConditionCheck, a)),
+            (None, Some(a), None, None) => Ok((Kind::Put, a)),
+            (None, None, Some(a), None) => Ok((Kind::Delete, a)),
+            (None, None, None, Some(a)) => Ok((Kind::Update, a)),
+            _ => Err(ApiError::validation(
+                "TransactItems can only contain one of Check, Put, Update or Delete",
+            )),
+        }
+    }
+}
+
+fn check_action_count(constraints: &mut Constraints, count: Option<usize>) {
+    constraints.length_between(count, "'[...]'", "transactItems", 1, MAX_ACTIONS);
+}
+
+fn duplicate_item() -> ApiError {
+    ApiError::validation("Transaction request cannot include multiple operations on one item")
+}
+
+fn missing() -> ApiError {
+    ApiError::Internal("validated members missing".into())
+}
+
+/// Checks one action like its single-item counterpart and builds it.
+fn plan_action(
+    state: &ApiState,
+    position: u32,
+    kind: Kind,
+    input: &ActionInput,
+) -> Result<TxItem, ApiError> {
+    let table_name = input.table_name.as_deref().ok_or_else(missing)?;
+    let table = state.node.table(table_name)?;
+    let schema = &table.descriptor().key_schema;
+    let update_expression = match kind {
+        Kind::Update => input.update_expression.as_deref(),
+        _ => None,
+    };
+    let (actions, condition) = input.options.bind(state, update_expression, None)?;
+    let (key, write) = match kind {
+        Kind::Put => {
+            let item = parse_item(input.item.as_ref().ok_or_else(missing)?)?;
+            let (key, stored) = prepare_put(&table, &item)?;
+            (key, TxWrite::Put(stored))
+        }
+        Kind::Delete | Kind::ConditionCheck | Kind::Update => {
+            let key_attributes = parse_item(input.key.as_ref().ok_or_else(missing)?)?;
+            let key = key_of_key_map(schema, &key_attributes)?;
+            let write = match kind {
+                Kind::Delete => TxWrite::Delete,
+                Kind::ConditionCheck => TxWrite::Check,
+                _ => {
+                    let actions = actions.unwrap_or_default();
+                    check_key_untouched(schema, &actions)?;
+                    TxWrite::Update {
+                        key_attributes,
+                        actions,
+                    }
+                }
+            };
+            (key, write)
+        }
+    };
+    let location = table.locate(&key.partition, &key.sort)?;
+    Ok(TxItem {
+        action: TxAction {
+            position,
+            key: location.key.clone(),
+            write,
+            condition,
+            old_on_condition_failure: input.options.old_on_condition_failure(),
+        },
+        table,
+        location,
+    })
+}
+
+fn check_write_constraints(input: &TransactWriteItemsInput) -> Result<(), ApiError> {
+    let mut constraints = Constraints::new();
+    constraints.not_null(&input.transact_items, "transactItems");
+    check_action_count(
+        &mut constraints,
+        input.transact_items.as_ref().map(Vec::len),
+    );
+    if let Some(token) = &input.client_request_token {
+        constraints.length_between(
+            Some(token.chars().count()),
+            &format!("'{token}'"),
+            "clientRequestToken",
+            1,
+            36,
+        );
+    }
+    for (i, item) in input.transact_items.iter().flatten().enumerate() {
+        let Ok((kind, action)) = item.action() else {
+            continue;
+        };
+        let (name, required): (&str, &[(&str, bool)]) = match kind {
+            Kind::ConditionCheck => (
+                "conditionCheck",
+                &[
+                    ("key", action.key.is_some()),
+                    (
+                        "conditionExpression",
+                        action.options.condition_expression.is_some(),
+                    ),
+                ],
+            ),
+            Kind::Put => ("put", &[("item", action.item.is_some())]),
+            Kind::Delete => ("delete", &[("key", action.key.is_some())]),
+            Kind::Update => (
+                "update",
+                &[
+                    ("key", action.key.is_some()),
+                    ("updateExpression", action.update_expression.is_some()),
+                ],
+            ),
+        };
+        let member = format!("transactItems.{}.member.{name}", i + 1);
+        constraints.table_name(&action.table_name, &format!("{member}.tableName"));
+        for (field, present) in required {
+            if !present {
+                constraints.not_null(&None::<()>, &format!("{member}.{field}"));
+            }
+        }
+        action.options.check(&mut constraints);
+    }
+    constraints.finish()
+}
+
+pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let request_bytes = request.to_string().len();
+    let token_fingerprint = fingerprint(&request);
+    let input: TransactWriteItemsInput = parse_input(request)?;
+    check_write_constraints(&input)?;
+    let items = input.transact_items.as_deref().ok_or_else(missing)?;
+    if request_bytes > MAX_REQUEST_BYTES {
+        return Err(ApiError::validation(
+            "Transaction request size exceeds the maximum allowed size of 4 MB",
+        ));
+    }
+    let mut planned = Vec::with_capacity(items.len());
+    let mut seen = HashSet::new();
+    for (position, item) in items.iter().enumerate() {
+        let (kind, action) = item.action()?;
+        let planned_item = plan_action(state, position as u32, kind, action)?;
+        let identity = (
+            planned_item.table.descriptor().table_id,
+            planned_item.location.key.clone(),
+        );
+        if !seen.insert(identity) {
+            return Err(duplicate_item());
+        }
+        planned.push(planned_item);
+    }
+    let token = input.client_request_token.as_deref();
+    if let Some(token) = token {
+        if let TokenClaim::Replay(response) =
+            state.transaction_tokens.claim(token, token_fingerprint)?
+        {
+            return Ok(response);
+        }
+    }
+    let count = planned.len();
+    let outcome = state.node.transact_write(planned).await;
+    let response = json!({});
+    let result = match outcome {
+        Ok(failures) if failures.is_empty() => Ok(response),
+        Ok(failures) => Err(cancellation(count, failures)?),
+        Err(e) => Err(e.into()),
+    };
+    if let Some(token) = token {
+        state.transaction_tokens.finish(token, result.as_ref().ok());
+    }
+    result
+}
+
+/// TransactionCanceledException with one reason per action, in order.
+fn cancellation(count: usize, failures: Vec<TxFailure>) -> Result<ApiError, ApiError> {
+    let mut reasons = vec![json!({ "Code": "None" }); count];
+    for failure in failures {
+        let reason = match &failure.rejection {
+            Rejection::ConditionFailed => {
+                let mut reason = json!({
+                    "Code": "ConditionalCheckFailed",
+                    "Message": "The conditional request failed",
+                });
+                if let Some(old) = &failure.old_item {
+                    reason["Item"] = item_to_json(&decode_stored(old)?);
+                }
+                reason
+            }
+            Rejection::TransactionConflict => json!({
+                "Code": "TransactionConflict",
+                "Message": "Transaction is ongoing for the item",
+            }),
+            Rejection::Invalid(message) => json!({
+                "Code": "ValidationError",
+                "Message": message,
+            }),
+            Rejection::ItemCollectionTooLarge => json!({
+                "Code": "ItemCollectionSizeLimitExceeded",
+                "Message": "Collection size exceeded.",
+            }),
+        };
+        if let Some(slot) = reasons.get_mut(failure.position as usize) {
+            *slot = reason;
+        }
+    }
+    Ok(canceled(reasons))
+}
+
+fn canceled(reasons: Vec<Value>) -> ApiError {
+    let codes: Vec<&str> = reasons
+        .iter()
+        .map(|r| r["Code"].as_str().unwrap_or("None"))
+        .collect();
+    ApiError::TransactionCanceled {
+        message: format!(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+            codes.join(", ")
+        ),
+        reasons,
+    }
+}
+
+pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let input: TransactGetItemsInput = parse_input(request)?;
+    let mut constraints = Constraints::new();
+    constraints.not_null(&input.transact_items, "transactItems");
+    check_action_count(
+        &mut constraints,
+        input.transact_items.as_ref().map(Vec::len),
+    );
+    for (i, item) in input.transact_items.iter().flatten().enumerate() {
+        let member = format!("transactItems.{}.member.get", i + 1);
+        constraints.not_null(&item.get, &member);
+        if let Some(get) = &item.get {
+            constraints.table_name(&get.table_name, &format!("{member}.tableName"));
+            constraints.not_null(&get.key, &format!("{member}.key"));
+        }
+    }
+    constraints.finish()?;
+    let items = input.transact_items.as_deref().ok_or_else(missing)?;
+    let mut reads: Vec<(Arc<Table>, ItemLocation)> = Vec::with_capacity(items.len());
+    let mut projections = Vec::with_capacity(items.len());
+    let mut seen = HashSet::new();
+    for item in items {
+        let get = item.get.as_ref().ok_or_else(missing)?;
+        let table = state
+            .node
+            .table(get.table_name.as_deref().ok_or_else(missing)?)?;
+        let key = parse_item(get.key.as_ref().ok_or_else(missing)?)?;
+        let key = key_of_key_map(&table.descriptor().key_schema, &key)?;
+        let location = table.locate(&key.partition, &key.sort)?;
+        if !seen.insert((table.descriptor().table_id, location.key.clone())) {
+            return Err(duplicate_item());
+        }
+        projections.push(read_projection(
+            state,
+            get.projection_expression.as_deref(),
+            get.expression_attribute_names.as_ref(),
+            None,
+        )?);
+        reads.push((table, location));
+    }
+    let stored = match state.node.transact_get(&reads).await? {
+        Ok(stored) => stored,
+        Err(conflict) => {
+            let mut reasons = vec![json!({ "Code": "None" }); reads.len()];
+            for position in conflict.positions {
+                if let Some(slot) = reasons.get_mut(position) {
+                    *slot = json!({
+                        "Code": "TransactionConflict",
+                        "Message": "Transaction is ongoing for the item",
+                    });
+                }
+            }
+            return Err(canceled(reasons));
+        }
+    };
+    let mut responses = Vec::with_capacity(stored.len());
+    for (stored, projection) in stored.into_iter().zip(&projections) {
+        responses.push(match stored {
+            Some(stored) => {
+                let item = decode_stored(&stored)?;
+                let item = match projection {
+                    Some(projection) => project(&item, &projection.0),
+                    None => item,
+                };
+                json!({ "Item": item_to_json(&item) })
+            }
+            None => json!({}),
+        });
+    }
+    Ok(json!({ "Responses": responses }))
+}

@@ -199,6 +199,18 @@ impl Node {
                 }
             }
         }
+        // Decisions whose transactions finished but were not forgotten before a crash.
+        for table in &tables {
+            let table_id = table.descriptor().table_id;
+            for partition in 0..table.descriptor().partitions {
+                for tx in StateMachine::decisions(self.engine(), (table_id, partition))? {
+                    if !held.contains_key(&tx) {
+                        self.propose_to(table, partition, Command::TxForget { tx })
+                            .await?;
+                    }
+                }
+            }
+        }
         for (tx, (coordinator, holders)) in held {
             let commit = StateMachine::decided_commit(self.engine(), coordinator, tx)?;
             tracing::info!(

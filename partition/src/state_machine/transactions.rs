@@ -290,6 +290,24 @@ impl StateMachine {
         Ok((ApplyOutcome::default(), delta))
     }
 
+    /// The transactions whose decision records a partition still keeps.
+    pub fn decisions(
+        engine: &cirrus_storage::engine::Engine,
+        at: PartitionRef,
+    ) -> Result<Vec<TxId>, StorageError> {
+        let mut start = cirrus_storage::engine::partition_prefix(at.0, at.1).to_vec();
+        start.push(DECISION);
+        let mut found = Vec::new();
+        engine.scan(CF_TRANSACTIONS, &start, &prefix_end(&start), |key, _| {
+            let id: [u8; 16] = key[start.len()..]
+                .try_into()
+                .map_err(|_| StorageError::Corrupt("transaction decision key".into()))?;
+            found.push(TxId::from_be_bytes(id));
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
     /// Whether the coordinator partition recorded the decision to commit `tx`.
     pub fn decided_commit(
         engine: &cirrus_storage::engine::Engine,

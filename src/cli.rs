@@ -46,4 +46,8 @@ pub struct ServeOptions {
     /// to test an application against ItemCollectionSizeLimitExceededException.
     #[arg(long, default_value_t = 10 * 1024 * 1024 * 1024)]
     pub item_collection_limit_bytes: u64,
+
+    /// How long stream records are kept, in seconds (DynamoDB: 24 hours).
+    #[arg(long, default_value_t = 24 * 3600)]
+    pub stream_retention: u64,
 }

@@ -1,6 +1,7 @@
 //! `cirrus serve`: open the node, serve the API, shut down cleanly on SIGINT/SIGTERM.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cirrus_api::ApiState;
 use cirrus_partition::{Node, NodeConfig};
@@ -58,6 +59,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         item_collection_limit: options.item_collection_limit_bytes,
     })
     .await?;
+    cirrus_streams::retention::spawn(node.clone(), Duration::from_secs(options.stream_retention));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| ServeError::Listen(options.listen, e))?;
@@ -68,6 +70,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         endpoint_address: options.listen.to_string(),
         expressions: Default::default(),
         transaction_tokens: Default::default(),
+        stream_retention: Duration::from_secs(options.stream_retention),
     });
     tracing::info!(
         "cirrus listening on http://{} with data in {}",

@@ -1,15 +1,24 @@
 //! Routing a request to its operation by `X-Amz-Target`.
 
 use crate::error::ApiError;
-use crate::operations::{account, batch, items, query, scan, tables, tags, transactions};
+use crate::operations::{account, batch, items, query, scan, streams, tables, tags, transactions};
 use crate::state::ApiState;
 
 const DYNAMODB_PREFIX: &str = "DynamoDB_20120810.";
+const STREAMS_PREFIX: &str = "DynamoDBStreams_20120810.";
 
 /// Runs one request; `Ok` holds the JSON response body.
 pub async fn dispatch(state: &ApiState, target: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let Some(operation) = target.strip_prefix(DYNAMODB_PREFIX) else {
-        return Err(ApiError::UnknownOperation(String::new()));
+    let operation = match (
+        target.strip_prefix(DYNAMODB_PREFIX),
+        target.strip_prefix(STREAMS_PREFIX),
+    ) {
+        (Some(operation), _) => operation,
+        (None, Some(operation)) => match operation {
+            "ListStreams" | "DescribeStream" | "GetShardIterator" | "GetRecords" => target,
+            _ => return Err(ApiError::UnknownOperation(String::new())),
+        },
+        (None, None) => return Err(ApiError::UnknownOperation(String::new())),
     };
     let request: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
         ApiError::Serialization("Start of structure or map found where not expected.".into())
@@ -40,6 +49,10 @@ pub async fn dispatch(state: &ApiState, target: &str, body: &[u8]) -> Result<Vec
         "ListTagsOfResource" => tags::list_tags_of_resource(state, request)?,
         "DescribeEndpoints" => account::describe_endpoints(state),
         "DescribeLimits" => account::describe_limits(),
+        "DynamoDBStreams_20120810.ListStreams" => streams::list_streams(state, request)?,
+        "DynamoDBStreams_20120810.DescribeStream" => streams::describe_stream(state, request)?,
+        "DynamoDBStreams_20120810.GetShardIterator" => streams::get_shard_iterator(state, request)?,
+        "DynamoDBStreams_20120810.GetRecords" => streams::get_records(state, request)?,
         _ => return Err(ApiError::UnknownOperation(String::new())),
     };
     Ok(response.to_string().into_bytes())

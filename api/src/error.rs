@@ -23,6 +23,10 @@ pub enum ApiError {
     #[error("{0}")]
     TransactionConflict(String),
     #[error("{0}")]
+    ExpiredIterator(String),
+    #[error("{0}")]
+    TrimmedDataAccess(String),
+    #[error("{0}")]
     IdempotentParameterMismatch(String),
     #[error("{0}")]
     TransactionInProgress(String),
@@ -62,6 +66,12 @@ impl ApiError {
             }
             ApiError::TransactionConflict(_) => {
                 "com.amazonaws.dynamodb.v20120810#TransactionConflictException"
+            }
+            ApiError::ExpiredIterator(_) => {
+                "com.amazonaws.dynamodb.v20120810#ExpiredIteratorException"
+            }
+            ApiError::TrimmedDataAccess(_) => {
+                "com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException"
             }
             ApiError::IdempotentParameterMismatch(_) => {
                 "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException"

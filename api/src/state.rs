@@ -1,6 +1,7 @@
 //! What every request handler can reach.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cirrus_partition::Node;
 
@@ -15,6 +16,8 @@ pub struct ApiState {
     pub endpoint_address: String,
     pub expressions: ExpressionCache,
     pub transaction_tokens: TransactionTokens,
+    /// How long stream records are kept.
+    pub stream_retention: Duration,
 }
 
 impl ApiState {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+pub use cirrus_storage::change_log::ViewType;
 pub use cirrus_storage::index::{IndexSpec, Projected};
 pub use cirrus_storage::{KeyAttribute, KeySchema};
 use serde::{Deserialize, Serialize};
@@ -48,11 +49,35 @@ pub struct TableDescriptor {
     /// The id the next index gets; ids are never reused.
     #[serde(default)]
     pub next_index_id: u16,
+    /// Every stream the table has had, oldest first; at most the last is enabled.
+    #[serde(default)]
+    pub streams: Vec<StreamDescriptor>,
+}
+
+/// One stream of a table: enabled until `disabled_at`; its records stay readable
+/// until they age out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamDescriptor {
+    /// Unique within the table, increasing.
+    pub stream_id: u32,
+    /// DynamoDB's StreamLabel (an ISO 8601 timestamp), also the end of the ARN.
+    pub label: String,
+    pub view: ViewType,
+    /// Epoch seconds.
+    pub created_at: f64,
+    pub disabled_at: Option<f64>,
 }
 
 impl TableDescriptor {
     pub fn index(&self, name: &str) -> Option<&IndexDescriptor> {
         self.indexes.iter().find(|index| index.spec.name == name)
+    }
+
+    /// The stream writes feed now, if one is enabled.
+    pub fn enabled_stream(&self) -> Option<&StreamDescriptor> {
+        self.streams
+            .last()
+            .filter(|stream| stream.disabled_at.is_none())
     }
 
     /// The indexes every write must maintain: those being built and those built.

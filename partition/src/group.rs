@@ -9,7 +9,7 @@ use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
-use crate::live_indexes::LiveIndexes;
+use crate::live_schema::LiveSchema;
 use crate::log_store::LogStore;
 use crate::network::NoPeers;
 use crate::raft_types::{TypeConfig, LOCAL_NODE_ID};
@@ -53,12 +53,12 @@ impl RaftGroup {
         syncer: WalSyncer,
         table_id: u32,
         partition: u16,
-        indexes: Arc<LiveIndexes>,
+        schema: Arc<LiveSchema>,
         fresh: bool,
     ) -> Result<RaftGroup, PartitionError> {
         let group = group_id(table_id, partition);
         let log_store = LogStore::new(engine.clone(), group, syncer);
-        let state_machine = StateMachine::open(engine, table_id, partition, group, indexes)?;
+        let state_machine = StateMachine::open(engine, table_id, partition, group, schema)?;
         let stats = state_machine.stats();
         let locks = state_machine.locks();
         let raft = Raft::new(

@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod catalog;
+pub mod change_reader;
 pub mod command;
 pub mod error;
 pub mod hashing;
@@ -17,7 +18,7 @@ pub mod node;
 pub mod transactions;
 
 mod group;
-mod live_indexes;
+mod live_schema;
 mod log_store;
 mod meta_keys;
 mod network;
@@ -27,7 +28,7 @@ mod wal_sync;
 
 pub use catalog::{
     BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, KeyAttribute, KeySchema,
-    Projected, TableDescriptor, Throughput,
+    Projected, StreamDescriptor, TableDescriptor, Throughput, ViewType,
 };
 pub use command::{ApplyOutcome, Command, Rejection, TxAction, TxFailure, TxWrite, WantedImages};
 pub use error::PartitionError;

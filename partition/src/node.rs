@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use cirrus_storage::engine::{
-    item_key, partition_prefix, prefix_end, Engine, RangeCursor, CF_INDEXES, CF_ITEMS, CF_META,
-    CF_RAFT_LOG, CF_TRANSACTIONS,
+    item_key, partition_prefix, prefix_end, Engine, RangeCursor, CF_CHANGES, CF_INDEXES, CF_ITEMS,
+    CF_META, CF_RAFT_LOG, CF_TRANSACTIONS,
 };
 use cirrus_storage::index::index_prefix;
 use cirrus_storage::key::decode_key_value;
@@ -17,7 +17,7 @@ use cirrus_storage::StorageError;
 use rocksdb::WriteBatch;
 
 use crate::catalog::{IndexDescriptor, IndexKind, IndexStatus, TableDescriptor};
-use crate::live_indexes::LiveIndexes;
+use crate::live_schema::LiveSchema;
 use crate::state_machine::Counts;
 
 use crate::command::{ApplyOutcome, Command};
@@ -59,12 +59,12 @@ pub struct ScanResume {
     pub key: Vec<u8>,
 }
 
-/// A live table: its descriptor, its partitions' Raft groups, and the indexes its writes
-/// maintain (shared with the groups' state machines).
+/// A live table: its descriptor, its partitions' Raft groups, and what its writes must
+/// maintain besides the item (shared with the groups' state machines).
 pub struct Table {
     descriptor: TableDescriptor,
     groups: Arc<[RaftGroup]>,
-    indexes: Arc<LiveIndexes>,
+    schema: Arc<LiveSchema>,
 }
 
 impl Table {
@@ -217,7 +217,7 @@ impl Node {
         item_collection_limit: u64,
         fresh: bool,
     ) -> Result<Arc<Table>, PartitionError> {
-        let indexes = LiveIndexes::new(&descriptor, item_collection_limit);
+        let schema = LiveSchema::new(&descriptor, item_collection_limit);
         let mut groups = Vec::with_capacity(usize::from(descriptor.partitions));
         for partition in 0..descriptor.partitions {
             groups.push(
@@ -226,7 +226,7 @@ impl Node {
                     syncer.clone(),
                     descriptor.table_id,
                     partition,
-                    indexes.clone(),
+                    schema.clone(),
                     fresh,
                 )
                 .await?,
@@ -235,7 +235,7 @@ impl Node {
         Ok(Arc::new(Table {
             descriptor,
             groups: groups.into(),
-            indexes,
+            schema,
         }))
     }
 
@@ -334,11 +334,11 @@ impl Node {
             encode_descriptor(&descriptor)?,
         );
         self.engine.write_synced(batch)?;
-        current.indexes.update(&descriptor);
+        current.schema.update(&descriptor);
         let table = Arc::new(Table {
             descriptor,
             groups: current.groups.clone(),
-            indexes: current.indexes.clone(),
+            schema: current.schema.clone(),
         });
         self.tables_write()
             .insert(table.descriptor.name.clone(), table.clone());
@@ -497,7 +497,7 @@ impl Node {
         }
         let table_id = table.descriptor.table_id;
         let table_start = table_id.to_be_bytes();
-        for cf in [CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS] {
+        for cf in [CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS, CF_CHANGES] {
             self.engine
                 .delete_range(cf, &table_start, &prefix_end(&table_start))?;
         }
@@ -525,7 +525,8 @@ impl Node {
         &self.engine
     }
 
-    pub(crate) fn tables_snapshot(&self) -> Vec<Arc<Table>> {
+    /// Every live table, as of now.
+    pub fn tables_snapshot(&self) -> Vec<Arc<Table>> {
         self.tables_read().values().cloned().collect()
     }
 
@@ -766,6 +767,7 @@ mod tests {
             tags: BTreeMap::new(),
             indexes: Vec::new(),
             next_index_id: 0,
+            streams: Vec::new(),
         }
     }
 

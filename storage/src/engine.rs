@@ -7,6 +7,7 @@
 //! - `indexes`:  secondary-index entries, in their item's partition (see [`crate::index`]).
 //! - `transactions`: per partition, the locks of prepared transactions and the decision
 //!   records of committed ones (see `cirrus_partition`'s state machine).
+//! - `changes`:  the change log behind streams (see [`crate::change_log`]).
 //! - `raft_log`: `group u64 | log index u64` → one Raft log entry.
 //! - `meta`:     small named records: table descriptors, Raft votes, applied state.
 
@@ -25,7 +26,15 @@ pub const CF_RAFT_LOG: &str = "raft_log";
 pub const CF_META: &str = "meta";
 pub const CF_INDEXES: &str = "indexes";
 pub const CF_TRANSACTIONS: &str = "transactions";
-const COLUMN_FAMILIES: [&str; 5] = [CF_ITEMS, CF_RAFT_LOG, CF_META, CF_INDEXES, CF_TRANSACTIONS];
+pub const CF_CHANGES: &str = "changes";
+const COLUMN_FAMILIES: [&str; 6] = [
+    CF_ITEMS,
+    CF_RAFT_LOG,
+    CF_META,
+    CF_INDEXES,
+    CF_TRANSACTIONS,
+    CF_CHANGES,
+];
 
 /// The node's RocksDB instance.
 pub struct Engine {

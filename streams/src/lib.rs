@@ -1,4 +1,10 @@
-//! cirrus-streams will own the DynamoDB Streams API over the change log and the
-//! stream triggers (event source mappings delivering batches to functions, with
-//! checkpoints). It reads the change log through `cirrus-partition`; it must never
-//! write item data itself. Nothing is built here yet: see the change-streams issue.
+//! cirrus-streams owns the model of DynamoDB Streams over the change log: stream labels
+//! and ARNs, shard ids, shard iterators, and the retention sweep that trims old
+//! records. It reads the change log through `cirrus-partition` (records are written by
+//! the partition state machine, in the same batch as each change); it must never
+//! write item data, and never shape wire JSON (that is `cirrus-api`'s job). Triggers
+//! (event source mappings) will live here too.
+
+pub mod iterator;
+pub mod names;
+pub mod retention;

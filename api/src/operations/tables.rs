@@ -17,6 +17,9 @@ use crate::validation::{now_epoch_seconds, parse_input, Constraints};
 use super::table_indexes::{
     check_projected_attribute_total, describe_indexes, table_indexes, IndexInput,
 };
+use super::table_streams::{
+    describe_streams, initial_streams, update_streams, StreamSpecificationInput,
+};
 use super::tags::{parse_tags, TagInput};
 
 #[derive(Deserialize)]
@@ -64,12 +67,6 @@ struct CreateTableInput {
     global_secondary_indexes: Option<Vec<IndexInput>>,
     local_secondary_indexes: Option<Vec<IndexInput>>,
     stream_specification: Option<StreamSpecificationInput>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct StreamSpecificationInput {
-    stream_enabled: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -153,14 +150,6 @@ fn scalar_type(name: &str) -> Option<ScalarType> {
         "B" => Some(ScalarType::B),
         _ => None,
     }
-}
-
-/// Streams and secondary indexes come with their own issues; refuse them plainly.
-fn refuse_unsupported(name: &str, present: bool) -> Result<(), ApiError> {
-    if present {
-        return Err(ApiError::validation(format!("{name} is not supported yet")));
-    }
-    Ok(())
 }
 
 fn attribute_definitions(definitions: &[AttributeDefinition]) -> Vec<KeyAttribute> {
@@ -298,6 +287,9 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         }
     }
     constraints.one_of(&input.billing_mode, "billingMode", BILLING_MODES);
+    if let Some(spec) = &input.stream_specification {
+        spec.check(&mut constraints);
+    }
     check_throughput(
         &mut constraints,
         &input.provisioned_throughput,
@@ -311,14 +303,6 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
     ) else {
         return Err(ApiError::Internal("validated members missing".into()));
     };
-    refuse_unsupported(
-        "StreamSpecification",
-        input
-            .stream_specification
-            .as_ref()
-            .and_then(|s| s.stream_enabled)
-            == Some(true),
-    )?;
     let billing_mode =
         billing_mode_of(input.billing_mode.as_deref()).unwrap_or(BillingMode::Provisioned);
     let throughput = match (billing_mode, &input.provisioned_throughput) {
@@ -354,6 +338,7 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         None => BTreeMap::new(),
     };
     let now = now_epoch_seconds();
+    let streams = initial_streams(input.stream_specification.as_ref(), now)?;
     let descriptor = TableDescriptor {
         name: table_name.clone(),
         table_id: 0,
@@ -368,6 +353,7 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         tags,
         indexes,
         next_index_id: 0,
+        streams,
     };
     let table = state.node.create_table(descriptor).await?;
     Ok(json!({ "TableDescription": table_description(state, &table, "CREATING") }))
@@ -432,6 +418,7 @@ pub fn table_description(state: &ApiState, table: &Table, status: &str) -> Value
     if !local_indexes.is_empty() {
         description["LocalSecondaryIndexes"] = Value::Array(local_indexes);
     }
+    describe_streams(d, &table_arn, &mut description);
     description
 }
 
@@ -512,6 +499,9 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.one_of(&input.billing_mode, "billingMode", BILLING_MODES);
+    if let Some(spec) = &input.stream_specification {
+        spec.check(&mut constraints);
+    }
     check_throughput(
         &mut constraints,
         &input.provisioned_throughput,
@@ -548,10 +538,10 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
     let Some(name) = &input.table_name else {
         return Err(ApiError::Internal("validated members missing".into()));
     };
-    refuse_unsupported("StreamSpecification", input.stream_specification.is_some())?;
     if input.billing_mode.is_none()
         && input.provisioned_throughput.is_none()
         && input.global_secondary_index_updates.is_none()
+        && input.stream_specification.is_none()
     {
         return Err(ApiError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, \
@@ -567,12 +557,22 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
             input.attribute_definitions.as_deref().unwrap_or_default(),
         )
         .await?;
-        if input.billing_mode.is_none() && input.provisioned_throughput.is_none() {
+        if input.billing_mode.is_none()
+            && input.provisioned_throughput.is_none()
+            && input.stream_specification.is_none()
+        {
             return Ok(json!({ "TableDescription": table_description(state, &table, "UPDATING") }));
         }
     }
     let mut descriptor = table.descriptor().clone();
     let now = now_epoch_seconds();
+    if let Some(spec) = &input.stream_specification {
+        update_streams(&mut descriptor, spec, now)?;
+        if input.billing_mode.is_none() && input.provisioned_throughput.is_none() {
+            let table = state.node.update_table(descriptor).await?;
+            return Ok(json!({ "TableDescription": table_description(state, &table, "UPDATING") }));
+        }
+    }
     let mode = billing_mode_of(input.billing_mode.as_deref()).unwrap_or(descriptor.billing_mode);
     match (mode, &input.provisioned_throughput) {
         (BillingMode::PayPerRequest, Some(_)) => {

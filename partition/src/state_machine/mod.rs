@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 
+use cirrus_storage::change_log::{change_key, ChangeKind, ChangeOrigin, ChangeRecord};
 use cirrus_storage::codec::{decode_item, encode_item};
 use cirrus_storage::engine::{
-    partition_prefix, prefix_end, Engine, StoredItem, CF_INDEXES, CF_ITEMS, CF_META,
+    partition_prefix, prefix_end, Engine, StoredItem, CF_CHANGES, CF_INDEXES, CF_ITEMS, CF_META,
     CF_TRANSACTIONS,
 };
 use cirrus_storage::expression::eval::evaluate;
@@ -27,7 +28,7 @@ use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{ApplyOutcome, Command, Rejection};
-use crate::live_indexes::{IndexSet, LiveIndexes};
+use crate::live_schema::{LiveSchema, StreamTarget, WriteSchema};
 
 mod transactions;
 use crate::meta_keys::{self, GroupRecord};
@@ -121,6 +122,7 @@ struct SnapshotData {
     items: KeyValues,
     index_entries: KeyValues,
     transactions: KeyValues,
+    changes: KeyValues,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -157,11 +159,13 @@ pub struct StateMachine {
     prefix: [u8; 6],
     applied: AppliedRecord,
     stats: Arc<PartitionStats>,
-    indexes: Arc<LiveIndexes>,
+    schema: Arc<LiveSchema>,
     locks: Arc<TxLocks>,
     /// Items a transaction released in the entry being applied; their in-memory locks
     /// go once the entry's batch is written.
     unlock_after_write: Vec<Vec<u8>>,
+    /// The log index of the entry being applied: the sequence of its stream records.
+    applying_index: u64,
 }
 
 fn sm_error(verb: ErrorVerb, e: impl std::error::Error + 'static) -> RaftStorageError {
@@ -194,6 +198,12 @@ fn check_condition(condition: Option<&Condition>, item: Option<&Item>) -> Result
     }
 }
 
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 fn stored_size(stored: &[u8]) -> Result<u32, RaftStorageError> {
     StoredItem::size(stored).map_err(|e| sm_error(ErrorVerb::Read, e))
 }
@@ -208,7 +218,7 @@ impl StateMachine {
         table_id: u32,
         partition: u16,
         group: u64,
-        indexes: Arc<LiveIndexes>,
+        schema: Arc<LiveSchema>,
     ) -> Result<StateMachine, StorageError> {
         let applied = read_record(&engine, group, GroupRecord::Applied)?.unwrap_or_default();
         let stats_record: StatsRecord =
@@ -221,9 +231,10 @@ impl StateMachine {
             prefix: partition_prefix(table_id, partition),
             applied,
             stats: Arc::new(PartitionStats(Mutex::new(stats_record))),
-            indexes,
+            schema,
             locks: Arc::default(),
             unlock_after_write: Vec::new(),
+            applying_index: 0,
         };
         state_machine.load_locks()?;
         Ok(state_machine)
@@ -306,7 +317,7 @@ impl StateMachine {
                 StatsRecord::default(),
             ));
         }
-        let indexes = self.indexes.get();
+        let indexes = self.schema.get();
         let old = self.read_item(&key)?;
         let needs_old_item = condition.is_some()
             || !indexes.specs.is_empty()
@@ -372,7 +383,7 @@ impl StateMachine {
     /// The old item is taken for an update unless indexes still need it.
     fn decide(
         &self,
-        indexes: &IndexSet,
+        indexes: &WriteSchema,
         condition: Option<&Condition>,
         change: Change,
         old_item: &mut Option<Item>,
@@ -439,7 +450,7 @@ impl StateMachine {
     /// (returned; with `enforce_limit`, a collection grown past the limit is refused).
     fn write_item(
         &self,
-        indexes: &IndexSet,
+        indexes: &WriteSchema,
         write: ItemWrite<'_>,
         enforce_limit: bool,
         batch: &mut WriteBatch,
@@ -459,6 +470,10 @@ impl StateMachine {
             }
             None if write.old.is_some() => batch.delete_cf(items, write.key),
             None => {}
+        }
+        // A write that leaves the item as it was is no change to stream.
+        if let (Some(stream), true) = (indexes.stream, write.old != write.new) {
+            self.record_change(indexes, stream, &write, batch)?;
         }
         if indexes.specs.is_empty() {
             return Ok(Ok(None));
@@ -480,11 +495,69 @@ impl StateMachine {
         }
     }
 
+    /// Appends the change to the stream's shard in this partition, keyed by the log
+    /// index of the entry being applied.
+    fn record_change(
+        &self,
+        schema: &WriteSchema,
+        stream: StreamTarget,
+        write: &ItemWrite<'_>,
+        batch: &mut WriteBatch,
+    ) -> Result<(), RaftStorageError> {
+        let kind = match (write.old, write.new) {
+            (None, _) => ChangeKind::Insert,
+            (Some(_), Some(_)) => ChangeKind::Modify,
+            (Some(_), None) => ChangeKind::Remove,
+        };
+        let mut keys = Item::new();
+        let mut encoded = &write.key[self.prefix.len()..];
+        for attribute in schema.table_keys.attributes() {
+            let (value, length) = decode_key_value(attribute.ty, encoded)
+                .map_err(|e| sm_error(ErrorVerb::Read, e))?;
+            keys.insert(attribute.name.clone(), value);
+            encoded = &encoded[length..];
+        }
+        let keys_size = item_size(&keys);
+        let mut codec_bytes = Vec::with_capacity(keys_size + 8);
+        encode_item(&keys, &mut codec_bytes);
+        let old = write.old.filter(|_| stream.view.keeps_old());
+        let new = write.new.filter(|_| stream.view.keeps_new());
+        let mut size_bytes = keys_size as u32;
+        for image in [old, new].into_iter().flatten() {
+            size_bytes += stored_size(image)?;
+        }
+        let record = ChangeRecord {
+            kind,
+            origin: ChangeOrigin::Client,
+            created_at_ms: now_millis(),
+            view: stream.view,
+            keys: StoredItem::encode(keys_size as u32, &codec_bytes),
+            old: old.map(<[u8]>::to_vec),
+            new: new.map(<[u8]>::to_vec),
+            size_bytes,
+        };
+        let cf = self
+            .engine
+            .cf(CF_CHANGES)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        batch.put_cf(
+            cf,
+            change_key(
+                self.table_id,
+                self.partition,
+                stream.stream_id,
+                self.applying_index,
+            ),
+            encode(&record)?,
+        );
+        Ok(())
+    }
+
     /// Replaces the item's entry in every index: the old item's entry goes (if the
     /// write path or a backfill made it), the new item's comes.
     fn maintain_indexes(
         &self,
-        indexes: &IndexSet,
+        indexes: &WriteSchema,
         item_key: &[u8],
         old: Option<&Item>,
         new: Option<&Item>,
@@ -524,7 +597,7 @@ impl StateMachine {
     /// grow the collection past the limit.
     fn resize_collection(
         &self,
-        indexes: &IndexSet,
+        indexes: &WriteSchema,
         item_key: &[u8],
         delta: &StatsRecord,
         enforce_limit: bool,
@@ -579,7 +652,7 @@ impl StateMachine {
         limit: u32,
         batch: &mut WriteBatch,
     ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
-        let indexes = self.indexes.get();
+        let indexes = self.schema.get();
         let mut delta = StatsRecord::default();
         // A dropped index needs no more entries.
         let Some(spec) = indexes.spec(index_id) else {
@@ -675,6 +748,7 @@ impl StateMachine {
             items: self.partition_range(CF_ITEMS)?,
             index_entries: self.partition_range(CF_INDEXES)?,
             transactions: self.partition_range(CF_TRANSACTIONS)?,
+            changes: self.partition_range(CF_CHANGES)?,
         })?;
         let last = self.applied.last_applied;
         let meta = SnapshotMeta {
@@ -741,6 +815,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 continue;
             }
             let mut batch = WriteBatch::default();
+            self.applying_index = entry.log_id.index;
             let (outcome, delta) = match entry.payload {
                 EntryPayload::Blank => (ApplyOutcome::default(), StatsRecord::default()),
                 EntryPayload::Normal(command) => self.apply_command(command, &mut batch)?,
@@ -812,11 +887,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .engine
             .cf(CF_TRANSACTIONS)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        let changes = self
+            .engine
+            .cf(CF_CHANGES)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         let mut batch = WriteBatch::default();
         for (cf, entries) in [
             (items, &data.items),
             (index_entries, &data.index_entries),
             (transactions, &data.transactions),
+            (changes, &data.changes),
         ] {
             batch.delete_range_cf(cf, &self.prefix[..], &prefix_end(&self.prefix)[..]);
             for (suffix, value) in entries {

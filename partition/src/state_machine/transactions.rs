@@ -135,7 +135,7 @@ impl StateMachine {
         actions: Vec<TxAction>,
         batch: &mut WriteBatch,
     ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
-        let indexes = self.indexes.get();
+        let indexes = self.schema.get();
         let mut failures = Vec::new();
         let mut locks = Vec::with_capacity(actions.len());
         for action in actions {
@@ -251,7 +251,7 @@ impl StateMachine {
         commit: bool,
         batch: &mut WriteBatch,
     ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
-        let indexes = self.indexes.get();
+        let indexes = self.schema.get();
         let cf = self
             .engine
             .cf(CF_TRANSACTIONS)

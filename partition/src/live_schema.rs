@@ -1,25 +1,34 @@
-//! The indexes a table's writes maintain right now. The node changes them together with
-//! the catalog; the table's state machines read them at every apply, so every write
-//! applied after a change (in each partition's log order) sees it.
+//! What a table's writes maintain besides the item right now: its indexes and its
+//! stream. The node changes them together with the catalog; the table's state machines
+//! read them at every apply, so every write applied after a change (in each
+//! partition's log order) sees it.
 
 use std::sync::{Arc, RwLock};
 
 use cirrus_storage::index::{IndexKeyError, IndexSpec};
 use cirrus_storage::{Item, KeySchema};
 
-use crate::catalog::{IndexKind, TableDescriptor};
+use crate::catalog::{IndexKind, TableDescriptor, ViewType};
 
-/// One version of a table's maintained indexes.
-pub struct IndexSet {
+/// The stream a write feeds: its id and what its records keep.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamTarget {
+    pub stream_id: u32,
+    pub view: ViewType,
+}
+
+/// One version of what a table's writes maintain.
+pub struct WriteSchema {
     pub table_keys: KeySchema,
     pub specs: Vec<IndexSpec>,
     /// The local indexes among `specs`; with any, item-collection sizes are kept.
     pub local_ids: Vec<u16>,
     /// The largest item collection a write may leave (DynamoDB: 10 GB).
     pub collection_limit: u64,
+    pub stream: Option<StreamTarget>,
 }
 
-impl IndexSet {
+impl WriteSchema {
     pub fn spec(&self, id: u16) -> Option<&IndexSpec> {
         self.specs.iter().find(|spec| spec.id == id)
     }
@@ -30,21 +39,21 @@ impl IndexSet {
     }
 }
 
-pub struct LiveIndexes {
-    current: RwLock<Arc<IndexSet>>,
+pub struct LiveSchema {
+    current: RwLock<Arc<WriteSchema>>,
     collection_limit: u64,
 }
 
-impl LiveIndexes {
-    pub fn new(descriptor: &TableDescriptor, collection_limit: u64) -> Arc<LiveIndexes> {
-        Arc::new(LiveIndexes {
+impl LiveSchema {
+    pub fn new(descriptor: &TableDescriptor, collection_limit: u64) -> Arc<LiveSchema> {
+        Arc::new(LiveSchema {
             current: RwLock::new(Arc::new(Self::set_of(descriptor, collection_limit))),
             collection_limit,
         })
     }
 
-    fn set_of(descriptor: &TableDescriptor, collection_limit: u64) -> IndexSet {
-        IndexSet {
+    fn set_of(descriptor: &TableDescriptor, collection_limit: u64) -> WriteSchema {
+        WriteSchema {
             table_keys: descriptor.key_schema.clone(),
             specs: descriptor.maintained_indexes(),
             local_ids: descriptor
@@ -54,10 +63,14 @@ impl LiveIndexes {
                 .map(|index| index.spec.id)
                 .collect(),
             collection_limit,
+            stream: descriptor.enabled_stream().map(|stream| StreamTarget {
+                stream_id: stream.stream_id,
+                view: stream.view,
+            }),
         }
     }
 
-    pub fn get(&self) -> Arc<IndexSet> {
+    pub fn get(&self) -> Arc<WriteSchema> {
         // The lock guards a single pointer swap, so a poisoned lock is still consistent.
         self.current
             .read()

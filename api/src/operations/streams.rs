@@ -1,0 +1,405 @@
+//! The DynamoDB Streams API (`DynamoDBStreams_20120810.<Op>` on the same endpoint):
+//! ListStreams, DescribeStream, GetShardIterator, GetRecords.
+
+use std::sync::Arc;
+
+use cirrus_partition::change_reader::{ShardBounds, ShardRef};
+use cirrus_partition::{StreamDescriptor, Table};
+use cirrus_storage::change_log::{ChangeKind, ChangeOrigin, ChangeRecord};
+use cirrus_streams::iterator::ShardIterator;
+use cirrus_streams::names::{self, parse_shard_id, parse_stream_arn, sequence_number, shard_id};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::items::decode_stored;
+use super::table_streams::view_type_name;
+use super::tables::key_schema_json;
+use crate::error::ApiError;
+use crate::state::ApiState;
+use crate::validation::{now_epoch_seconds, parse_input, Constraints};
+use crate::wire::attribute_value::item_to_json;
+
+/// GetRecords returns at most 1 MB.
+const PAGE_BYTES: usize = 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListStreamsInput {
+    table_name: Option<String>,
+    limit: Option<i64>,
+    exclusive_start_stream_arn: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribeStreamInput {
+    stream_arn: Option<String>,
+    limit: Option<i64>,
+    exclusive_start_shard_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetShardIteratorInput {
+    stream_arn: Option<String>,
+    shard_id: Option<String>,
+    shard_iterator_type: Option<String>,
+    sequence_number: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRecordsInput {
+    shard_iterator: Option<String>,
+    limit: Option<i64>,
+}
+
+fn now_ms() -> u64 {
+    (now_epoch_seconds() * 1000.0) as u64
+}
+
+fn missing() -> ApiError {
+    ApiError::Internal("validated members missing".into())
+}
+
+fn stream_not_found(arn: &str) -> ApiError {
+    ApiError::ResourceNotFound(format!(
+        "Requested resource not found: Stream: {arn} not found"
+    ))
+}
+
+/// Whether a disabled stream's records have all aged out, so the stream is gone.
+fn aged_out(state: &ApiState, stream: &StreamDescriptor) -> bool {
+    stream
+        .disabled_at
+        .is_some_and(|at| now_epoch_seconds() - at > state.stream_retention.as_secs_f64())
+}
+
+/// The table and stream an ARN names.
+fn find_stream(state: &ApiState, arn: &str) -> Result<(Arc<Table>, StreamDescriptor), ApiError> {
+    let (table_name, label) = parse_stream_arn(arn)
+        .ok_or_else(|| ApiError::validation(format!("Invalid StreamArn: {arn}")))?;
+    let table = state
+        .node
+        .table(table_name)
+        .map_err(|_| stream_not_found(arn))?;
+    let stream = table
+        .descriptor()
+        .streams
+        .iter()
+        .find(|s| s.label == label && !aged_out(state, s))
+        .cloned()
+        .ok_or_else(|| stream_not_found(arn))?;
+    if names::stream_arn(&state.table_arn(table_name), label) != arn {
+        return Err(stream_not_found(arn));
+    }
+    Ok((table, stream))
+}
+
+fn shard_ref(table: &Table, stream: &StreamDescriptor, partition: u16) -> ShardRef {
+    ShardRef {
+        table_id: table.descriptor().table_id,
+        partition,
+        stream_id: stream.stream_id,
+    }
+}
+
+pub fn list_streams(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let input: ListStreamsInput = parse_input(request)?;
+    let mut constraints = Constraints::new();
+    constraints.at_least(input.limit, "limit", 1);
+    constraints.at_most(input.limit, "limit", 100);
+    if input.table_name.is_some() {
+        constraints.table_name(&input.table_name, "tableName");
+    }
+    constraints.finish()?;
+    let limit = input.limit.map_or(100, |l| l as usize);
+    let mut streams = Vec::new();
+    for table in state.node.tables_snapshot() {
+        let descriptor = table.descriptor();
+        if input
+            .table_name
+            .as_ref()
+            .is_some_and(|name| *name != descriptor.name)
+        {
+            continue;
+        }
+        let table_arn = state.table_arn(&descriptor.name);
+        for stream in descriptor.streams.iter().filter(|s| !aged_out(state, s)) {
+            streams.push(json!({
+                "StreamArn": names::stream_arn(&table_arn, &stream.label),
+                "TableName": descriptor.name,
+                "StreamLabel": stream.label,
+            }));
+        }
+    }
+    if let Some(start) = &input.exclusive_start_stream_arn {
+        let position = streams
+            .iter()
+            .position(|s| s["StreamArn"] == *start)
+            .ok_or_else(|| stream_not_found(start))?;
+        streams.drain(..=position);
+    }
+    let more = streams.len() > limit;
+    streams.truncate(limit);
+    let mut response = json!({});
+    if more {
+        if let Some(last) = streams.last() {
+            response["LastEvaluatedStreamArn"] = last["StreamArn"].clone();
+        }
+    }
+    response["Streams"] = Value::Array(streams);
+    Ok(response)
+}
+
+/// A shard's SequenceNumberRange: from its first record (or where records would
+/// start) and, once the stream is disabled, to its last.
+fn sequence_range(bounds: &ShardBounds, closed: bool) -> Value {
+    let start = bounds.first.unwrap_or(bounds.trim_horizon.max(1));
+    let mut range = json!({ "StartingSequenceNumber": sequence_number(start) });
+    if closed {
+        range["EndingSequenceNumber"] = json!(sequence_number(bounds.last.unwrap_or(start)));
+    }
+    range
+}
+
+pub fn describe_stream(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let input: DescribeStreamInput = parse_input(request)?;
+    let mut constraints = Constraints::new();
+    constraints.not_null(&input.stream_arn, "streamArn");
+    constraints.at_least(input.limit, "limit", 1);
+    constraints.at_most(input.limit, "limit", 100);
+    constraints.finish()?;
+    let arn = input.stream_arn.as_deref().ok_or_else(missing)?;
+    let (table, stream) = find_stream(state, arn)?;
+    let descriptor = table.descriptor();
+    let closed = stream.disabled_at.is_some();
+    let first_partition = match &input.exclusive_start_shard_id {
+        Some(id) => {
+            parse_shard_id(&stream, id)
+                .filter(|p| *p < descriptor.partitions)
+                .ok_or_else(|| {
+                    ApiError::ResourceNotFound(format!(
+                        "Requested resource not found: Shard: {id} in Stream: {arn} not found"
+                    ))
+                })?
+                + 1
+        }
+        None => 0,
+    };
+    let limit = input.limit.map_or(100, |l| l as usize);
+    let mut shards = Vec::new();
+    let mut last_evaluated = None;
+    for partition in first_partition..descriptor.partitions {
+        if shards.len() == limit {
+            last_evaluated = Some(shard_id(&stream, partition - 1));
+            break;
+        }
+        let bounds = state
+            .node
+            .shard_bounds(shard_ref(&table, &stream, partition))?;
+        shards.push(json!({
+            "ShardId": shard_id(&stream, partition),
+            "SequenceNumberRange": sequence_range(&bounds, closed),
+        }));
+    }
+    let mut description = json!({
+        "StreamArn": arn,
+        "StreamLabel": stream.label,
+        "StreamStatus": if closed { "DISABLED" } else { "ENABLED" },
+        "StreamViewType": view_type_name(stream.view),
+        "CreationRequestDateTime": stream.created_at,
+        "TableName": descriptor.name,
+        "KeySchema": key_schema_json(&descriptor.key_schema),
+        "Shards": shards,
+    });
+    if let Some(id) = last_evaluated {
+        description["LastEvaluatedShardId"] = json!(id);
+    }
+    Ok(json!({ "StreamDescription": description }))
+}
+
+fn parse_sequence(text: &str) -> Result<u64, ApiError> {
+    text.parse::<u64>()
+        .map_err(|_| ApiError::validation(format!("Invalid SequenceNumber: {text}")))
+}
+
+fn trimmed(sequence: u64) -> ApiError {
+    ApiError::TrimmedDataAccess(format!(
+        "Attempted to access data that has been trimmed: the sequence number {} is beyond the \
+         trim horizon of the shard",
+        sequence_number(sequence)
+    ))
+}
+
+pub fn get_shard_iterator(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let input: GetShardIteratorInput = parse_input(request)?;
+    let mut constraints = Constraints::new();
+    constraints.not_null(&input.stream_arn, "streamArn");
+    constraints.not_null(&input.shard_id, "shardId");
+    constraints.not_null(&input.shard_iterator_type, "shardIteratorType");
+    constraints.one_of(
+        &input.shard_iterator_type,
+        "shardIteratorType",
+        &[
+            "TRIM_HORIZON",
+            "LATEST",
+            "AT_SEQUENCE_NUMBER",
+            "AFTER_SEQUENCE_NUMBER",
+        ],
+    );
+    constraints.finish()?;
+    let arn = input.stream_arn.as_deref().ok_or_else(missing)?;
+    let id = input.shard_id.as_deref().ok_or_else(missing)?;
+    let kind = input.shard_iterator_type.as_deref().ok_or_else(missing)?;
+    let (table, stream) = find_stream(state, arn)?;
+    let partition = parse_shard_id(&stream, id)
+        .filter(|p| *p < table.descriptor().partitions)
+        .ok_or_else(|| {
+            ApiError::ResourceNotFound(format!(
+                "Requested resource not found: Shard: {id} in Stream: {arn} not found"
+            ))
+        })?;
+    let shard = shard_ref(&table, &stream, partition);
+    let bounds = state.node.shard_bounds(shard)?;
+    let next = match (kind, input.sequence_number.as_deref()) {
+        ("TRIM_HORIZON", _) => bounds.trim_horizon.max(1),
+        ("LATEST", _) => bounds
+            .last
+            .map_or(bounds.trim_horizon.max(1), |last| last + 1),
+        (_, None) => {
+            return Err(ApiError::validation(format!(
+                "Must specify a sequence number for iterator type {kind}"
+            )))
+        }
+        (_, Some(text)) => {
+            let sequence = parse_sequence(text)?;
+            if sequence < bounds.trim_horizon {
+                return Err(trimmed(sequence));
+            }
+            if kind == "AT_SEQUENCE_NUMBER" {
+                sequence
+            } else {
+                sequence + 1
+            }
+        }
+    };
+    let iterator = ShardIterator {
+        table_id: shard.table_id,
+        stream_id: stream.stream_id,
+        partition,
+        next,
+        issued_ms: now_ms(),
+    };
+    Ok(json!({ "ShardIterator": iterator.encode() }))
+}
+
+/// A stream record as DynamoDB shapes it.
+fn record_json(
+    state: &ApiState,
+    shard: ShardRef,
+    sequence: u64,
+    record: &ChangeRecord,
+) -> Result<Value, ApiError> {
+    let mut change = json!({
+        "ApproximateCreationDateTime": (record.created_at_ms / 1000) as f64,
+        "Keys": item_to_json(&decode_stored(&record.keys)?),
+        "SequenceNumber": sequence_number(sequence),
+        "SizeBytes": record.size_bytes,
+        "StreamViewType": view_type_name(record.view),
+    });
+    if let Some(new) = &record.new {
+        change["NewImage"] = item_to_json(&decode_stored(new)?);
+    }
+    if let Some(old) = &record.old {
+        change["OldImage"] = item_to_json(&decode_stored(old)?);
+    }
+    let mut json = json!({
+        "eventID": format!("{:08x}{:04x}{:016x}", shard.table_id, shard.partition, sequence),
+        "eventName": match record.kind {
+            ChangeKind::Insert => "INSERT",
+            ChangeKind::Modify => "MODIFY",
+            ChangeKind::Remove => "REMOVE",
+        },
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": state.region,
+        "dynamodb": change,
+    });
+    if record.origin == ChangeOrigin::Service {
+        json["userIdentity"] = json!({
+            "type": "Service",
+            "principalId": "dynamodb.amazonaws.com",
+        });
+    }
+    Ok(json)
+}
+
+pub fn get_records(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+    let input: GetRecordsInput = parse_input(request)?;
+    let mut constraints = Constraints::new();
+    constraints.not_null(&input.shard_iterator, "shardIterator");
+    constraints.at_least(input.limit, "limit", 1);
+    constraints.at_most(input.limit, "limit", 1000);
+    constraints.finish()?;
+    let text = input.shard_iterator.as_deref().ok_or_else(missing)?;
+    let iterator =
+        ShardIterator::decode(text).ok_or_else(|| ApiError::validation("Invalid ShardIterator"))?;
+    if iterator.expired(now_ms()) {
+        return Err(ApiError::ExpiredIterator(
+            "Iterator expired. The iterator was created more than 15 minutes ago".into(),
+        ));
+    }
+    let table = state
+        .node
+        .tables_snapshot()
+        .into_iter()
+        .find(|t| t.descriptor().table_id == iterator.table_id)
+        .ok_or_else(|| ApiError::ResourceNotFound("Requested resource not found".into()))?;
+    let stream = table
+        .descriptor()
+        .streams
+        .iter()
+        .find(|s| s.stream_id == iterator.stream_id && !aged_out(state, s))
+        .cloned()
+        .ok_or_else(|| ApiError::ResourceNotFound("Requested resource not found".into()))?;
+    let shard = shard_ref(&table, &stream, iterator.partition);
+    let bounds = state.node.shard_bounds(shard)?;
+    if iterator.next < bounds.trim_horizon {
+        return Err(trimmed(iterator.next));
+    }
+    let limit = input.limit.map_or(1000, |l| l as usize);
+    let mut records = Vec::new();
+    let mut bytes = 0;
+    let mut next = iterator.next;
+    let mut failure = None;
+    state
+        .node
+        .read_shard(shard, iterator.next, |sequence, record| {
+            bytes += record.size_bytes as usize;
+            match record_json(state, shard, sequence, &record) {
+                Ok(json) => records.push(json),
+                Err(e) => {
+                    failure = Some(e);
+                    return false;
+                }
+            }
+            next = sequence + 1;
+            records.len() < limit && bytes < PAGE_BYTES
+        })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let mut response = json!({ "Records": records });
+    // A closed shard read to its end has no next iterator.
+    let exhausted = stream.disabled_at.is_some() && bounds.last.is_none_or(|last| next > last);
+    if !exhausted {
+        let iterator = ShardIterator {
+            next,
+            issued_ms: now_ms(),
+            ..iterator
+        };
+        response["NextShardIterator"] = json!(iterator.encode());
+    }
+    Ok(response)
+}

@@ -1,0 +1,58 @@
+//! The retention sweep: every stream record older than the retention period is deleted,
+//! shard by shard, with one range tombstone each (it reads only what it deletes).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cirrus_partition::change_reader::ShardRef;
+use cirrus_partition::Node;
+
+/// DynamoDB keeps stream records for 24 hours.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Trims every shard of every stream of every table once.
+pub fn sweep(node: &Node, retention: Duration) -> u64 {
+    let before = now_ms().saturating_sub(retention.as_millis() as u64);
+    let mut trimmed = 0;
+    for table in node.tables_snapshot() {
+        let descriptor = table.descriptor();
+        for stream in &descriptor.streams {
+            for partition in 0..descriptor.partitions {
+                let shard = ShardRef {
+                    table_id: descriptor.table_id,
+                    partition,
+                    stream_id: stream.stream_id,
+                };
+                match node.trim_shard(shard, before) {
+                    Ok(count) => trimmed += count,
+                    Err(e) => tracing::warn!(table = %descriptor.name, "stream trim failed: {e}"),
+                }
+            }
+        }
+    }
+    trimmed
+}
+
+/// Runs the sweep in the background, a few times per retention period (at most once a
+/// second, at least once a minute).
+pub fn spawn(node: Arc<Node>, retention: Duration) {
+    let interval = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            let node = node.clone();
+            let trimmed = tokio::task::spawn_blocking(move || sweep(&node, retention))
+                .await
+                .unwrap_or(0);
+            if trimmed > 0 {
+                tracing::debug!(trimmed, "stream records past retention trimmed");
+            }
+        }
+    });
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cirrus_api::ApiState;
+use cirrus_api::{ApiState, TransactionTokens};
 use cirrus_partition::{Node, NodeConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -69,7 +69,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         account_id: options.account_id,
         endpoint_address: options.listen.to_string(),
         expressions: Default::default(),
-        transaction_tokens: Default::default(),
+        transaction_tokens: TransactionTokens::load(&node)?,
         stream_retention: Duration::from_secs(options.stream_retention),
     });
     tracing::info!(

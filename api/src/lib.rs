@@ -19,3 +19,4 @@ mod validation;
 
 pub use server::{router, serve};
 pub use state::ApiState;
+pub use transaction_tokens::TransactionTokens;

@@ -1,31 +1,28 @@
 //! ClientRequestToken idempotency of TransactWriteItems: for ten minutes, a repeated
 //! token with the same request returns the first response without applying it again;
-//! with a different request it is refused.
-//!
-//! Tokens are kept in memory: a restart forgets them (DynamoDB keeps them for the
-//! window whatever happens; a durable record is future work).
+//! with a different request it is refused. Completed tokens are recorded durably on
+//! the node (before the response goes out), so a client retrying after a crash is
+//! still recognised.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
+use cirrus_partition::{Node, PartitionError};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::validation::now_epoch_seconds;
 
-const WINDOW: Duration = Duration::from_secs(600);
+const WINDOW_MS: u64 = 10 * 60 * 1000;
 
-enum Progress {
-    Running,
-    Done(Value),
-}
-
+#[derive(Clone, Serialize, Deserialize)]
 struct Entry {
     fingerprint: u64,
-    since: Instant,
-    progress: Progress,
+    /// Epoch milliseconds of the first request.
+    since_ms: u64,
+    /// The response, once the transaction succeeded; `None` while it runs.
+    response: Option<Value>,
 }
 
 #[derive(Default)]
@@ -39,18 +36,41 @@ pub enum TokenClaim {
     Replay(Value),
 }
 
-/// A fingerprint of the request without its token.
+/// A fingerprint of the request without its token. FNV-1a over the canonical JSON
+/// text (serde_json orders object members), so it is the same after a restart.
 pub fn fingerprint(request: &Value) -> u64 {
     let mut request = request.clone();
     if let Value::Object(members) = &mut request {
         members.remove("ClientRequestToken");
     }
-    let mut hasher = DefaultHasher::new();
-    request.to_string().hash(&mut hasher);
-    hasher.finish()
+    request
+        .to_string()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+fn now_ms() -> u64 {
+    (now_epoch_seconds() * 1000.0) as u64
 }
 
 impl TransactionTokens {
+    /// The tokens recorded on the node that are still in their window.
+    pub fn load(node: &Node) -> Result<TransactionTokens, PartitionError> {
+        let now = now_ms();
+        let mut entries = HashMap::new();
+        for (token, record) in node.client_tokens()? {
+            match serde_json::from_slice::<Entry>(&record) {
+                Ok(entry) if now.saturating_sub(entry.since_ms) < WINDOW_MS => {
+                    entries.insert(token, entry);
+                }
+                _ => node.forget_client_token(&token)?,
+            }
+        }
+        Ok(TransactionTokens(Mutex::new(entries)))
+    }
+
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // Entries are replaced whole, so a poisoned map is still consistent.
         self.0
@@ -59,8 +79,9 @@ impl TransactionTokens {
     }
 
     pub fn claim(&self, token: &str, fingerprint: u64) -> Result<TokenClaim, ApiError> {
+        let now = now_ms();
         let mut entries = self.entries();
-        entries.retain(|_, entry| entry.since.elapsed() < WINDOW);
+        entries.retain(|_, entry| now.saturating_sub(entry.since_ms) < WINDOW_MS);
         match entries.get(token) {
             Some(entry) if entry.fingerprint != fingerprint => {
                 Err(ApiError::IdempotentParameterMismatch(
@@ -69,14 +90,11 @@ impl TransactionTokens {
                         .into(),
                 ))
             }
-            Some(Entry {
-                progress: Progress::Running,
-                ..
-            }) => Err(ApiError::TransactionInProgress(
+            Some(Entry { response: None, .. }) => Err(ApiError::TransactionInProgress(
                 "Transaction with the specified idempotency token is still in progress".into(),
             )),
             Some(Entry {
-                progress: Progress::Done(response),
+                response: Some(response),
                 ..
             }) => Ok(TokenClaim::Replay(response.clone())),
             None => {
@@ -84,8 +102,8 @@ impl TransactionTokens {
                     token.to_string(),
                     Entry {
                         fingerprint,
-                        since: Instant::now(),
-                        progress: Progress::Running,
+                        since_ms: now,
+                        response: None,
                     },
                 );
                 Ok(TokenClaim::Run)
@@ -93,19 +111,25 @@ impl TransactionTokens {
         }
     }
 
-    /// Records a claimed token's outcome: a response to replay, or `None` when the
-    /// transaction did not happen (the token may then be used again).
-    pub fn finish(&self, token: &str, response: Option<&Value>) {
+    /// Records a claimed token's outcome: a response to replay (recorded durably), or
+    /// `None` when the transaction did not happen (the token may then be used again).
+    pub fn finish(
+        &self,
+        node: &Node,
+        token: &str,
+        response: Option<&Value>,
+    ) -> Result<(), ApiError> {
         let mut entries = self.entries();
-        match response {
-            Some(response) => {
-                if let Some(entry) = entries.get_mut(token) {
-                    entry.progress = Progress::Done(response.clone());
-                }
-            }
-            None => {
-                entries.remove(token);
-            }
-        }
+        let Some(response) = response else {
+            entries.remove(token);
+            return Ok(());
+        };
+        let Some(entry) = entries.get_mut(token) else {
+            return Ok(());
+        };
+        entry.response = Some(response.clone());
+        let record = serde_json::to_vec(entry).map_err(|e| ApiError::Internal(e.to_string()))?;
+        node.save_client_token(token, &record)?;
+        Ok(())
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod change_reader;
+mod client_tokens;
 pub mod command;
 pub mod error;
 pub mod hashing;

@@ -41,3 +41,12 @@ pub fn table_groups_range(table_id: u32) -> ([u8; 9], [u8; 9]) {
     };
     (bound(u64::from(table_id)), bound(u64::from(table_id) + 1))
 }
+
+/// Completed transactions' ClientRequestToken records (kept ten minutes by `api`).
+pub const CLIENT_TOKEN_PREFIX: &[u8] = b"x/";
+
+pub fn client_token(token: &str) -> Vec<u8> {
+    let mut key = CLIENT_TOKEN_PREFIX.to_vec();
+    key.extend_from_slice(token.as_bytes());
+    key
+}

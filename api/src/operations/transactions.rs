@@ -254,7 +254,9 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
         Err(e) => Err(e.into()),
     };
     if let Some(token) = token {
-        state.transaction_tokens.finish(token, result.as_ref().ok());
+        state
+            .transaction_tokens
+            .finish(&state.node, token, result.as_ref().ok())?;
     }
     result
 }

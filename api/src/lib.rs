@@ -1,5 +1,6 @@
-//! cirrus-api is the front door: the axum server, dispatch on `X-Amz-Target`, DynamoDB's
-//! JSON wire shapes, all request validation, and DynamoDB's error shapes. Everything a
+//! cirrus-api is the front door: the axum server, dispatch on `X-Amz-Target` (the
+//! DynamoDB API and, on the same endpoint, the DynamoDB Streams API), DynamoDB's JSON
+//! wire shapes, all request validation, and DynamoDB's error shapes. Everything a
 //! request can get wrong is rejected here, before anything is proposed to a partition.
 //! It must never touch RocksDB or Raft directly: it speaks to `cirrus-partition` in
 //! typed commands and binary items.

@@ -50,4 +50,8 @@ pub struct ServeOptions {
     /// How long stream records are kept, in seconds (DynamoDB: 24 hours).
     #[arg(long, default_value_t = 24 * 3600)]
     pub stream_retention: u64,
+
+    /// Seconds between TTL sweeps, which delete items whose TTL attribute has passed.
+    #[arg(long, default_value_t = 2)]
+    pub ttl_sweep_interval: u64,
 }

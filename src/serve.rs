@@ -60,6 +60,10 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     })
     .await?;
     cirrus_streams::retention::spawn(node.clone(), Duration::from_secs(options.stream_retention));
+    cirrus_ttl::spawn(
+        node.clone(),
+        Duration::from_secs(options.ttl_sweep_interval.max(1)),
+    );
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| ServeError::Listen(options.listen, e))?;

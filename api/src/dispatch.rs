@@ -1,7 +1,9 @@
 //! Routing a request to its operation by `X-Amz-Target`.
 
 use crate::error::ApiError;
-use crate::operations::{account, batch, items, query, scan, streams, tables, tags, transactions};
+use crate::operations::{
+    account, batch, items, query, scan, streams, tables, tags, time_to_live, transactions,
+};
 use crate::state::ApiState;
 
 const DYNAMODB_PREFIX: &str = "DynamoDB_20120810.";
@@ -49,6 +51,8 @@ pub async fn dispatch(state: &ApiState, target: &str, body: &[u8]) -> Result<Vec
         "ListTagsOfResource" => tags::list_tags_of_resource(state, request)?,
         "DescribeEndpoints" => account::describe_endpoints(state),
         "DescribeLimits" => account::describe_limits(),
+        "UpdateTimeToLive" => time_to_live::update_time_to_live(state, request).await?,
+        "DescribeTimeToLive" => time_to_live::describe_time_to_live(state, request)?,
         "DynamoDBStreams_20120810.ListStreams" => streams::list_streams(state, request)?,
         "DynamoDBStreams_20120810.DescribeStream" => streams::describe_stream(state, request)?,
         "DynamoDBStreams_20120810.GetShardIterator" => streams::get_shard_iterator(state, request)?,

@@ -52,6 +52,12 @@ pub struct TableDescriptor {
     /// Every stream the table has had, oldest first; at most the last is enabled.
     #[serde(default)]
     pub streams: Vec<StreamDescriptor>,
+    /// The TTL attribute, while TTL is enabled.
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
+    /// Whether the expiry index covers the items that existed when TTL was enabled.
+    #[serde(default)]
+    pub ttl_ready: bool,
 }
 
 /// One stream of a table: enabled until `disabled_at`; its records stay readable

@@ -73,6 +73,15 @@ pub enum Command {
     TxAbort { tx: TxId },
     /// Forgets the transaction's decision record once every participant committed.
     TxForget { tx: TxId },
+    /// Deletes the item at `key` as TTL expiry (a system delete), if at apply time it is
+    /// still expired as of `now` (epoch seconds): a rewrite with a later expiry wins.
+    /// `expiry` is the index entry's time; a stale entry is removed.
+    Expire { key: Vec<u8>, expiry: u64, now: u64 },
+    /// Writes the expiry entries of up to `limit` items of the partition, in key order
+    /// from after the item key `after` (TTL was just enabled).
+    BackfillExpiry { after: Option<Vec<u8>>, limit: u32 },
+    /// Removes every expiry entry of the partition (TTL was disabled).
+    DropExpiry,
 }
 
 /// A transaction's id: unique on this node across restarts.

@@ -17,6 +17,7 @@ pub mod error;
 pub mod hashing;
 pub mod node;
 pub mod transactions;
+pub mod ttl;
 
 mod group;
 mod live_schema;
@@ -25,6 +26,7 @@ mod meta_keys;
 mod network;
 mod raft_types;
 mod state_machine;
+pub mod stream_owners;
 mod wal_sync;
 
 pub use catalog::{

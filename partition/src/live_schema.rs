@@ -1,5 +1,5 @@
-//! What a table's writes maintain besides the item right now: its indexes and its
-//! stream. The node changes them together with the catalog; the table's state machines
+//! What a table's writes maintain besides the item right now: its indexes, its
+//! stream and its expiry index. The node changes them together with the catalog; the table's state machines
 //! read them at every apply, so every write applied after a change (in each
 //! partition's log order) sees it.
 
@@ -26,11 +26,18 @@ pub struct WriteSchema {
     /// The largest item collection a write may leave (DynamoDB: 10 GB).
     pub collection_limit: u64,
     pub stream: Option<StreamTarget>,
+    /// The TTL attribute, while TTL is enabled: writes keep the expiry index.
+    pub ttl_attribute: Option<String>,
 }
 
 impl WriteSchema {
     pub fn spec(&self, id: u16) -> Option<&IndexSpec> {
         self.specs.iter().find(|spec| spec.id == id)
+    }
+
+    /// Whether applying a write needs the old and new items decoded.
+    pub fn needs_items(&self) -> bool {
+        !self.specs.is_empty() || self.ttl_attribute.is_some()
     }
 
     /// Checks an item about to be written against every index's key types.
@@ -67,6 +74,7 @@ impl LiveSchema {
                 stream_id: stream.stream_id,
                 view: stream.view,
             }),
+            ttl_attribute: descriptor.ttl_attribute.clone(),
         }
     }
 

@@ -50,3 +50,12 @@ pub fn client_token(token: &str) -> Vec<u8> {
     key.extend_from_slice(token.as_bytes());
     key
 }
+
+/// The streams of deleted tables, readable until their records age out.
+pub const RETIRED_STREAMS_PREFIX: &[u8] = b"r/";
+
+pub fn retired_streams(table_id: u32) -> Vec<u8> {
+    let mut key = RETIRED_STREAMS_PREFIX.to_vec();
+    key.extend_from_slice(&table_id.to_be_bytes());
+    key
+}

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use cirrus_storage::engine::{
-    item_key, partition_prefix, prefix_end, Engine, RangeCursor, CF_CHANGES, CF_INDEXES, CF_ITEMS,
-    CF_META, CF_RAFT_LOG, CF_TRANSACTIONS,
+    item_key, partition_prefix, prefix_end, Engine, RangeCursor, CF_CHANGES, CF_EXPIRY, CF_INDEXES,
+    CF_ITEMS, CF_META, CF_RAFT_LOG, CF_TRANSACTIONS,
 };
 use cirrus_storage::index::index_prefix;
 use cirrus_storage::key::decode_key_value;
@@ -144,6 +144,8 @@ pub struct Node {
     proposals: AtomicU64,
     /// Serialises catalog changes (create, update, delete), never item traffic.
     catalog_changes: tokio::sync::Mutex<()>,
+    /// Expiry-index entries read by TTL sweeps.
+    expiry_entries_read: AtomicU64,
 }
 
 fn decode_descriptor(bytes: &[u8]) -> Result<TableDescriptor, PartitionError> {
@@ -190,6 +192,7 @@ impl Node {
             tables: RwLock::new(tables),
             proposals: AtomicU64::new(0),
             catalog_changes: tokio::sync::Mutex::new(()),
+            expiry_entries_read: AtomicU64::new(0),
         });
         let unfinished: Vec<(Arc<Table>, IndexDescriptor)> = node
             .tables_read()
@@ -205,6 +208,12 @@ impl Node {
             .collect();
         for (table, index) in unfinished {
             node.start_index_job(&table, &index);
+        }
+        for table in node.tables_snapshot() {
+            let ttl = &table.descriptor.ttl_attribute;
+            if ttl.is_some() != table.descriptor.ttl_ready {
+                node.start_expiry_job(&table, ttl.is_some());
+            }
         }
         node.recover_transactions().await?;
         Ok(node)
@@ -322,7 +331,7 @@ impl Node {
 
     /// Persists a changed descriptor of a live table and makes it current, indexes
     /// included. The caller holds `catalog_changes`.
-    fn replace_descriptor(
+    pub(crate) fn replace_descriptor(
         &self,
         current: &Table,
         descriptor: TableDescriptor,
@@ -425,16 +434,21 @@ impl Node {
         });
     }
 
-    async fn backfill_index(&self, table: &Table, index_id: u16) -> Result<(), PartitionError> {
+    /// Proposes a backfill command to every partition, chunk after chunk, until each
+    /// has covered all its items.
+    pub(crate) async fn backfill(
+        &self,
+        table: &Table,
+        command: impl Fn(Option<Vec<u8>>, u32) -> Command,
+    ) -> Result<(), PartitionError> {
         for group in table.groups.iter() {
             let mut after = None;
             loop {
-                let command = Command::BackfillIndex {
-                    index_id,
-                    after,
-                    limit: BACKFILL_CHUNK,
-                };
-                match group.propose(command).await?.backfill_resume_after {
+                match group
+                    .propose(command(after, BACKFILL_CHUNK))
+                    .await?
+                    .backfill_resume_after
+                {
                     Some(resume) => after = Some(resume),
                     None => break,
                 }
@@ -442,7 +456,17 @@ impl Node {
                 tokio::task::yield_now().await;
             }
         }
-        self.finish_index_job(table, index_id, |descriptor| {
+        Ok(())
+    }
+
+    async fn backfill_index(&self, table: &Table, index_id: u16) -> Result<(), PartitionError> {
+        self.backfill(table, |after, limit| Command::BackfillIndex {
+            index_id,
+            after,
+            limit,
+        })
+        .await?;
+        self.finish_job(table, "index build or drop", |descriptor| {
             if let Some(index) = descriptor
                 .indexes
                 .iter_mut()
@@ -458,17 +482,18 @@ impl Node {
         for group in table.groups.iter() {
             group.propose(Command::DropIndex { index_id }).await?;
         }
-        self.finish_index_job(table, index_id, |descriptor| {
+        self.finish_job(table, "index build or drop", |descriptor| {
             descriptor.indexes.retain(|index| index.spec.id != index_id);
         })
         .await
     }
 
-    /// Records the end of an index job in the catalog, unless the table went away.
-    async fn finish_index_job(
+    /// Records the end of a background job on a table in the catalog, unless the table
+    /// went away meanwhile.
+    pub(crate) async fn finish_job(
         &self,
         table: &Table,
-        index_id: u16,
+        job: &str,
         change: impl FnOnce(&mut TableDescriptor),
     ) -> Result<(), PartitionError> {
         let _guard = self.catalog_changes.lock().await;
@@ -480,16 +505,27 @@ impl Node {
         }
         let mut descriptor = current.descriptor.clone();
         change(&mut descriptor);
-        tracing::info!(table = %descriptor.name, index_id, "index job finished");
+        tracing::info!(table = %descriptor.name, job, "table job finished");
         self.replace_descriptor(&current, descriptor).map(|_| ())
     }
 
-    /// Deletes a table, its items and index entries, its Raft logs and its groups' records.
-    pub async fn delete_table(&self, name: &str) -> Result<Arc<Table>, PartitionError> {
+    /// Deletes a table, its items and index entries, its Raft logs and its groups'
+    /// records; its streams are kept (disabled) until they age out. `deleted_at` is in
+    /// epoch seconds.
+    pub async fn delete_table(
+        &self,
+        name: &str,
+        deleted_at: f64,
+    ) -> Result<Arc<Table>, PartitionError> {
         let _guard = self.catalog_changes.lock().await;
         let table = self.table(name)?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(&self.engine.cf(CF_META)?, meta_keys::table(name));
+        // Its streams stay readable until their records age out, as in DynamoDB.
+        let keeps_streams = !table.descriptor.streams.is_empty();
+        if keeps_streams {
+            self.retire_streams(&table.descriptor, deleted_at, &mut batch)?;
+        }
         self.engine.write_synced(batch)?;
         self.tables_write().remove(name);
         for group in table.groups.iter() {
@@ -497,7 +533,11 @@ impl Node {
         }
         let table_id = table.descriptor.table_id;
         let table_start = table_id.to_be_bytes();
-        for cf in [CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS, CF_CHANGES] {
+        let mut families = vec![CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS, CF_EXPIRY];
+        if !keeps_streams {
+            families.push(CF_CHANGES);
+        }
+        for cf in families {
             self.engine
                 .delete_range(cf, &table_start, &prefix_end(&table_start))?;
         }
@@ -523,6 +563,14 @@ impl Node {
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    pub(crate) fn catalog_changes(&self) -> &tokio::sync::Mutex<()> {
+        &self.catalog_changes
+    }
+
+    pub(crate) fn expiry_entries_read(&self) -> &AtomicU64 {
+        &self.expiry_entries_read
     }
 
     /// Every live table, as of now.
@@ -768,6 +816,8 @@ mod tests {
             indexes: Vec::new(),
             next_index_id: 0,
             streams: Vec::new(),
+            ttl_attribute: None,
+            ttl_ready: false,
         }
     }
 
@@ -871,7 +921,7 @@ mod tests {
             })?;
         }
         assert_eq!(scanned, 199, "three segments together see every item once");
-        node.delete_table("t1").await?;
+        node.delete_table("t1", 0.0).await?;
         assert!(matches!(
             node.table("t1"),
             Err(PartitionError::TableNotFound(_))

@@ -8,6 +8,7 @@
 //! - `transactions`: per partition, the locks of prepared transactions and the decision
 //!   records of committed ones (see `cirrus_partition`'s state machine).
 //! - `changes`:  the change log behind streams (see [`crate::change_log`]).
+//! - `expiry`:   the expiry index behind TTL (see [`crate::expiry`]).
 //! - `raft_log`: `group u64 | log index u64` → one Raft log entry.
 //! - `meta`:     small named records: table descriptors, Raft votes, applied state.
 
@@ -27,13 +28,15 @@ pub const CF_META: &str = "meta";
 pub const CF_INDEXES: &str = "indexes";
 pub const CF_TRANSACTIONS: &str = "transactions";
 pub const CF_CHANGES: &str = "changes";
-const COLUMN_FAMILIES: [&str; 6] = [
+pub const CF_EXPIRY: &str = "expiry";
+const COLUMN_FAMILIES: [&str; 7] = [
     CF_ITEMS,
     CF_RAFT_LOG,
     CF_META,
     CF_INDEXES,
     CF_TRANSACTIONS,
     CF_CHANGES,
+    CF_EXPIRY,
 ];
 
 /// The node's RocksDB instance.

@@ -16,22 +16,40 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Trims every shard of every stream of every table once.
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// Trims every shard of every stream of every table once, and forgets the streams of
+/// deleted tables once their retention has passed.
 pub fn sweep(node: &Node, retention: Duration) -> u64 {
-    let before = now_ms().saturating_sub(retention.as_millis() as u64);
+    let now = now_ms();
+    let before = now.saturating_sub(retention.as_millis() as u64);
+    let owners = match node.stream_owners() {
+        Ok(owners) => owners,
+        Err(e) => {
+            tracing::warn!("stream trim failed: {e}");
+            return 0;
+        }
+    };
     let mut trimmed = 0;
-    for table in node.tables_snapshot() {
-        let descriptor = table.descriptor();
-        for stream in &descriptor.streams {
-            for partition in 0..descriptor.partitions {
+    for owner in owners {
+        if owner.deleted_at.is_some_and(|at| at < seconds(before)) {
+            if let Err(e) = node.forget_retired_streams(owner.table_id) {
+                tracing::warn!(table = %owner.table_name, "forgetting deleted streams failed: {e}");
+            }
+            continue;
+        }
+        for stream in &owner.streams {
+            for partition in 0..owner.partitions {
                 let shard = ShardRef {
-                    table_id: descriptor.table_id,
+                    table_id: owner.table_id,
                     partition,
                     stream_id: stream.stream_id,
                 };
                 match node.trim_shard(shard, before) {
                     Ok(count) => trimmed += count,
-                    Err(e) => tracing::warn!(table = %descriptor.name, "stream trim failed: {e}"),
+                    Err(e) => tracing::warn!(table = %owner.table_name, "stream trim failed: {e}"),
                 }
             }
         }

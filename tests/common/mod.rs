@@ -1046,3 +1046,66 @@ pub fn index_differences(expected: &[Attrs], got: &[Attrs], table_keys: &[&str])
     bad.sort();
     bad
 }
+
+// ---------------------------------------------------------------------------------------
+// DynamoDB Streams helpers
+// ---------------------------------------------------------------------------------------
+
+/// A DynamoDB Streams SDK client for `server`, configured like `TestServer::client` (same
+/// endpoint, region, test credentials, plain HTTP, standard retries, bounded timeouts).
+pub fn streams_client(server: &TestServer) -> aws_sdk_dynamodbstreams::Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(server.endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::from_keys(
+            "AKIDCIRRUSTEST",
+            "cirrus-test-secret",
+            None,
+        ))
+        .http_client(http)
+        .retry_config(RetryConfig::standard())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_timeout(Duration::from_secs(45))
+                .build(),
+        )
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
+}
+
+/// A stream record's attribute value as the DynamoDB SDK's type, to compare with items.
+pub fn from_stream_value(v: &aws_sdk_dynamodbstreams::types::AttributeValue) -> AttributeValue {
+    use aws_sdk_dynamodbstreams::types::AttributeValue as V;
+    match v {
+        V::S(x) => AttributeValue::S(x.clone()),
+        V::N(x) => AttributeValue::N(x.clone()),
+        V::B(x) => AttributeValue::B(x.clone()),
+        V::Ss(x) => AttributeValue::Ss(x.clone()),
+        V::Ns(x) => AttributeValue::Ns(x.clone()),
+        V::Bs(x) => AttributeValue::Bs(x.clone()),
+        V::Bool(x) => AttributeValue::Bool(*x),
+        V::Null(x) => AttributeValue::Null(*x),
+        V::L(x) => AttributeValue::L(x.iter().map(from_stream_value).collect()),
+        V::M(x) => AttributeValue::M(from_stream_item(x)),
+        other => panic!("unknown attribute value in a stream record: {other:?}"),
+    }
+}
+
+/// A stream record's Keys, NewImage or OldImage as an item of the DynamoDB SDK's type.
+pub fn from_stream_item(
+    m: &HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
+) -> Attrs {
+    m.iter()
+        .map(|(k, v)| (k.clone(), from_stream_value(v)))
+        .collect()
+}
+
+/// Compares two stream sequence numbers (decimal strings) as big integers.
+pub fn seq_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use cirrus_partition::{Command, Table, WantedImages};
+use cirrus_partition::{Command, Rejection, Table, WantedImages};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::projection::project;
 use cirrus_storage::Item;
@@ -129,6 +129,13 @@ struct PlannedWrite {
     command: Command,
     /// The item's key attributes, for ItemCollectionMetrics.
     key_attributes: Item,
+    /// The write request as sent, for UnprocessedItems.
+    request: Value,
+}
+
+enum WriteResult {
+    Done(Option<(String, Value)>),
+    Unprocessed(String, Value),
 }
 
 fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiError> {
@@ -193,6 +200,7 @@ fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiEr
         location,
         command,
         key_attributes,
+        request: request.clone(),
     })
 }
 
@@ -242,30 +250,46 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
             writes.push(write);
         }
     }
+    // A write held by a transaction in progress goes back in UnprocessedItems, for the
+    // client to retry, as DynamoDB does; the other writes stand.
     let outcomes = try_join_all(writes.into_iter().map(|write| async move {
         let outcome = state
             .node
             .propose(&write.table, &write.location, write.command)
             .await?;
+        let table_name = write.table.descriptor().name.clone();
+        if outcome.rejection == Some(Rejection::TransactionConflict) {
+            return Ok::<_, ApiError>(WriteResult::Unprocessed(table_name, write.request.clone()));
+        }
         rejection_error(&outcome)?;
-        Ok::<_, ApiError>(
+        Ok(WriteResult::Done(
             collection_metrics(&write.table, &write.key_attributes, outcome.collection_size)
-                .map(|metrics| (write.table.descriptor().name.clone(), metrics)),
-        )
+                .map(|metrics| (table_name, metrics)),
+        ))
     }))
     .await?;
-    let mut response = json!({ "UnprocessedItems": {} });
-    if return_metrics.as_deref() == Some("SIZE") {
-        let mut by_table = Map::new();
-        for (table_name, metrics) in outcomes.into_iter().flatten() {
-            if let Value::Array(list) = by_table
-                .entry(table_name)
-                .or_insert_with(|| Value::Array(Vec::new()))
-            {
-                list.push(metrics);
+    let mut unprocessed = Map::new();
+    let mut metrics_by_table = Map::new();
+    for outcome in outcomes {
+        let (map, table_name, value) = match outcome {
+            WriteResult::Unprocessed(table_name, request) => {
+                (&mut unprocessed, table_name, request)
             }
+            WriteResult::Done(Some((table_name, metrics))) => {
+                (&mut metrics_by_table, table_name, metrics)
+            }
+            WriteResult::Done(None) => continue,
+        };
+        if let Value::Array(list) = map
+            .entry(table_name)
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            list.push(value);
         }
-        response["ItemCollectionMetrics"] = Value::Object(by_table);
+    }
+    let mut response = json!({ "UnprocessedItems": unprocessed });
+    if return_metrics.as_deref() == Some("SIZE") {
+        response["ItemCollectionMetrics"] = Value::Object(metrics_by_table);
     }
     Ok(response)
 }

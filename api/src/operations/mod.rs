@@ -11,4 +11,5 @@ pub mod table_indexes;
 pub mod table_streams;
 pub mod tables;
 pub mod tags;
+pub mod time_to_live;
 pub mod transactions;

@@ -1,10 +1,9 @@
 //! The DynamoDB Streams API (`DynamoDBStreams_20120810.<Op>` on the same endpoint):
 //! ListStreams, DescribeStream, GetShardIterator, GetRecords.
 
-use std::sync::Arc;
-
 use cirrus_partition::change_reader::{ShardBounds, ShardRef};
-use cirrus_partition::{StreamDescriptor, Table};
+use cirrus_partition::stream_owners::StreamOwner;
+use cirrus_partition::StreamDescriptor;
 use cirrus_storage::change_log::{ChangeKind, ChangeOrigin, ChangeRecord};
 use cirrus_streams::iterator::ShardIterator;
 use cirrus_streams::names::{self, parse_shard_id, parse_stream_arn, sequence_number, shard_id};
@@ -75,30 +74,32 @@ fn aged_out(state: &ApiState, stream: &StreamDescriptor) -> bool {
         .is_some_and(|at| now_epoch_seconds() - at > state.stream_retention.as_secs_f64())
 }
 
-/// The table and stream an ARN names.
-fn find_stream(state: &ApiState, arn: &str) -> Result<(Arc<Table>, StreamDescriptor), ApiError> {
+/// The table and stream an ARN names (the table may have been deleted since).
+fn find_stream(state: &ApiState, arn: &str) -> Result<(StreamOwner, StreamDescriptor), ApiError> {
     let (table_name, label) = parse_stream_arn(arn)
         .ok_or_else(|| ApiError::validation(format!("Invalid StreamArn: {arn}")))?;
-    let table = state
-        .node
-        .table(table_name)
-        .map_err(|_| stream_not_found(arn))?;
-    let stream = table
-        .descriptor()
-        .streams
-        .iter()
-        .find(|s| s.label == label && !aged_out(state, s))
-        .cloned()
-        .ok_or_else(|| stream_not_found(arn))?;
     if names::stream_arn(&state.table_arn(table_name), label) != arn {
         return Err(stream_not_found(arn));
     }
-    Ok((table, stream))
+    state
+        .node
+        .stream_owners()?
+        .into_iter()
+        .filter(|owner| owner.table_name == table_name)
+        .find_map(|owner| {
+            let stream = owner
+                .streams
+                .iter()
+                .find(|s| s.label == label && !aged_out(state, s))
+                .cloned()?;
+            Some((owner, stream))
+        })
+        .ok_or_else(|| stream_not_found(arn))
 }
 
-fn shard_ref(table: &Table, stream: &StreamDescriptor, partition: u16) -> ShardRef {
+fn shard_ref(owner: &StreamOwner, stream: &StreamDescriptor, partition: u16) -> ShardRef {
     ShardRef {
-        table_id: table.descriptor().table_id,
+        table_id: owner.table_id,
         partition,
         stream_id: stream.stream_id,
     }
@@ -115,25 +116,29 @@ pub fn list_streams(state: &ApiState, request: Value) -> Result<Value, ApiError>
     constraints.finish()?;
     let limit = input.limit.map_or(100, |l| l as usize);
     let mut streams = Vec::new();
-    for table in state.node.tables_snapshot() {
-        let descriptor = table.descriptor();
+    for owner in state.node.stream_owners()? {
         if input
             .table_name
             .as_ref()
-            .is_some_and(|name| *name != descriptor.name)
+            .is_some_and(|name| *name != owner.table_name)
         {
             continue;
         }
-        let table_arn = state.table_arn(&descriptor.name);
-        for stream in descriptor.streams.iter().filter(|s| !aged_out(state, s)) {
+        let table_arn = state.table_arn(&owner.table_name);
+        for stream in owner.streams.iter().filter(|s| !aged_out(state, s)) {
             streams.push(json!({
                 "StreamArn": names::stream_arn(&table_arn, &stream.label),
-                "TableName": descriptor.name,
+                "TableName": owner.table_name,
                 "StreamLabel": stream.label,
             }));
         }
     }
     if let Some(start) = &input.exclusive_start_stream_arn {
+        if parse_stream_arn(start).is_none() {
+            return Err(ApiError::validation(format!(
+                "Invalid ExclusiveStartStreamArn: {start}"
+            )));
+        }
         let position = streams
             .iter()
             .position(|s| s["StreamArn"] == *start)
@@ -171,13 +176,12 @@ pub fn describe_stream(state: &ApiState, request: Value) -> Result<Value, ApiErr
     constraints.at_most(input.limit, "limit", 100);
     constraints.finish()?;
     let arn = input.stream_arn.as_deref().ok_or_else(missing)?;
-    let (table, stream) = find_stream(state, arn)?;
-    let descriptor = table.descriptor();
+    let (owner, stream) = find_stream(state, arn)?;
     let closed = stream.disabled_at.is_some();
     let first_partition = match &input.exclusive_start_shard_id {
         Some(id) => {
             parse_shard_id(&stream, id)
-                .filter(|p| *p < descriptor.partitions)
+                .filter(|p| *p < owner.partitions)
                 .ok_or_else(|| {
                     ApiError::ResourceNotFound(format!(
                         "Requested resource not found: Shard: {id} in Stream: {arn} not found"
@@ -190,14 +194,14 @@ pub fn describe_stream(state: &ApiState, request: Value) -> Result<Value, ApiErr
     let limit = input.limit.map_or(100, |l| l as usize);
     let mut shards = Vec::new();
     let mut last_evaluated = None;
-    for partition in first_partition..descriptor.partitions {
+    for partition in first_partition..owner.partitions {
         if shards.len() == limit {
             last_evaluated = Some(shard_id(&stream, partition - 1));
             break;
         }
         let bounds = state
             .node
-            .shard_bounds(shard_ref(&table, &stream, partition))?;
+            .shard_bounds(shard_ref(&owner, &stream, partition))?;
         shards.push(json!({
             "ShardId": shard_id(&stream, partition),
             "SequenceNumberRange": sequence_range(&bounds, closed),
@@ -209,8 +213,8 @@ pub fn describe_stream(state: &ApiState, request: Value) -> Result<Value, ApiErr
         "StreamStatus": if closed { "DISABLED" } else { "ENABLED" },
         "StreamViewType": view_type_name(stream.view),
         "CreationRequestDateTime": stream.created_at,
-        "TableName": descriptor.name,
-        "KeySchema": key_schema_json(&descriptor.key_schema),
+        "TableName": owner.table_name,
+        "KeySchema": key_schema_json(&owner.key_schema),
         "Shards": shards,
     });
     if let Some(id) = last_evaluated {
@@ -252,19 +256,24 @@ pub fn get_shard_iterator(state: &ApiState, request: Value) -> Result<Value, Api
     let arn = input.stream_arn.as_deref().ok_or_else(missing)?;
     let id = input.shard_id.as_deref().ok_or_else(missing)?;
     let kind = input.shard_iterator_type.as_deref().ok_or_else(missing)?;
-    let (table, stream) = find_stream(state, arn)?;
+    let (owner, stream) = find_stream(state, arn)?;
     let partition = parse_shard_id(&stream, id)
-        .filter(|p| *p < table.descriptor().partitions)
+        .filter(|p| *p < owner.partitions)
         .ok_or_else(|| {
             ApiError::ResourceNotFound(format!(
                 "Requested resource not found: Shard: {id} in Stream: {arn} not found"
             ))
         })?;
-    let shard = shard_ref(&table, &stream, partition);
+    let shard = shard_ref(&owner, &stream, partition);
     let bounds = state.node.shard_bounds(shard)?;
     let next = match (kind, input.sequence_number.as_deref()) {
-        ("TRIM_HORIZON", _) => bounds.trim_horizon.max(1),
-        ("LATEST", _) => bounds
+        ("TRIM_HORIZON" | "LATEST", Some(_)) => {
+            return Err(ApiError::validation(format!(
+                "Invalid Request: SequenceNumber must not be provided for ShardIteratorType {kind}"
+            )))
+        }
+        ("TRIM_HORIZON", None) => bounds.trim_horizon.max(1),
+        ("LATEST", None) => bounds
             .last
             .map_or(bounds.trim_horizon.max(1), |last| last + 1),
         (_, None) => {
@@ -328,8 +337,8 @@ fn record_json(
     });
     if record.origin == ChangeOrigin::Service {
         json["userIdentity"] = json!({
-            "type": "Service",
-            "principalId": "dynamodb.amazonaws.com",
+            "Type": "Service",
+            "PrincipalId": "dynamodb.amazonaws.com",
         });
     }
     Ok(json)
@@ -350,20 +359,20 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Value, ApiError> 
             "Iterator expired. The iterator was created more than 15 minutes ago".into(),
         ));
     }
-    let table = state
+    let gone = || ApiError::ResourceNotFound("Requested resource not found".into());
+    let owner = state
         .node
-        .tables_snapshot()
+        .stream_owners()?
         .into_iter()
-        .find(|t| t.descriptor().table_id == iterator.table_id)
-        .ok_or_else(|| ApiError::ResourceNotFound("Requested resource not found".into()))?;
-    let stream = table
-        .descriptor()
+        .find(|owner| owner.table_id == iterator.table_id)
+        .ok_or_else(gone)?;
+    let stream = owner
         .streams
         .iter()
         .find(|s| s.stream_id == iterator.stream_id && !aged_out(state, s))
         .cloned()
-        .ok_or_else(|| ApiError::ResourceNotFound("Requested resource not found".into()))?;
-    let shard = shard_ref(&table, &stream, iterator.partition);
+        .ok_or_else(gone)?;
+    let shard = shard_ref(&owner, &stream, iterator.partition);
     let bounds = state.node.shard_bounds(shard)?;
     if iterator.next < bounds.trim_horizon {
         return Err(trimmed(iterator.next));
@@ -376,6 +385,10 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Value, ApiError> 
     state
         .node
         .read_shard(shard, iterator.next, |sequence, record| {
+            // A page holds at most 1 MB (but always at least one record).
+            if !records.is_empty() && bytes + record.size_bytes as usize > PAGE_BYTES {
+                return false;
+            }
             bytes += record.size_bytes as usize;
             match record_json(state, shard, sequence, &record) {
                 Ok(json) => records.push(json),
@@ -385,7 +398,7 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Value, ApiError> 
                 }
             }
             next = sequence + 1;
-            records.len() < limit && bytes < PAGE_BYTES
+            records.len() < limit
         })?;
     if let Some(e) = failure {
         return Err(e);

@@ -47,17 +47,24 @@ impl StreamSpecificationInput {
         );
     }
 
-    /// The view type of a stream being enabled, or `None` when disabling.
-    fn requested(&self) -> Result<Option<ViewType>, ApiError> {
+    /// The view type of a stream being enabled, or `None` when disabling; `creating`
+    /// picks DynamoDB's CreateTable wording over its UpdateTable wording.
+    fn requested(&self, creating: bool) -> Result<Option<ViewType>, ApiError> {
+        let invalid = |create: &str, update: &str| {
+            ApiError::validation(format!(
+                "One or more parameter values were invalid: {}",
+                if creating { create } else { update }
+            ))
+        };
         match (self.stream_enabled, self.stream_view_type.as_deref()) {
             (Some(true), Some(name)) => Ok(view_type(name)),
-            (Some(true), None) => Err(ApiError::validation(
-                "One or more parameter values were invalid: StreamViewType is required when \
-                 StreamEnabled is true",
+            (Some(true), None) => Err(invalid(
+                "Table is being created with a stream enabled, UpdateViewType is required",
+                "If stream is being enabled then UpdateViewType is required",
             )),
-            (_, Some(_)) => Err(ApiError::validation(
-                "One or more parameter values were invalid: StreamViewType cannot be specified \
-                 when StreamEnabled is false",
+            (_, Some(_)) => Err(invalid(
+                "Table is being created with a stream disabled, UpdateViewType should not be specified",
+                "If stream is being disabled, then UpdateViewType must not be specified",
             )),
             _ => Ok(None),
         }
@@ -79,12 +86,10 @@ pub fn initial_streams(
     spec: Option<&StreamSpecificationInput>,
     now: f64,
 ) -> Result<Vec<StreamDescriptor>, ApiError> {
-    Ok(
-        match spec.map(StreamSpecificationInput::requested).transpose()? {
-            Some(Some(view)) => vec![new_stream(1, view, now)],
-            _ => Vec::new(),
-        },
-    )
+    Ok(match spec.map(|spec| spec.requested(true)).transpose()? {
+        Some(Some(view)) => vec![new_stream(1, view, now)],
+        _ => Vec::new(),
+    })
 }
 
 /// Enables a new stream or disables the current one.
@@ -93,13 +98,16 @@ pub fn update_streams(
     spec: &StreamSpecificationInput,
     now: f64,
 ) -> Result<(), ApiError> {
-    match (spec.requested()?, descriptor.enabled_stream().is_some()) {
+    match (
+        spec.requested(false)?,
+        descriptor.enabled_stream().is_some(),
+    ) {
         (Some(_), true) => Err(ApiError::validation(format!(
-            "Table already has an enabled stream: {}",
+            "Table already has an enabled stream: TableName: {}",
             descriptor.name
         ))),
         (None, false) => Err(ApiError::validation(format!(
-            "Table {} does not have an enabled stream to disable",
+            "Table has no stream to disable: TableName: {}",
             descriptor.name
         ))),
         (Some(view), false) => {

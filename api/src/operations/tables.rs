@@ -354,6 +354,8 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         indexes,
         next_index_id: 0,
         streams,
+        ttl_attribute: None,
+        ttl_ready: false,
     };
     let table = state.node.create_table(descriptor).await?;
     Ok(json!({ "TableDescription": table_description(state, &table, "CREATING") }))
@@ -454,10 +456,14 @@ pub async fn delete_table(state: &ApiState, request: Value) -> Result<Value, Api
         .table(&name)
         .map_err(|_| table_not_found(&name))?;
     let description = table_description(state, &table, "DELETING");
-    state.node.delete_table(&name).await.map_err(|e| match e {
-        cirrus_partition::PartitionError::TableNotFound(_) => table_not_found(&name),
-        other => other.into(),
-    })?;
+    state
+        .node
+        .delete_table(&name, now_epoch_seconds())
+        .await
+        .map_err(|e| match e {
+            cirrus_partition::PartitionError::TableNotFound(_) => table_not_found(&name),
+            other => other.into(),
+        })?;
     Ok(json!({ "TableDescription": description }))
 }
 
@@ -546,6 +552,17 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
         return Err(ApiError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, \
              GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+        ));
+    }
+    let changes_indexes = input
+        .global_secondary_index_updates
+        .iter()
+        .flatten()
+        .any(|u| u.create.is_some() || u.delete.is_some());
+    if changes_indexes && input.stream_specification.is_some() {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: You cannot create or delete index while \
+             changing stream status",
         ));
     }
     let mut table = state.node.table(name).map_err(|_| table_not_found(name))?;

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use cirrus_storage::change_log::{change_key, ChangeKind, ChangeOrigin, ChangeRecord};
 use cirrus_storage::codec::{decode_item, encode_item};
 use cirrus_storage::engine::{
-    partition_prefix, prefix_end, Engine, StoredItem, CF_CHANGES, CF_INDEXES, CF_ITEMS, CF_META,
-    CF_TRANSACTIONS,
+    partition_prefix, prefix_end, Engine, StoredItem, CF_CHANGES, CF_EXPIRY, CF_INDEXES, CF_ITEMS,
+    CF_META, CF_TRANSACTIONS,
 };
 use cirrus_storage::expression::eval::evaluate;
 use cirrus_storage::expression::update::apply_update;
@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{ApplyOutcome, Command, Rejection};
 use crate::live_schema::{LiveSchema, StreamTarget, WriteSchema};
 
+mod expiry;
 mod transactions;
 use crate::meta_keys::{self, GroupRecord};
 use crate::raft_types::{
@@ -56,12 +57,15 @@ impl Counts {
 struct StatsRecord {
     table: Counts,
     indexes: BTreeMap<u16, Counts>,
+    /// Items deleted by TTL expiry (DynamoDB's TimeToLiveDeletedItemCount).
+    expired: i64,
 }
 
 impl StatsRecord {
     fn add(&mut self, delta: &StatsRecord) {
         self.table
             .add(delta.table.item_count, delta.table.size_bytes);
+        self.expired += delta.expired;
         for (id, counts) in &delta.indexes {
             let total = self.indexes.entry(*id).or_default();
             total.add(counts.item_count, counts.size_bytes);
@@ -86,6 +90,11 @@ impl PartitionStats {
 
     pub fn table(&self) -> Counts {
         self.lock().table
+    }
+
+    /// Items deleted by TTL expiry.
+    pub fn expired(&self) -> i64 {
+        self.lock().expired
     }
 
     pub fn index(&self, index_id: u16) -> Counts {
@@ -123,6 +132,7 @@ struct SnapshotData {
     index_entries: KeyValues,
     transactions: KeyValues,
     changes: KeyValues,
+    expiry: KeyValues,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -137,6 +147,7 @@ type NewItem = (Option<Vec<u8>>, Option<Item>);
 
 /// One item change, as `write_item` records it.
 struct ItemWrite<'a> {
+    origin: ChangeOrigin,
     key: &'a [u8],
     old: Option<&'a [u8]>,
     old_item: Option<&'a Item>,
@@ -164,9 +175,15 @@ pub struct StateMachine {
     /// Items a transaction released in the entry being applied; their in-memory locks
     /// go once the entry's batch is written.
     unlock_after_write: Vec<Vec<u8>>,
-    /// The log index of the entry being applied: the sequence of its stream records.
+    /// The log index of the entry being applied, and how many change records it made
+    /// so far: together, the sequence of its next stream record.
     applying_index: u64,
+    changes_in_entry: u64,
 }
+
+/// Room for the change records of one log entry (a transaction writes at most 100
+/// items in a partition).
+const CHANGES_PER_ENTRY: u64 = 1000;
 
 fn sm_error(verb: ErrorVerb, e: impl std::error::Error + 'static) -> RaftStorageError {
     io_error(ErrorSubject::StateMachine, verb, e)
@@ -235,6 +252,7 @@ impl StateMachine {
             locks: Arc::default(),
             unlock_after_write: Vec::new(),
             applying_index: 0,
+            changes_in_entry: 0,
         };
         state_machine.load_locks()?;
         Ok(state_machine)
@@ -307,6 +325,11 @@ impl StateMachine {
             Command::TxCommit { tx } => return self.tx_finish(tx, true, batch),
             Command::TxAbort { tx } => return self.tx_finish(tx, false, batch),
             Command::TxForget { tx } => return self.tx_forget(tx, batch),
+            Command::Expire { key, expiry, now } => return self.expire(key, expiry, now, batch),
+            Command::BackfillExpiry { after, limit } => {
+                return self.backfill_expiry(after, limit, batch)
+            }
+            Command::DropExpiry => return self.drop_expiry(batch),
         };
         if self.locks.holds(&key) {
             return Ok((
@@ -319,9 +342,8 @@ impl StateMachine {
         }
         let indexes = self.schema.get();
         let old = self.read_item(&key)?;
-        let needs_old_item = condition.is_some()
-            || !indexes.specs.is_empty()
-            || matches!(change, Change::Update(..));
+        let needs_old_item =
+            condition.is_some() || indexes.needs_items() || matches!(change, Change::Update(..));
         let mut old_item = match (&old, needs_old_item) {
             (Some(stored), true) => Some(Self::decode(stored)?),
             _ => None,
@@ -347,6 +369,7 @@ impl StateMachine {
             };
         let mut delta = StatsRecord::default();
         let written = ItemWrite {
+            origin: ChangeOrigin::Client,
             key: &key,
             old: old.as_deref(),
             old_item: old_item.as_ref(),
@@ -388,7 +411,7 @@ impl StateMachine {
         change: Change,
         old_item: &mut Option<Item>,
     ) -> Result<Result<NewItem, Rejection>, RaftStorageError> {
-        let indexed = !indexes.specs.is_empty();
+        let indexed = indexes.needs_items();
         // A put's index keys are part of validating the request, so they are checked
         // before its condition, as DynamoDB does.
         let put_item = match (&change, indexed) {
@@ -449,7 +472,7 @@ impl StateMachine {
     /// entries, statistics and, on tables with local indexes, the collection size
     /// (returned; with `enforce_limit`, a collection grown past the limit is refused).
     fn write_item(
-        &self,
+        &mut self,
         indexes: &WriteSchema,
         write: ItemWrite<'_>,
         enforce_limit: bool,
@@ -475,6 +498,9 @@ impl StateMachine {
         if let (Some(stream), true) = (indexes.stream, write.old != write.new) {
             self.record_change(indexes, stream, &write, batch)?;
         }
+        if let Some(attribute) = &indexes.ttl_attribute {
+            self.maintain_expiry(attribute, &write, batch)?;
+        }
         if indexes.specs.is_empty() {
             return Ok(Ok(None));
         }
@@ -495,10 +521,19 @@ impl StateMachine {
         }
     }
 
-    /// Appends the change to the stream's shard in this partition, keyed by the log
-    /// index of the entry being applied.
+    /// The sequence of the next change record of the entry being applied: its log index
+    /// scaled by [`CHANGES_PER_ENTRY`], plus the record's position in the entry (a
+    /// transaction applies several changes in one entry). Deterministic, so a replayed
+    /// entry rewrites the same keys.
+    fn next_change_sequence(&mut self) -> u64 {
+        let sequence = self.applying_index * CHANGES_PER_ENTRY + self.changes_in_entry;
+        self.changes_in_entry += 1;
+        sequence
+    }
+
+    /// Appends the change to the stream's shard in this partition.
     fn record_change(
-        &self,
+        &mut self,
         schema: &WriteSchema,
         stream: StreamTarget,
         write: &ItemWrite<'_>,
@@ -528,7 +563,7 @@ impl StateMachine {
         }
         let record = ChangeRecord {
             kind,
-            origin: ChangeOrigin::Client,
+            origin: write.origin,
             created_at_ms: now_millis(),
             view: stream.view,
             keys: StoredItem::encode(keys_size as u32, &codec_bytes),
@@ -536,18 +571,14 @@ impl StateMachine {
             new: new.map(<[u8]>::to_vec),
             size_bytes,
         };
+        let sequence = self.next_change_sequence();
         let cf = self
             .engine
             .cf(CF_CHANGES)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         batch.put_cf(
             cf,
-            change_key(
-                self.table_id,
-                self.partition,
-                stream.stream_id,
-                self.applying_index,
-            ),
+            change_key(self.table_id, self.partition, stream.stream_id, sequence),
             encode(&record)?,
         );
         Ok(())
@@ -749,6 +780,7 @@ impl StateMachine {
             index_entries: self.partition_range(CF_INDEXES)?,
             transactions: self.partition_range(CF_TRANSACTIONS)?,
             changes: self.partition_range(CF_CHANGES)?,
+            expiry: self.partition_range(CF_EXPIRY)?,
         })?;
         let last = self.applied.last_applied;
         let meta = SnapshotMeta {
@@ -816,6 +848,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
             let mut batch = WriteBatch::default();
             self.applying_index = entry.log_id.index;
+            self.changes_in_entry = 0;
             let (outcome, delta) = match entry.payload {
                 EntryPayload::Blank => (ApplyOutcome::default(), StatsRecord::default()),
                 EntryPayload::Normal(command) => self.apply_command(command, &mut batch)?,
@@ -891,12 +924,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .engine
             .cf(CF_CHANGES)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+        let expiry = self
+            .engine
+            .cf(CF_EXPIRY)
+            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         let mut batch = WriteBatch::default();
         for (cf, entries) in [
             (items, &data.items),
             (index_entries, &data.index_entries),
             (transactions, &data.transactions),
             (changes, &data.changes),
+            (expiry, &data.expiry),
         ] {
             batch.delete_range_cf(cf, &self.prefix[..], &prefix_end(&self.prefix)[..]);
             for (suffix, value) in entries {

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
+use cirrus_storage::change_log::ChangeOrigin;
 use cirrus_storage::engine::{prefix_end, CF_TRANSACTIONS};
 use cirrus_storage::StorageError;
 use openraft::ErrorVerb;
@@ -252,8 +253,8 @@ impl StateMachine {
         batch: &mut WriteBatch,
     ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
         let indexes = self.schema.get();
-        let cf = self
-            .engine
+        let engine = self.engine.clone();
+        let cf = engine
             .cf(CF_TRANSACTIONS)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
         let mut delta = StatsRecord::default();
@@ -261,7 +262,7 @@ impl StateMachine {
             batch.delete_cf(cf, self.tx_key(LOCK, &key[self.prefix.len()..]));
             if let (true, Some(new)) = (commit, &lock.pending) {
                 let old = self.read_item(&key)?;
-                let indexed = !indexes.specs.is_empty();
+                let indexed = indexes.needs_items();
                 let decode = |stored: Option<&Vec<u8>>| {
                     stored
                         .filter(|_| indexed)
@@ -271,6 +272,7 @@ impl StateMachine {
                 let old_item = decode(old.as_ref())?;
                 let new_item = decode(new.as_ref())?;
                 let write = ItemWrite {
+                    origin: ChangeOrigin::Client,
                     key: &key,
                     old: old.as_deref(),
                     old_item: old_item.as_ref(),

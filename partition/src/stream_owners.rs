@@ -1,0 +1,99 @@
+//! Who owns streams: live tables, and deleted tables whose streams DynamoDB keeps
+//! readable (disabled) until their records age out.
+
+use cirrus_storage::engine::{prefix_end, CF_CHANGES, CF_META};
+use rocksdb::WriteBatch;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{KeySchema, StreamDescriptor, TableDescriptor};
+use crate::error::PartitionError;
+use crate::meta_keys;
+use crate::node::Node;
+
+/// What the Streams API needs to know about a table with streams.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamOwner {
+    pub table_name: String,
+    pub table_id: u32,
+    pub partitions: u16,
+    pub key_schema: KeySchema,
+    pub streams: Vec<StreamDescriptor>,
+    /// Epoch seconds when the table was deleted; `None` for a live table.
+    pub deleted_at: Option<f64>,
+}
+
+impl StreamOwner {
+    pub fn of(descriptor: &TableDescriptor) -> StreamOwner {
+        StreamOwner {
+            table_name: descriptor.name.clone(),
+            table_id: descriptor.table_id,
+            partitions: descriptor.partitions,
+            key_schema: descriptor.key_schema.clone(),
+            streams: descriptor.streams.clone(),
+            deleted_at: None,
+        }
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<StreamOwner, PartitionError> {
+    serde_json::from_slice(bytes).map_err(|e| PartitionError::Corrupt(e.to_string()))
+}
+
+impl Node {
+    /// Every table with streams: live ones first (by name), then deleted ones.
+    pub fn stream_owners(&self) -> Result<Vec<StreamOwner>, PartitionError> {
+        let mut owners: Vec<StreamOwner> = self
+            .tables_snapshot()
+            .iter()
+            .filter(|t| !t.descriptor().streams.is_empty())
+            .map(|t| StreamOwner::of(t.descriptor()))
+            .collect();
+        let start = meta_keys::RETIRED_STREAMS_PREFIX;
+        let mut retired = Vec::new();
+        self.engine()
+            .scan(CF_META, start, &prefix_end(start), |_, value| {
+                retired.push(value.to_vec());
+                Ok(true)
+            })?;
+        for bytes in retired {
+            owners.push(decode(&bytes)?);
+        }
+        Ok(owners)
+    }
+
+    /// Keeps a deleted table's streams (all disabled now) and their records.
+    pub(crate) fn retire_streams(
+        &self,
+        descriptor: &TableDescriptor,
+        now: f64,
+        batch: &mut WriteBatch,
+    ) -> Result<(), PartitionError> {
+        let mut owner = StreamOwner::of(descriptor);
+        for stream in &mut owner.streams {
+            stream.disabled_at.get_or_insert(now);
+        }
+        owner.deleted_at = Some(now);
+        let bytes =
+            serde_json::to_vec(&owner).map_err(|e| PartitionError::Corrupt(e.to_string()))?;
+        batch.put_cf(
+            self.engine().cf(CF_META)?,
+            meta_keys::retired_streams(descriptor.table_id),
+            bytes,
+        );
+        Ok(())
+    }
+
+    /// Forgets a deleted table's streams and their remaining records.
+    pub fn forget_retired_streams(&self, table_id: u32) -> Result<(), PartitionError> {
+        let engine = self.engine();
+        let table_start = table_id.to_be_bytes();
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(
+            engine.cf(CF_CHANGES)?,
+            &table_start[..],
+            &prefix_end(&table_start)[..],
+        );
+        batch.delete_cf(engine.cf(CF_META)?, meta_keys::retired_streams(table_id));
+        Ok(engine.write_synced(batch)?)
+    }
+}

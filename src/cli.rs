@@ -54,4 +54,9 @@ pub struct ServeOptions {
     /// Seconds between TTL sweeps, which delete items whose TTL attribute has passed.
     #[arg(long, default_value_t = 2)]
     pub ttl_sweep_interval: u64,
+
+    /// Never throttle (DynamoDB Local's behaviour); by default provisioned throughput,
+    /// on-demand maxima and per-partition ceilings are enforced as DynamoDB does.
+    #[arg(long)]
+    pub no_throttle: bool,
 }

@@ -57,6 +57,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
             .partitions_per_table
             .unwrap_or_else(default_partitions),
         item_collection_limit: options.item_collection_limit_bytes,
+        enforce_capacity: !options.no_throttle,
     })
     .await?;
     cirrus_streams::retention::spawn(node.clone(), Duration::from_secs(options.stream_retention));

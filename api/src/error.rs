@@ -23,6 +23,10 @@ pub enum ApiError {
     #[error("{0}")]
     TransactionConflict(String),
     #[error("{0}")]
+    ProvisionedThroughputExceeded(String),
+    #[error("{0}")]
+    Throttling(String),
+    #[error("{0}")]
     ExpiredIterator(String),
     #[error("{0}")]
     TrimmedDataAccess(String),
@@ -67,6 +71,10 @@ impl ApiError {
             ApiError::TransactionConflict(_) => {
                 "com.amazonaws.dynamodb.v20120810#TransactionConflictException"
             }
+            ApiError::ProvisionedThroughputExceeded(_) => {
+                "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+            }
+            ApiError::Throttling(_) => "com.amazon.coral.availability#ThrottlingException",
             ApiError::ExpiredIterator(_) => {
                 "com.amazonaws.dynamodb.v20120810#ExpiredIteratorException"
             }

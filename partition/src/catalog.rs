@@ -58,6 +58,11 @@ pub struct TableDescriptor {
     /// Whether the expiry index covers the items that existed when TTL was enabled.
     #[serde(default)]
     pub ttl_ready: bool,
+    /// On-demand maxima (OnDemandThroughput), in request units per second.
+    #[serde(default)]
+    pub on_demand_max_read: Option<u64>,
+    #[serde(default)]
+    pub on_demand_max_write: Option<u64>,
 }
 
 /// One stream of a table: enabled until `disabled_at`; its records stay readable

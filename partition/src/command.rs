@@ -5,6 +5,8 @@
 
 use cirrus_storage::expression::{Condition, UpdateActions};
 use cirrus_storage::Item;
+
+use crate::capacity::WriteConsumption;
 use serde::{Deserialize, Serialize};
 
 /// Which images of the item the proposer wants back.
@@ -153,4 +155,6 @@ pub struct ApplyOutcome {
     pub backfill_resume_after: Option<Vec<u8>>,
     /// After a `TxPrepare` that locked nothing: why.
     pub tx_failures: Vec<TxFailure>,
+    /// The write units the command consumed (also when its condition failed).
+    pub consumed: WriteConsumption,
 }

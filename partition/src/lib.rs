@@ -9,6 +9,7 @@
 // our helpers return the same type rather than boxing and unboxing at every call.
 #![allow(clippy::result_large_err)]
 
+pub mod capacity;
 pub mod catalog;
 pub mod change_reader;
 mod client_tokens;

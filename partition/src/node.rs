@@ -16,6 +16,7 @@ use cirrus_storage::key::decode_key_value;
 use cirrus_storage::StorageError;
 use rocksdb::WriteBatch;
 
+use crate::capacity::TableCapacity;
 use crate::catalog::{IndexDescriptor, IndexKind, IndexStatus, TableDescriptor};
 use crate::live_schema::LiveSchema;
 use crate::state_machine::Counts;
@@ -33,6 +34,8 @@ pub struct NodeConfig {
     pub partitions_per_table: u16,
     /// The largest item collection on a table with local indexes, in bytes.
     pub item_collection_limit: u64,
+    /// Whether capacity limits throttle requests (DynamoDB Local never throttles).
+    pub enforce_capacity: bool,
 }
 
 /// The partition and RocksDB key of one item.
@@ -65,11 +68,17 @@ pub struct Table {
     descriptor: TableDescriptor,
     groups: Arc<[RaftGroup]>,
     schema: Arc<LiveSchema>,
+    capacity: Arc<TableCapacity>,
 }
 
 impl Table {
     pub fn descriptor(&self) -> &TableDescriptor {
         &self.descriptor
+    }
+
+    /// The table's capacity buckets and usage counters.
+    pub fn capacity(&self) -> &TableCapacity {
+        &self.capacity
     }
 
     fn counts(&self, of: impl Fn(&RaftGroup) -> Counts) -> Counts {
@@ -139,6 +148,7 @@ pub struct Node {
     syncer: WalSyncer,
     partitions_per_table: u16,
     item_collection_limit: u64,
+    enforce_capacity: bool,
     tables: RwLock<BTreeMap<String, Arc<Table>>>,
     /// Commands proposed so far; with `wal_fsyncs`, shows how much group commit shares.
     proposals: AtomicU64,
@@ -174,14 +184,7 @@ impl Node {
         let mut tables = BTreeMap::new();
         for bytes in descriptors {
             let descriptor = decode_descriptor(&bytes)?;
-            let table = Self::open_table(
-                &engine,
-                &syncer,
-                descriptor,
-                config.item_collection_limit,
-                false,
-            )
-            .await?;
+            let table = Self::open_table(&engine, &syncer, descriptor, &config, false).await?;
             tables.insert(table.descriptor.name.clone(), table);
         }
         let node = Arc::new(Node {
@@ -189,6 +192,7 @@ impl Node {
             syncer,
             partitions_per_table: config.partitions_per_table.max(1),
             item_collection_limit: config.item_collection_limit,
+            enforce_capacity: config.enforce_capacity,
             tables: RwLock::new(tables),
             proposals: AtomicU64::new(0),
             catalog_changes: tokio::sync::Mutex::new(()),
@@ -223,10 +227,11 @@ impl Node {
         engine: &Arc<Engine>,
         syncer: &WalSyncer,
         descriptor: TableDescriptor,
-        item_collection_limit: u64,
+        config: &NodeConfig,
         fresh: bool,
     ) -> Result<Arc<Table>, PartitionError> {
-        let schema = LiveSchema::new(&descriptor, item_collection_limit);
+        let schema = LiveSchema::new(&descriptor, config.item_collection_limit);
+        let capacity = TableCapacity::new(&descriptor, config.enforce_capacity);
         let mut groups = Vec::with_capacity(usize::from(descriptor.partitions));
         for partition in 0..descriptor.partitions {
             groups.push(
@@ -245,6 +250,7 @@ impl Node {
             descriptor,
             groups: groups.into(),
             schema,
+            capacity,
         }))
     }
 
@@ -316,14 +322,13 @@ impl Node {
             encode_descriptor(&descriptor)?,
         );
         self.engine.write_synced(batch)?;
-        let table = Self::open_table(
-            &self.engine,
-            &self.syncer,
-            descriptor,
-            self.item_collection_limit,
-            true,
-        )
-        .await?;
+        let config = NodeConfig {
+            data_dir: PathBuf::new(),
+            partitions_per_table: self.partitions_per_table,
+            item_collection_limit: self.item_collection_limit,
+            enforce_capacity: self.enforce_capacity,
+        };
+        let table = Self::open_table(&self.engine, &self.syncer, descriptor, &config, true).await?;
         self.tables_write()
             .insert(table.descriptor.name.clone(), table.clone());
         Ok(table)
@@ -344,10 +349,12 @@ impl Node {
         );
         self.engine.write_synced(batch)?;
         current.schema.update(&descriptor);
+        current.capacity.configure(&descriptor);
         let table = Arc::new(Table {
             descriptor,
             groups: current.groups.clone(),
             schema: current.schema.clone(),
+            capacity: current.capacity.clone(),
         });
         self.tables_write()
             .insert(table.descriptor.name.clone(), table.clone());
@@ -818,6 +825,8 @@ mod tests {
             streams: Vec::new(),
             ttl_attribute: None,
             ttl_ready: false,
+            on_demand_max_read: None,
+            on_demand_max_write: None,
         }
     }
 
@@ -861,6 +870,7 @@ mod tests {
                 data_dir: dir.to_path_buf(),
                 partitions_per_table: 4,
                 item_collection_limit: u64::MAX,
+                enforce_capacity: true,
             };
             match Node::open(config).await {
                 Err(PartitionError::Storage(_)) if attempts < 50 => attempts += 1,

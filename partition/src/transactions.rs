@@ -39,6 +39,14 @@ pub struct TxItem {
     pub action: TxAction,
 }
 
+/// How a transaction ended: the failures that cancelled it (none: committed), and the
+/// item write units each participant partition's prepare consumed.
+#[derive(Debug, Default)]
+pub struct TxOutcome {
+    pub failures: Vec<TxFailure>,
+    pub consumed: Vec<(PartitionRef, u32)>,
+}
+
 /// Why a transactional read could not see a consistent state.
 pub struct TxReadConflict {
     /// Positions of the items that were held by a transaction or kept changing.
@@ -60,13 +68,10 @@ fn partition_ref(item: &TxItem) -> PartitionRef {
 }
 
 impl Node {
-    /// Runs a transaction; returns the failures that cancelled it (empty: committed).
-    pub async fn transact_write(
-        &self,
-        items: Vec<TxItem>,
-    ) -> Result<Vec<TxFailure>, PartitionError> {
+    /// Runs a transaction.
+    pub async fn transact_write(&self, items: Vec<TxItem>) -> Result<TxOutcome, PartitionError> {
         let Some(coordinator) = items.first().map(partition_ref) else {
-            return Ok(Vec::new());
+            return Ok(TxOutcome::default());
         };
         let tx = new_tx_id();
         let mut participants: BTreeMap<PartitionRef, (Arc<Table>, Vec<TxAction>)> = BTreeMap::new();
@@ -87,22 +92,27 @@ impl Node {
                 };
                 (*at, self.propose_to(table, at.1, command).await)
             });
-        let mut failures = Vec::new();
+        let mut result = TxOutcome::default();
         let mut prepared = Vec::new();
         let mut error = None;
         for (at, outcome) in join_all(prepares).await {
             match outcome {
-                Ok(outcome) if outcome.tx_failures.is_empty() => prepared.push(at),
-                Ok(outcome) => failures.extend(outcome.tx_failures),
+                Ok(outcome) => {
+                    result.consumed.push((at, outcome.consumed.item_units));
+                    if outcome.tx_failures.is_empty() {
+                        prepared.push(at);
+                    }
+                    result.failures.extend(outcome.tx_failures);
+                }
                 Err(e) => error = Some(e),
             }
         }
-        if error.is_some() || !failures.is_empty() {
+        if error.is_some() || !result.failures.is_empty() {
             self.finish_everywhere(&participants, &prepared, |tx| Command::TxAbort { tx }, tx)
                 .await?;
             return match error {
                 Some(e) => Err(e),
-                None => Ok(failures),
+                None => Ok(result),
             };
         }
         let (coordinator_table, _) = participants
@@ -118,7 +128,7 @@ impl Node {
             .await?;
         self.propose_to(coordinator_table, coordinator.1, Command::TxForget { tx })
             .await?;
-        Ok(Vec::new())
+        Ok(result)
     }
 
     async fn finish_everywhere(

@@ -51,6 +51,8 @@ fn descriptor() -> TableDescriptor {
         streams: Vec::new(),
         ttl_attribute: None,
         ttl_ready: false,
+        on_demand_max_read: None,
+        on_demand_max_write: None,
     }
 }
 
@@ -94,6 +96,7 @@ async fn a_sweep_reads_only_the_expired_entries() -> TestResult {
         data_dir: dir.path().to_path_buf(),
         partitions_per_table: 4,
         item_collection_limit: u64::MAX,
+        enforce_capacity: false,
     })
     .await?;
     node.create_table(descriptor()).await?;
@@ -122,7 +125,8 @@ async fn a_sweep_reads_only_the_expired_entries() -> TestResult {
                     let failures = node
                         .transact_write(items)
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| e.to_string())?
+                        .failures;
                     if !failures.is_empty() {
                         return Err(format!("write refused: {failures:?}"));
                     }

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use cirrus_partition::capacity::{read_units, ReadConsistency};
 use cirrus_partition::{Command, Rejection, Table, WantedImages};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::projection::project;
@@ -13,6 +14,10 @@ use serde_json::{json, Map, Value};
 use super::items::{
     collection_metrics, decode_stored, prepare_put, read_projection, rejection_error,
     COLLECTION_METRICS,
+};
+use crate::capacity::{
+    admit_read, admit_write, charge_read, charge_write, per_table_json, Consumed, Detail,
+    RETURN_CONSUMED_CAPACITY,
 };
 use crate::error::ApiError;
 use crate::keys::key_of_key_map;
@@ -47,12 +52,25 @@ fn request_items(request: &Value) -> Result<&Map<String, Value>, ApiError> {
     Ok(items)
 }
 
+/// ReturnConsumedCapacity of a batch, checked.
+fn capacity_detail(request: &Value) -> Result<Detail, ApiError> {
+    let value = request
+        .get("ReturnConsumedCapacity")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut constraints = Constraints::new();
+    constraints.one_of(&value, "returnConsumedCapacity", RETURN_CONSUMED_CAPACITY);
+    constraints.finish()?;
+    Ok(Detail::parse(value.as_deref()))
+}
+
 fn duplicates() -> ApiError {
     ApiError::validation("Provided list of item keys contains duplicates")
 }
 
 pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let tables = request_items(&request)?;
+    let detail = capacity_detail(&request)?;
     let mut total_keys = 0;
     let mut plans = Vec::new();
     for (table_name, spec) in tables {
@@ -84,9 +102,17 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     let mut responses = Map::new();
     let mut unprocessed = Map::new();
     let mut bytes = 0usize;
+    let mut consumed = Vec::new();
     for (table_name, spec, keys, projection) in plans {
         let table = state.node.table(table_name)?;
         let schema = &table.descriptor().key_schema;
+        let consistency = if spec.get("ConsistentRead").and_then(Value::as_bool) == Some(true) {
+            ReadConsistency::Strong
+        } else {
+            ReadConsistency::Eventual
+        };
+        admit_read(&table, &[], None)?;
+        let mut table_units = 0.0;
         let mut seen = HashSet::new();
         let mut found = Vec::new();
         let mut left_over = Vec::new();
@@ -101,9 +127,17 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
                 continue;
             }
             let location = table.locate(&encoded.partition, &encoded.sort)?;
-            if let Some(stored) = state.node.get_item(&location)? {
-                bytes += StoredItem::size(&stored).map_err(|e| ApiError::Internal(e.to_string()))?
-                    as usize;
+            let stored = state.node.get_item(&location)?;
+            let size = stored
+                .as_deref()
+                .map(StoredItem::size)
+                .transpose()
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .unwrap_or(0);
+            // Each item is charged on its own, rounded up.
+            table_units += read_units(u64::from(size), consistency);
+            if let Some(stored) = stored {
+                bytes += size as usize;
                 let item = decode_stored(&stored)?;
                 let item = match &projection {
                     Some(projection) => project(&item, &projection.0),
@@ -112,6 +146,7 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
                 found.push(item_to_json(&item));
             }
         }
+        consumed.push(charge_read(&table, None, None, table_units));
         responses.insert(table_name.clone(), Value::Array(found));
         if !left_over.is_empty() {
             let mut spec = spec.clone();
@@ -119,7 +154,11 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
             unprocessed.insert(table_name.clone(), spec);
         }
     }
-    Ok(json!({ "Responses": responses, "UnprocessedKeys": unprocessed }))
+    let mut response = json!({ "Responses": responses, "UnprocessedKeys": unprocessed });
+    if let Some(consumed) = per_table_json(&consumed, detail) {
+        response["ConsumedCapacity"] = consumed;
+    }
+    Ok(response)
 }
 
 /// One validated write of a batch.
@@ -206,6 +245,7 @@ fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiEr
 
 pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let tables = request_items(&request)?;
+    let detail = capacity_detail(&request)?;
     let return_metrics = request
         .get("ReturnItemCollectionMetrics")
         .and_then(Value::as_str)
@@ -252,22 +292,53 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
     }
     // A write held by a transaction in progress goes back in UnprocessedItems, for the
     // client to retry, as DynamoDB does; the other writes stand.
+    // A write refused for lack of capacity also goes back in UnprocessedItems; if all
+    // are refused, the batch is throttled as a whole.
+    let admitted = writes
+        .iter()
+        .filter(|w| admit_write(&w.table, w.location.partition).is_ok())
+        .count();
+    if admitted == 0 {
+        if let Some(write) = writes.first() {
+            admit_write(&write.table, write.location.partition)?;
+        }
+    }
     let outcomes = try_join_all(writes.into_iter().map(|write| async move {
+        let table_name = write.table.descriptor().name.clone();
+        if admit_write(&write.table, write.location.partition).is_err() {
+            return Ok::<_, ApiError>((
+                WriteResult::Unprocessed(table_name, write.request.clone()),
+                None,
+            ));
+        }
         let outcome = state
             .node
             .propose(&write.table, &write.location, write.command)
             .await?;
-        let table_name = write.table.descriptor().name.clone();
+        let consumed = charge_write(
+            &write.table,
+            write.location.partition,
+            &outcome.consumed,
+            1.0,
+        );
         if outcome.rejection == Some(Rejection::TransactionConflict) {
-            return Ok::<_, ApiError>(WriteResult::Unprocessed(table_name, write.request.clone()));
+            return Ok((
+                WriteResult::Unprocessed(table_name, write.request.clone()),
+                Some(consumed),
+            ));
         }
         rejection_error(&outcome)?;
-        Ok(WriteResult::Done(
-            collection_metrics(&write.table, &write.key_attributes, outcome.collection_size)
-                .map(|metrics| (table_name, metrics)),
+        Ok((
+            WriteResult::Done(
+                collection_metrics(&write.table, &write.key_attributes, outcome.collection_size)
+                    .map(|metrics| (table_name, metrics)),
+            ),
+            Some(consumed),
         ))
     }))
     .await?;
+    let (outcomes, consumed): (Vec<_>, Vec<_>) = outcomes.into_iter().unzip();
+    let consumed: Vec<Consumed> = consumed.into_iter().flatten().collect();
     let mut unprocessed = Map::new();
     let mut metrics_by_table = Map::new();
     for outcome in outcomes {
@@ -290,6 +361,9 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
     let mut response = json!({ "UnprocessedItems": unprocessed });
     if return_metrics.as_deref() == Some("SIZE") {
         response["ItemCollectionMetrics"] = Value::Object(metrics_by_table);
+    }
+    if let Some(consumed) = per_table_json(&consumed, detail) {
+        response["ConsumedCapacity"] = consumed;
     }
     Ok(response)
 }

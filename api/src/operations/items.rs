@@ -1,5 +1,6 @@
 //! Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem.
 
+use cirrus_partition::capacity::{read_units, ReadConsistency};
 use cirrus_partition::{ApplyOutcome, Command, KeySchema, Rejection, Table, WantedImages};
 use cirrus_storage::codec::{decode_item, encode_item};
 use cirrus_storage::engine::StoredItem;
@@ -13,6 +14,9 @@ use cirrus_storage::Item;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::capacity::{
+    admit_read, admit_write, charge_read, charge_write, Detail, RETURN_CONSUMED_CAPACITY,
+};
 use crate::error::ApiError;
 use crate::expressions::Placeholders;
 use crate::keys::{key_of_item, key_of_key_map, EncodedKey};
@@ -34,6 +38,7 @@ pub struct WriteOptions {
     expected: Option<Value>,
     conditional_operator: Option<String>,
     return_item_collection_metrics: Option<String>,
+    return_consumed_capacity: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +58,8 @@ struct GetItemInput {
     projection_expression: Option<String>,
     expression_attribute_names: Option<Value>,
     attributes_to_get: Option<Value>,
+    consistent_read: Option<bool>,
+    return_consumed_capacity: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +101,15 @@ impl WriteOptions {
             "returnItemCollectionMetrics",
             COLLECTION_METRICS,
         );
+        constraints.one_of(
+            &self.return_consumed_capacity,
+            "returnConsumedCapacity",
+            RETURN_CONSUMED_CAPACITY,
+        );
+    }
+
+    pub fn capacity_detail(&self) -> Detail {
+        Detail::parse(self.return_consumed_capacity.as_deref())
     }
 
     /// ReturnValuesOnConditionCheckFailure=ALL_OLD.
@@ -184,9 +200,13 @@ pub fn collection_metrics(table: &Table, attributes: &Item, size: Option<u64>) -
     }))
 }
 
-fn with_collection_metrics(mut response: Value, metrics: Option<Value>) -> Value {
+/// Adds ItemCollectionMetrics and ConsumedCapacity to a write's response when asked for.
+fn with_extras(mut response: Value, metrics: Option<Value>, consumed: Option<Value>) -> Value {
     if let Some(metrics) = metrics {
         response["ItemCollectionMetrics"] = metrics;
+    }
+    if let Some(consumed) = consumed {
+        response["ConsumedCapacity"] = consumed;
     }
     response
 }
@@ -283,6 +303,7 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     let table = state.node.table(table_name)?;
     let (key, stored) = prepare_put(&table, &item)?;
     let location = table.locate(&key.partition, &key.sort)?;
+    admit_write(&table, location.partition)?;
     let command = Command::Put {
         key: location.key.clone(),
         item: stored,
@@ -290,6 +311,7 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
         wanted: input.options.wanted(return_old, false),
     };
     let outcome = state.node.propose(&table, &location, command).await?;
+    let consumed = charge_write(&table, location.partition, &outcome.consumed, 1.0);
     rejection_error(&outcome)?;
     let metrics = input
         .options
@@ -297,7 +319,11 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
         .then(|| collection_metrics(&table, &item, outcome.collection_size))
         .flatten();
     let response = attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?);
-    Ok(with_collection_metrics(response, metrics))
+    Ok(with_extras(
+        response,
+        metrics,
+        consumed.json(input.options.capacity_detail()),
+    ))
 }
 
 pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
@@ -305,6 +331,11 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.key, "key");
+    constraints.one_of(
+        &input.return_consumed_capacity,
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
     constraints.finish()?;
     let (Some(table_name), Some(key)) = (&input.table_name, &input.key) else {
         return Err(missing());
@@ -317,17 +348,37 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     )?;
     let (table, _, key) = locate_key(state, table_name, key)?;
     let location = table.locate(&key.partition, &key.sort)?;
-    match state.node.get_item(&location)? {
+    admit_read(&table, &[location.partition], None)?;
+    let stored = state.node.get_item(&location)?;
+    let size = stored
+        .as_deref()
+        .map(StoredItem::size)
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .unwrap_or(0);
+    let consistency = if input.consistent_read == Some(true) {
+        ReadConsistency::Strong
+    } else {
+        ReadConsistency::Eventual
+    };
+    let units = read_units(u64::from(size), consistency);
+    let consumed = charge_read(&table, Some(location.partition), None, units);
+    let mut response = match stored {
         Some(stored) => {
             let item = decode_stored(&stored)?;
             let item = match &projection {
                 Some(projection) => project(&item, &projection.0),
                 None => item,
             };
-            Ok(json!({ "Item": item_to_json(&item) }))
+            json!({ "Item": item_to_json(&item) })
         }
-        None => Ok(json!({})),
+        None => json!({}),
+    };
+    if let Some(consumed) = consumed.json(Detail::parse(input.return_consumed_capacity.as_deref()))
+    {
+        response["ConsumedCapacity"] = consumed;
     }
+    Ok(response)
 }
 
 /// The projection of a read: ProjectionExpression (with its names) or AttributesToGet.
@@ -365,12 +416,14 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     let return_old = input.options.return_old_only()?;
     let (table, key_attributes, key) = locate_key(state, table_name, key)?;
     let location = table.locate(&key.partition, &key.sort)?;
+    admit_write(&table, location.partition)?;
     let command = Command::Delete {
         key: location.key.clone(),
         condition,
         wanted: input.options.wanted(return_old, false),
     };
     let outcome = state.node.propose(&table, &location, command).await?;
+    let consumed = charge_write(&table, location.partition, &outcome.consumed, 1.0);
     rejection_error(&outcome)?;
     let metrics = input
         .options
@@ -378,7 +431,11 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
         .then(|| collection_metrics(&table, &key_attributes, outcome.collection_size))
         .flatten();
     let response = attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?);
-    Ok(with_collection_metrics(response, metrics))
+    Ok(with_extras(
+        response,
+        metrics,
+        consumed.json(input.options.capacity_detail()),
+    ))
 }
 
 /// DynamoDB refuses updates that touch a key attribute.
@@ -432,7 +489,9 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
             matches!(return_values, "ALL_NEW" | "UPDATED_NEW"),
         ),
     };
+    admit_write(&table, location.partition)?;
     let outcome = state.node.propose(&table, &location, command).await?;
+    let consumed = charge_write(&table, location.partition, &outcome.consumed, 1.0);
     rejection_error(&outcome)?;
     let image = match return_values {
         "ALL_OLD" | "UPDATED_OLD" => outcome.old_item.as_deref().map(decode_stored).transpose()?,
@@ -445,5 +504,9 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     };
     let metrics =
         metrics_key.and_then(|key| collection_metrics(&table, &key, outcome.collection_size));
-    Ok(with_collection_metrics(attributes_response(image), metrics))
+    Ok(with_extras(
+        attributes_response(image),
+        metrics,
+        consumed.json(input.options.capacity_detail()),
+    ))
 }

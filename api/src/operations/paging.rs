@@ -2,6 +2,7 @@
 //! items evaluated and at most 1 MB read (item sizes before filtering), the filter
 //! applied after reading, projection, Select, and LastEvaluatedKey.
 
+use cirrus_partition::capacity::{read_units, ReadConsistency};
 use cirrus_partition::{IndexDescriptor, IndexKind, KeySchema, Projected, Table};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::eval::evaluate;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::items::decode_stored;
+use crate::capacity::{admit_read, charge_read, Detail, RETURN_CONSUMED_CAPACITY};
 use crate::error::ApiError;
 use crate::expressions::Placeholders;
 use crate::keys::{encode_key, EncodedKey};
@@ -73,6 +75,7 @@ pub struct ReadOptions {
     pub limit: Option<i64>,
     pub exclusive_start_key: Option<Value>,
     pub consistent_read: Option<bool>,
+    pub return_consumed_capacity: Option<String>,
 }
 
 /// An ExclusiveStartKey, encoded: the table key, and the index key when reading one.
@@ -154,6 +157,46 @@ impl ReadOptions {
             legacy::messages::CONDITIONAL_OPERATORS,
         );
         constraints.at_least(self.limit, "limit", 1);
+        constraints.one_of(
+            &self.return_consumed_capacity,
+            "returnConsumedCapacity",
+            RETURN_CONSUMED_CAPACITY,
+        );
+    }
+
+    /// Admits the read before it starts (partitions: those it touches, when known).
+    pub fn admit(
+        &self,
+        table: &Table,
+        partitions: &[u16],
+        index: Option<&IndexDescriptor>,
+    ) -> Result<(), ApiError> {
+        admit_read(table, partitions, index)
+    }
+
+    /// Charges what the page read (its total size, rounded up once) and adds
+    /// ConsumedCapacity to the response when asked for.
+    pub fn charge(
+        &self,
+        table: &Table,
+        partition: Option<u16>,
+        index: Option<&IndexDescriptor>,
+        page: Page<'_>,
+    ) -> Value {
+        let consistency = if self.consistent_read == Some(true) {
+            ReadConsistency::Strong
+        } else {
+            ReadConsistency::Eventual
+        };
+        let units = read_units(page.bytes as u64, consistency);
+        let consumed = charge_read(table, partition, index, units);
+        let mut response = page.response();
+        if let Some(consumed) =
+            consumed.json(Detail::parse(self.return_consumed_capacity.as_deref()))
+        {
+            response["ConsumedCapacity"] = consumed;
+        }
+        response
     }
 
     /// Binds the key condition, filter and projection, refusing legacy and expression

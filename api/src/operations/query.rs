@@ -1,6 +1,6 @@
 //! Query: one partition-key value, a sort-key range, read as one RocksDB range scan.
 
-use cirrus_partition::ReadTarget;
+use cirrus_partition::{IndexKind, ReadTarget};
 use cirrus_partition::{KeyAttribute, KeySchema};
 use cirrus_storage::engine::{prefix_end, prefix_successor};
 use cirrus_storage::expression::{Comparator, Condition, Operand, PathElement};
@@ -383,6 +383,11 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         }),
     );
     let target = index.map_or(ReadTarget::Table, ReadTarget::Index);
+    let partition = match index {
+        Some(index) if index.kind == IndexKind::Global => None,
+        _ => Some(table.locate(&partition_key, b"")?.partition),
+    };
+    input.read.admit(&table, partition.as_slice(), index)?;
     if end.as_ref().is_none_or(|end| start < *end) {
         state.node.query(
             &table,
@@ -394,5 +399,5 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
             |stored| reader.visit(&mut page, stored),
         )?;
     }
-    Ok(page.response())
+    Ok(input.read.charge(&table, partition, index, page))
 }

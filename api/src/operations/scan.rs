@@ -91,6 +91,7 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
                 .fetches_from_table(index, table_keys, projection.as_ref(), filter.as_ref())
         }),
     );
+    input.read.admit(&table, &[], index)?;
     state.node.scan(
         &table,
         index.map_or(ReadTarget::Table, ReadTarget::Index),
@@ -99,5 +100,5 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         resume.as_ref(),
         |stored| reader.visit(&mut page, stored),
     )?;
-    Ok(page.response())
+    Ok(input.read.charge(&table, None, index, page))
 }

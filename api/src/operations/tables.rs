@@ -67,6 +67,27 @@ struct CreateTableInput {
     global_secondary_indexes: Option<Vec<IndexInput>>,
     local_secondary_indexes: Option<Vec<IndexInput>>,
     stream_specification: Option<StreamSpecificationInput>,
+    on_demand_throughput: Option<OnDemandThroughputInput>,
+}
+
+/// OnDemandThroughput: an on-demand table's maxima (-1: none).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct OnDemandThroughputInput {
+    max_read_request_units: Option<i64>,
+    max_write_request_units: Option<i64>,
+}
+
+impl OnDemandThroughputInput {
+    fn apply(&self, descriptor: &mut TableDescriptor) {
+        let limit = |value: Option<i64>| value.filter(|v| *v > 0).map(|v| v as u64);
+        if let Some(read) = self.max_read_request_units {
+            descriptor.on_demand_max_read = limit(Some(read));
+        }
+        if let Some(write) = self.max_write_request_units {
+            descriptor.on_demand_max_write = limit(Some(write));
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -90,6 +111,7 @@ struct UpdateTableInput {
     billing_mode: Option<String>,
     provisioned_throughput: Option<ProvisionedThroughputInput>,
     global_secondary_index_updates: Option<Vec<IndexUpdateInput>>,
+    on_demand_throughput: Option<OnDemandThroughputInput>,
     stream_specification: Option<StreamSpecificationInput>,
 }
 
@@ -356,7 +378,13 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         streams,
         ttl_attribute: None,
         ttl_ready: false,
+        on_demand_max_read: None,
+        on_demand_max_write: None,
     };
+    let mut descriptor = descriptor;
+    if let Some(on_demand) = &input.on_demand_throughput {
+        on_demand.apply(&mut descriptor);
+    }
     let table = state.node.create_table(descriptor).await?;
     Ok(json!({ "TableDescription": table_description(state, &table, "CREATING") }))
 }
@@ -421,6 +449,13 @@ pub fn table_description(state: &ApiState, table: &Table, status: &str) -> Value
         description["LocalSecondaryIndexes"] = Value::Array(local_indexes);
     }
     describe_streams(d, &table_arn, &mut description);
+    if d.on_demand_max_read.is_some() || d.on_demand_max_write.is_some() {
+        let limit = |value: Option<u64>| value.map_or(-1, |v| v as i64);
+        description["OnDemandThroughput"] = json!({
+            "MaxReadRequestUnits": limit(d.on_demand_max_read),
+            "MaxWriteRequestUnits": limit(d.on_demand_max_write),
+        });
+    }
     description
 }
 
@@ -548,6 +583,7 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
         && input.provisioned_throughput.is_none()
         && input.global_secondary_index_updates.is_none()
         && input.stream_specification.is_none()
+        && input.on_demand_throughput.is_none()
     {
         return Err(ApiError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, \
@@ -583,6 +619,16 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
     }
     let mut descriptor = table.descriptor().clone();
     let now = now_epoch_seconds();
+    if let Some(on_demand) = &input.on_demand_throughput {
+        on_demand.apply(&mut descriptor);
+        if input.billing_mode.is_none()
+            && input.provisioned_throughput.is_none()
+            && input.stream_specification.is_none()
+        {
+            let table = state.node.update_table(descriptor).await?;
+            return Ok(json!({ "TableDescription": table_description(state, &table, "UPDATING") }));
+        }
+    }
     if let Some(spec) = &input.stream_specification {
         update_streams(&mut descriptor, spec, now)?;
         if input.billing_mode.is_none() && input.provisioned_throughput.is_none() {

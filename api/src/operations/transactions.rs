@@ -4,14 +4,20 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use cirrus_partition::capacity::{read_units, ReadConsistency, WriteConsumption};
 use cirrus_partition::transactions::TxItem;
 use cirrus_partition::{ItemLocation, Rejection, Table, TxAction, TxFailure, TxWrite};
+use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::projection::project;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::items::{
     check_key_untouched, decode_stored, prepare_put, read_projection, WriteOptions,
+};
+use crate::capacity::{
+    admit_read, admit_write, charge_read, charge_write, per_table_json, Detail,
+    RETURN_CONSUMED_CAPACITY,
 };
 use crate::error::ApiError;
 use crate::keys::key_of_key_map;
@@ -50,6 +56,7 @@ struct TransactWriteItem {
 struct TransactWriteItemsInput {
     transact_items: Option<Vec<TransactWriteItem>>,
     client_request_token: Option<String>,
+    return_consumed_capacity: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +78,7 @@ struct TransactGetItem {
 #[serde(rename_all = "PascalCase")]
 struct TransactGetItemsInput {
     transact_items: Option<Vec<TransactGetItem>>,
+    return_consumed_capacity: Option<String>,
 }
 
 enum Kind {
@@ -166,6 +174,11 @@ fn check_write_constraints(input: &TransactWriteItemsInput) -> Result<(), ApiErr
         &mut constraints,
         input.transact_items.as_ref().map(Vec::len),
     );
+    constraints.one_of(
+        &input.return_consumed_capacity,
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
     if let Some(token) = &input.client_request_token {
         constraints.length_between(
             Some(token.chars().count()),
@@ -217,6 +230,7 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
     let token_fingerprint = fingerprint(&request);
     let input: TransactWriteItemsInput = parse_input(request)?;
     check_write_constraints(&input)?;
+    let detail = Detail::parse(input.return_consumed_capacity.as_deref());
     let items = input.transact_items.as_deref().ok_or_else(missing)?;
     if request_bytes > MAX_REQUEST_BYTES {
         return Err(ApiError::validation(
@@ -246,11 +260,35 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
         }
     }
     let count = planned.len();
+    let tables: Vec<Arc<Table>> = planned.iter().map(|p| p.table.clone()).collect();
+    for item in &planned {
+        admit_write(&item.table, item.location.partition)?;
+    }
     let outcome = state.node.transact_write(planned).await;
-    let response = json!({});
     let result = match outcome {
-        Ok(failures) if failures.is_empty() => Ok(response),
-        Ok(failures) => Err(cancellation(count, failures)?),
+        Ok(outcome) => {
+            // Transactional writes cost twice their single-item equivalents, charged
+            // also when the transaction is cancelled.
+            let mut consumed = Vec::new();
+            for ((table_id, partition), item_units) in &outcome.consumed {
+                if let Some(table) = tables.iter().find(|t| t.descriptor().table_id == *table_id) {
+                    let units = WriteConsumption {
+                        item_units: *item_units,
+                        ..Default::default()
+                    };
+                    consumed.push(charge_write(table, *partition, &units, 2.0));
+                }
+            }
+            if outcome.failures.is_empty() {
+                let mut response = json!({});
+                if let Some(consumed) = per_table_json(&consumed, detail) {
+                    response["ConsumedCapacity"] = consumed;
+                }
+                Ok(response)
+            } else {
+                Err(cancellation(count, outcome.failures)?)
+            }
+        }
         Err(e) => Err(e.into()),
     };
     if let Some(token) = token {
@@ -318,6 +356,11 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Valu
         &mut constraints,
         input.transact_items.as_ref().map(Vec::len),
     );
+    constraints.one_of(
+        &input.return_consumed_capacity,
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
     for (i, item) in input.transact_items.iter().flatten().enumerate() {
         let member = format!("transactItems.{}.member.get", i + 1);
         constraints.not_null(&item.get, &member);
@@ -350,6 +393,9 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Valu
         )?);
         reads.push((table, location));
     }
+    for (table, location) in &reads {
+        admit_read(table, &[location.partition], None)?;
+    }
     let stored = match state.node.transact_get(&reads).await? {
         Ok(stored) => stored,
         Err(conflict) => {
@@ -365,6 +411,17 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Valu
             return Err(canceled(reasons));
         }
     };
+    let mut consumed = Vec::with_capacity(stored.len());
+    for ((table, location), stored) in reads.iter().zip(&stored) {
+        let size = stored
+            .as_deref()
+            .map(StoredItem::size)
+            .transpose()
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .unwrap_or(0);
+        let units = read_units(u64::from(size), ReadConsistency::Transactional);
+        consumed.push(charge_read(table, Some(location.partition), None, units));
+    }
     let mut responses = Vec::with_capacity(stored.len());
     for (stored, projection) in stored.into_iter().zip(&projections) {
         responses.push(match stored {
@@ -379,5 +436,10 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Valu
             None => json!({}),
         });
     }
-    Ok(json!({ "Responses": responses }))
+    let mut response = json!({ "Responses": responses });
+    let detail = Detail::parse(input.return_consumed_capacity.as_deref());
+    if let Some(consumed) = per_table_json(&consumed, detail) {
+        response["ConsumedCapacity"] = consumed;
+    }
+    Ok(response)
 }

@@ -27,6 +27,7 @@ use openraft::{EntryPayload, ErrorSubject, ErrorVerb, RaftSnapshotBuilder};
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
+use crate::capacity::{write_units, WriteConsumption};
 use crate::command::{ApplyOutcome, Command, Rejection};
 use crate::live_schema::{LiveSchema, StreamTarget, WriteSchema};
 
@@ -179,6 +180,8 @@ pub struct StateMachine {
     /// so far: together, the sequence of its next stream record.
     applying_index: u64,
     changes_in_entry: u64,
+    /// The write units the entry being applied consumed so far.
+    consumed: WriteConsumption,
 }
 
 /// Room for the change records of one log entry (a transaction writes at most 100
@@ -253,6 +256,7 @@ impl StateMachine {
             unlock_after_write: Vec::new(),
             applying_index: 0,
             changes_in_entry: 0,
+            consumed: WriteConsumption::default(),
         };
         state_machine.load_locks()?;
         Ok(state_machine)
@@ -342,6 +346,14 @@ impl StateMachine {
         }
         let indexes = self.schema.get();
         let old = self.read_item(&key)?;
+        // A write is charged even when its condition fails: on the larger of the item
+        // as it is and the item it would put.
+        let put_size = match &change {
+            Change::Put(stored) => stored_size(stored)?,
+            _ => 0,
+        };
+        let old_size = old.as_deref().map(stored_size).transpose()?.unwrap_or(0);
+        self.consumed.item_units = write_units(u64::from(old_size.max(put_size)));
         let needs_old_item =
             condition.is_some() || indexes.needs_items() || matches!(change, Change::Update(..));
         let mut old_item = match (&old, needs_old_item) {
@@ -376,6 +388,12 @@ impl StateMachine {
             new: new_stored.as_deref(),
             new_item: new_item.as_ref(),
         };
+        let new_size = new_stored
+            .as_deref()
+            .map(stored_size)
+            .transpose()?
+            .unwrap_or(0);
+        self.consumed.item_units = write_units(u64::from(old_size.max(new_size)));
         let collection_size = match self.write_item(&indexes, written, true, batch, &mut delta)? {
             Ok(size) => size,
             Err(rejection) => {
@@ -483,12 +501,14 @@ impl StateMachine {
             .engine
             .cf(CF_ITEMS)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        if let Some(old) = write.old {
-            delta.table.add(-1, -i64::from(stored_size(old)?));
+        let old_size = write.old.map(stored_size).transpose()?.unwrap_or(0);
+        let new_size = write.new.map(stored_size).transpose()?.unwrap_or(0);
+        if write.old.is_some() {
+            delta.table.add(-1, -i64::from(old_size));
         }
         match write.new {
             Some(item) => {
-                delta.table.add(1, i64::from(stored_size(item)?));
+                delta.table.add(1, i64::from(new_size));
                 batch.put_cf(items, write.key, item);
             }
             None if write.old.is_some() => batch.delete_cf(items, write.key),
@@ -504,7 +524,7 @@ impl StateMachine {
         if indexes.specs.is_empty() {
             return Ok(Ok(None));
         }
-        self.maintain_indexes(
+        let index_units = self.maintain_indexes(
             indexes,
             write.key,
             write.old_item,
@@ -512,6 +532,9 @@ impl StateMachine {
             batch,
             delta,
         )?;
+        for (id, units) in index_units {
+            *self.consumed.index_units.entry(id).or_default() += units;
+        }
         if indexes.local_ids.is_empty() {
             return Ok(Ok(None));
         }
@@ -594,8 +617,9 @@ impl StateMachine {
         new: Option<&Item>,
         batch: &mut WriteBatch,
         delta: &mut StatsRecord,
-    ) -> Result<(), RaftStorageError> {
+    ) -> Result<Vec<(u16, u32)>, RaftStorageError> {
         let table_key = &item_key[self.prefix.len()..];
+        let mut units = Vec::new();
         let cf = self
             .engine
             .cf(CF_INDEXES)
@@ -603,6 +627,7 @@ impl StateMachine {
         for spec in &indexes.specs {
             let prefix = self.index_prefix(spec.id);
             let counts = delta.indexes.entry(spec.id).or_default();
+            let mut removed = None;
             if let Some(old_key) = old.and_then(|item| spec.entry_key(&prefix, item, table_key)) {
                 let existing = self
                     .engine
@@ -611,16 +636,35 @@ impl StateMachine {
                 if let Some(existing) = existing {
                     counts.add(-1, -i64::from(stored_size(&existing)?));
                     batch.delete_cf(cf, &old_key);
+                    removed = Some((old_key, existing.to_vec()));
                 }
             }
             let entry =
                 new.and_then(|item| spec.entry(&prefix, item, table_key, &indexes.table_keys));
+            // DynamoDB's index writes: none if the entry is unchanged, one to put or
+            // remove an entry or to update it in place, two when its key moves.
+            let index_units = match (&removed, &entry) {
+                (Some((key, value)), Some(new)) if *key == new.key && *value == new.value => 0,
+                (Some((key, value)), Some(new)) if *key == new.key => {
+                    write_units(u64::from(stored_size(value)?.max(stored_size(&new.value)?)))
+                }
+                (Some((_, value)), Some(new)) => {
+                    write_units(u64::from(stored_size(value)?))
+                        + write_units(u64::from(stored_size(&new.value)?))
+                }
+                (Some((_, value)), None) => write_units(u64::from(stored_size(value)?)),
+                (None, Some(new)) => write_units(u64::from(stored_size(&new.value)?)),
+                (None, None) => 0,
+            };
+            if index_units > 0 {
+                units.push((spec.id, index_units));
+            }
             if let Some(IndexEntry { key, value }) = entry {
                 counts.add(1, i64::from(stored_size(&value)?));
                 batch.put_cf(cf, key, value);
             }
         }
-        Ok(())
+        Ok(units)
     }
 
     /// Records the change of the written item's collection size (its items and their
@@ -849,6 +893,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let mut batch = WriteBatch::default();
             self.applying_index = entry.log_id.index;
             self.changes_in_entry = 0;
+            self.consumed = WriteConsumption::default();
             let (outcome, delta) = match entry.payload {
                 EntryPayload::Blank => (ApplyOutcome::default(), StatsRecord::default()),
                 EntryPayload::Normal(command) => self.apply_command(command, &mut batch)?,
@@ -877,6 +922,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             self.engine
                 .write(batch)
                 .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+            let mut outcome = outcome;
+            outcome.consumed = std::mem::take(&mut self.consumed);
             for key in self.unlock_after_write.drain(..) {
                 self.locks.remove(&key);
             }

@@ -21,6 +21,7 @@ use cirrus_storage::StorageError;
 use openraft::ErrorVerb;
 
 use super::{check_condition, encode, sm_error, Change, ItemWrite, StateMachine, StatsRecord};
+use crate::capacity::write_units;
 use crate::command::{ApplyOutcome, PartitionRef, Rejection, TxAction, TxFailure, TxId, TxWrite};
 use crate::raft_types::RaftStorageError;
 
@@ -149,6 +150,16 @@ impl StateMachine {
                 continue;
             }
             let old = self.read_item(&action.key)?;
+            let old_size = old
+                .as_deref()
+                .map(super::stored_size)
+                .transpose()?
+                .unwrap_or(0);
+            let put_size = match &action.write {
+                TxWrite::Put(stored) => super::stored_size(stored)?,
+                _ => 0,
+            };
+            self.consumed.item_units += write_units(u64::from(old_size.max(put_size)));
             let mut old_item = old.as_deref().map(Self::decode).transpose()?;
             let change = match action.write {
                 TxWrite::Put(item) => Some(Change::Put(item)),

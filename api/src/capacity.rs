@@ -1,0 +1,216 @@
+//! Capacity at the front door: admitting a request before it does any work (or
+//! refusing it with DynamoDB's throttling error), charging what it consumed after, and
+//! ReturnConsumedCapacity's ConsumedCapacity. The accounting rules themselves live in
+//! `cirrus_partition::capacity`.
+
+use std::collections::BTreeMap;
+
+use cirrus_partition::capacity::{Throttled, WriteConsumption};
+use cirrus_partition::{IndexDescriptor, IndexKind, Table};
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+
+pub const RETURN_CONSUMED_CAPACITY: &[&str] = &["INDEXES", "TOTAL", "NONE"];
+
+/// How much of the consumption a response reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    None,
+    Total,
+    Indexes,
+}
+
+impl Detail {
+    pub fn parse(value: Option<&str>) -> Detail {
+        match value {
+            Some("TOTAL") => Detail::Total,
+            Some("INDEXES") => Detail::Indexes,
+            _ => Detail::None,
+        }
+    }
+}
+
+fn throttled(throttled: Throttled) -> ApiError {
+    match throttled {
+        Throttled::Provisioned => ApiError::ProvisionedThroughputExceeded(
+            "The level of configured provisioned throughput for the table was exceeded. Consider \
+             increasing your provisioning level with the UpdateTable API."
+                .into(),
+        ),
+        Throttled::OnDemandMaximum => ApiError::Throttling(
+            "Throughput exceeds the maximum OnDemandThroughput configured on table or index".into(),
+        ),
+    }
+}
+
+pub fn admit_write(table: &Table, partition: u16) -> Result<(), ApiError> {
+    table.capacity().admit_write(partition).map_err(throttled)
+}
+
+pub fn admit_read(
+    table: &Table,
+    partitions: &[u16],
+    index: Option<&IndexDescriptor>,
+) -> Result<(), ApiError> {
+    table
+        .capacity()
+        .admit_read(partitions, global_index_id(index))
+        .map_err(throttled)
+}
+
+fn global_index_id(index: Option<&IndexDescriptor>) -> Option<u16> {
+    index
+        .filter(|index| index.kind == IndexKind::Global)
+        .map(|index| index.spec.id)
+}
+
+/// What one request consumed on one table and its indexes.
+#[derive(Debug, Clone, Default)]
+pub struct Consumed {
+    pub table_name: String,
+    read: bool,
+    table: f64,
+    local: BTreeMap<String, f64>,
+    global: BTreeMap<String, f64>,
+}
+
+fn units_json(read: bool, units: f64) -> Value {
+    let mut value = json!({ "CapacityUnits": units });
+    value[if read {
+        "ReadCapacityUnits"
+    } else {
+        "WriteCapacityUnits"
+    }] = json!(units);
+    value
+}
+
+impl Consumed {
+    pub fn new(table: &Table, read: bool) -> Consumed {
+        Consumed {
+            table_name: table.descriptor().name.clone(),
+            read,
+            ..Default::default()
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.table + self.local.values().sum::<f64>() + self.global.values().sum::<f64>()
+    }
+
+    pub fn add(&mut self, other: &Consumed) {
+        self.table += other.table;
+        for (mine, theirs) in [
+            (&mut self.local, &other.local),
+            (&mut self.global, &other.global),
+        ] {
+            for (name, units) in theirs {
+                *mine.entry(name.clone()).or_default() += units;
+            }
+        }
+    }
+
+    /// ConsumedCapacity as DynamoDB shapes it, or `None` when not asked for.
+    pub fn json(&self, detail: Detail) -> Option<Value> {
+        if detail == Detail::None {
+            return None;
+        }
+        let mut value = units_json(self.read, self.total());
+        value["TableName"] = json!(self.table_name);
+        if detail == Detail::Indexes {
+            value["Table"] = units_json(self.read, self.table);
+            for (member, indexes) in [
+                ("LocalSecondaryIndexes", &self.local),
+                ("GlobalSecondaryIndexes", &self.global),
+            ] {
+                if !indexes.is_empty() {
+                    let map: Map<String, Value> = indexes
+                        .iter()
+                        .map(|(name, units)| (name.clone(), units_json(self.read, *units)))
+                        .collect();
+                    value[member] = Value::Object(map);
+                }
+            }
+        }
+        Some(value)
+    }
+}
+
+/// Charges a write (`multiplier` 2 for transactions) and returns what it consumed.
+pub fn charge_write(
+    table: &Table,
+    partition: u16,
+    consumption: &WriteConsumption,
+    multiplier: f64,
+) -> Consumed {
+    let mut consumed = Consumed::new(table, false);
+    consumed.table = f64::from(consumption.item_units) * multiplier;
+    let mut table_units = consumed.table;
+    let mut global_units = Vec::new();
+    for (id, units) in &consumption.index_units {
+        let units = f64::from(*units) * multiplier;
+        let Some(index) = table.descriptor().indexes.iter().find(|i| i.spec.id == *id) else {
+            continue;
+        };
+        match index.kind {
+            // A local index's writes are the table's.
+            IndexKind::Local => {
+                table_units += units;
+                *consumed.local.entry(index.spec.name.clone()).or_default() += units;
+            }
+            IndexKind::Global => {
+                global_units.push((*id, units));
+                *consumed.global.entry(index.spec.name.clone()).or_default() += units;
+            }
+        }
+    }
+    table
+        .capacity()
+        .charge_write(partition, table_units, &global_units);
+    consumed
+}
+
+/// Charges a read of the table or of `index` and returns what it consumed.
+pub fn charge_read(
+    table: &Table,
+    partition: Option<u16>,
+    index: Option<&IndexDescriptor>,
+    units: f64,
+) -> Consumed {
+    let mut consumed = Consumed::new(table, true);
+    match index {
+        Some(index) => {
+            let by_kind = match index.kind {
+                IndexKind::Local => &mut consumed.local,
+                IndexKind::Global => &mut consumed.global,
+            };
+            by_kind.insert(index.spec.name.clone(), units);
+        }
+        None => consumed.table = units,
+    }
+    table
+        .capacity()
+        .charge_read(partition, global_index_id(index), units);
+    consumed
+}
+
+/// ConsumedCapacity of a multi-table request: one entry per table.
+pub fn per_table_json(consumed: &[Consumed], detail: Detail) -> Option<Value> {
+    if detail == Detail::None {
+        return None;
+    }
+    let mut by_table: BTreeMap<&str, Consumed> = BTreeMap::new();
+    for entry in consumed {
+        by_table
+            .entry(&entry.table_name)
+            .or_insert_with(|| Consumed {
+                table_name: entry.table_name.clone(),
+                read: entry.read,
+                ..Default::default()
+            })
+            .add(entry);
+    }
+    Some(Value::Array(
+        by_table.values().filter_map(|c| c.json(detail)).collect(),
+    ))
+}

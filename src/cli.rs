@@ -17,6 +17,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a Cirrus node serving the DynamoDB API (one node, embedded, by default).
     Serve(ServeOptions),
+    /// Drive a DynamoDB endpoint with a YCSB-style workload and report throughput and
+    /// latency.
+    Bench(crate::bench::options::BenchOptions),
 }
 
 #[derive(Args)]

@@ -1,6 +1,7 @@
 //! The `cirrus` binary: parses the command line and wires the crates together.
 //! No business logic lives here.
 
+mod bench;
 mod cli;
 mod serve;
 
@@ -17,7 +18,8 @@ fn main() -> std::process::ExitCode {
         )
         .init();
     let outcome = match cli.command {
-        Command::Serve(options) => serve::run(options),
+        Command::Serve(options) => serve::run(options).map_err(|e| e.to_string()),
+        Command::Bench(options) => bench::run(options).map_err(|e| e.to_string()),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -68,8 +68,13 @@ pub async fn update_time_to_live(state: &ApiState, request: Value) -> Result<Val
         .map_err(|_| table_not_found(table_name))?;
     let current = table.descriptor().ttl_attribute.as_deref();
     match (enabled, current) {
-        (true, Some(_)) => {
+        (true, Some(current)) if current == attribute => {
             return Err(ApiError::validation("TimeToLive is already enabled"));
+        }
+        (true, Some(current)) => {
+            return Err(ApiError::validation(format!(
+                "TimeToLive is active on a different AttributeName: current AttributeName is {current}"
+            )));
         }
         (false, None) => {
             return Err(ApiError::validation("TimeToLive is already disabled"));

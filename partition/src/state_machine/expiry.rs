@@ -160,10 +160,15 @@ impl StateMachine {
         Ok((outcome, StatsRecord::default()))
     }
 
+    /// Drops the partition's expiry index, unless TTL was enabled again meanwhile
+    /// (stale entries then fall to the guard of `expire`).
     pub(super) fn drop_expiry(
         &mut self,
         batch: &mut WriteBatch,
     ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
+        if self.schema.get().ttl_attribute.is_some() {
+            return Ok((ApplyOutcome::default(), StatsRecord::default()));
+        }
         let cf = self
             .engine
             .cf(CF_EXPIRY)

@@ -194,23 +194,23 @@ pub fn charge_read(
     consumed
 }
 
-/// ConsumedCapacity of a multi-table request: one entry per table.
+/// ConsumedCapacity of a multi-table request: one entry per table, in the order the
+/// request first names them.
 pub fn per_table_json(consumed: &[Consumed], detail: Detail) -> Option<Value> {
     if detail == Detail::None {
         return None;
     }
-    let mut by_table: BTreeMap<&str, Consumed> = BTreeMap::new();
+    let mut by_table: Vec<Consumed> = Vec::new();
     for entry in consumed {
-        by_table
-            .entry(&entry.table_name)
-            .or_insert_with(|| Consumed {
-                table_name: entry.table_name.clone(),
-                read: entry.read,
-                ..Default::default()
-            })
-            .add(entry);
+        match by_table
+            .iter_mut()
+            .find(|c| c.table_name == entry.table_name)
+        {
+            Some(total) => total.add(entry),
+            None => by_table.push(entry.clone()),
+        }
     }
     Some(Value::Array(
-        by_table.values().filter_map(|c| c.json(detail)).collect(),
+        by_table.iter().filter_map(|c| c.json(detail)).collect(),
     ))
 }

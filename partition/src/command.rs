@@ -84,6 +84,27 @@ pub enum Command {
     BackfillExpiry { after: Option<Vec<u8>>, limit: u32 },
     /// Removes every expiry entry of the partition (TTL was disabled).
     DropExpiry,
+    /// Several single-item writes proposed together: one log entry, one fsync, one
+    /// write batch; each is applied as if it were its own entry, in order.
+    Batch(Vec<Command>),
+}
+
+impl Command {
+    /// Whether the command may share a log entry with others: single-item writes,
+    /// whose rejections never undo anything already in the entry's write batch.
+    pub fn batchable(&self) -> bool {
+        self.item_key().is_some()
+    }
+
+    /// The item a single-item write acts on.
+    pub fn item_key(&self) -> Option<&[u8]> {
+        match self {
+            Command::Put { key, .. }
+            | Command::Delete { key, .. }
+            | Command::Update { key, .. } => Some(key),
+            _ => None,
+        }
+    }
 }
 
 /// A transaction's id: unique on this node across restarts.
@@ -157,4 +178,6 @@ pub struct ApplyOutcome {
     pub tx_failures: Vec<TxFailure>,
     /// The write units the command consumed (also when its condition failed).
     pub consumed: WriteConsumption,
+    /// For a `Batch`: each command's outcome, in order.
+    pub batch: Vec<ApplyOutcome>,
 }

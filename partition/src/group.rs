@@ -1,11 +1,13 @@
-//! One partition's Raft group: its openraft instance and its statistics.
+//! One partition's Raft group: its openraft instance, its statistics, and the batcher
+//! that proposes concurrent single-item writes together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use cirrus_storage::engine::Engine;
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
@@ -28,6 +30,82 @@ pub struct RaftGroup {
     raft: Raft<TypeConfig>,
     stats: Arc<PartitionStats>,
     locks: Arc<TxLocks>,
+    batcher: mpsc::UnboundedSender<Pending>,
+}
+
+/// A single-item write waiting to be proposed with others.
+type Pending = (
+    Command,
+    oneshot::Sender<Result<ApplyOutcome, PartitionError>>,
+);
+
+/// Most writes in one batched log entry.
+const MAX_BATCH: usize = 256;
+/// Batched entries in flight at once per group: while they are, new writes queue up
+/// and go together in the next one.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Collects concurrent single-item writes into `Command::Batch` entries. A batch never
+/// holds two writes of one item (the second waits for the next batch), because the
+/// state machine reads items from RocksDB, which sees a batch's writes only at its end.
+async fn run_batcher(raft: Raft<TypeConfig>, mut queue: mpsc::UnboundedReceiver<Pending>) {
+    let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    let mut carried: Option<Pending> = None;
+    loop {
+        let first = match carried.take() {
+            Some(pending) => pending,
+            None => match queue.recv().await {
+                Some(pending) => pending,
+                None => return,
+            },
+        };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let mut keys: HashSet<Vec<u8>> = HashSet::new();
+        keys.extend(first.0.item_key().map(<[u8]>::to_vec));
+        let mut pending = vec![first];
+        while pending.len() < MAX_BATCH {
+            let Ok(next) = queue.try_recv() else {
+                break;
+            };
+            let key = next.0.item_key().map(<[u8]>::to_vec).unwrap_or_default();
+            if !keys.insert(key) {
+                carried = Some(next);
+                break;
+            }
+            pending.push(next);
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            if pending.len() == 1 {
+                for (command, reply) in pending {
+                    let outcome = raft
+                        .client_write(command)
+                        .await
+                        .map(|response| response.data)
+                        .map_err(PartitionError::raft);
+                    let _ = reply.send(outcome);
+                }
+                return;
+            }
+            let (commands, replies): (Vec<Command>, Vec<_>) = pending.into_iter().unzip();
+            match raft.client_write(Command::Batch(commands)).await {
+                Ok(response) => {
+                    for (outcome, reply) in response.data.batch.into_iter().zip(replies) {
+                        let _ = reply.send(Ok(outcome));
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    for reply in replies {
+                        let _ = reply.send(Err(PartitionError::Raft(message.clone())));
+                    }
+                }
+            }
+        });
+    }
 }
 
 fn raft_config() -> Result<Arc<Config>, PartitionError> {
@@ -80,7 +158,29 @@ impl RaftGroup {
             .current_leader(LOCAL_NODE_ID, "partition leader elected")
             .await
             .map_err(PartitionError::raft)?;
-        Ok(RaftGroup { raft, stats, locks })
+        let (batcher, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run_batcher(raft.clone(), queue));
+        Ok(RaftGroup {
+            raft,
+            stats,
+            locks,
+            batcher,
+        })
+    }
+
+    /// Proposes a single-item write together with whatever other writes arrive
+    /// meanwhile; returns once it is committed (durable) and applied.
+    pub async fn propose_batched(&self, command: Command) -> Result<ApplyOutcome, PartitionError> {
+        if !command.batchable() {
+            return self.propose(command).await;
+        }
+        let (reply, outcome) = oneshot::channel();
+        self.batcher
+            .send((command, reply))
+            .map_err(|_| PartitionError::Raft("the partition is shutting down".into()))?;
+        outcome
+            .await
+            .map_err(|_| PartitionError::Raft("the partition is shutting down".into()))?
     }
 
     /// Proposes `command`, returning once it is committed (durable) and applied.

@@ -593,6 +593,15 @@ impl Node {
         location: &ItemLocation,
         command: Command,
     ) -> Result<ApplyOutcome, PartitionError> {
+        // Writes on tables with local indexes stay alone: an item-collection refusal
+        // clears its entry's write batch.
+        if table.schema.get().local_ids.is_empty() {
+            self.proposals.fetch_add(1, Ordering::Relaxed);
+            return table
+                .group(location.partition)?
+                .propose_batched(command)
+                .await;
+        }
         self.propose_to(table, location.partition, command).await
     }
 

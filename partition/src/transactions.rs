@@ -23,7 +23,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 
-use crate::command::{Command, PartitionRef, TxAction, TxFailure, TxId};
+use crate::capacity::WriteConsumption;
+use crate::command::{ApplyOutcome, Command, PartitionRef, TxAction, TxFailure, TxId};
 use crate::error::PartitionError;
 use crate::node::{ItemLocation, Node, Table};
 use crate::state_machine::StateMachine;
@@ -44,7 +45,9 @@ pub struct TxItem {
 #[derive(Debug, Default)]
 pub struct TxOutcome {
     pub failures: Vec<TxFailure>,
-    pub consumed: Vec<(PartitionRef, u32)>,
+    /// Per participant partition: the items' units (from the prepare) and, once
+    /// committed, the index writes' units (from the commit).
+    pub consumed: Vec<(PartitionRef, WriteConsumption)>,
 }
 
 /// Why a transactional read could not see a consistent state.
@@ -98,7 +101,7 @@ impl Node {
         for (at, outcome) in join_all(prepares).await {
             match outcome {
                 Ok(outcome) => {
-                    result.consumed.push((at, outcome.consumed.item_units));
+                    result.consumed.push((at, outcome.consumed));
                     if outcome.tx_failures.is_empty() {
                         prepared.push(at);
                     }
@@ -124,8 +127,14 @@ impl Node {
         };
         self.propose_to(coordinator_table, coordinator.1, decide)
             .await?;
-        self.finish_everywhere(&participants, &prepared, |tx| Command::TxCommit { tx }, tx)
+        let committed = self
+            .finish_everywhere(&participants, &prepared, |tx| Command::TxCommit { tx }, tx)
             .await?;
+        for (at, outcome) in committed {
+            if let Some((_, consumed)) = result.consumed.iter_mut().find(|(p, _)| *p == at) {
+                consumed.index_units = outcome.consumed.index_units;
+            }
+        }
         self.propose_to(coordinator_table, coordinator.1, Command::TxForget { tx })
             .await?;
         Ok(result)
@@ -137,15 +146,17 @@ impl Node {
         prepared: &[PartitionRef],
         command: impl Fn(TxId) -> Command,
         tx: TxId,
-    ) -> Result<(), PartitionError> {
+    ) -> Result<Vec<(PartitionRef, ApplyOutcome)>, PartitionError> {
         let finishing = prepared.iter().filter_map(|at| {
             let (table, _) = participants.get(at)?;
-            Some(self.propose_to(table, at.1, command(tx)))
+            let proposal = self.propose_to(table, at.1, command(tx));
+            Some(async move { (*at, proposal.await) })
         });
-        for outcome in join_all(finishing).await {
-            outcome?;
+        let mut outcomes = Vec::new();
+        for (at, outcome) in join_all(finishing).await {
+            outcomes.push((at, outcome?));
         }
-        Ok(())
+        Ok(outcomes)
     }
 
     /// Reads items as of one moment: no item may be held by a transaction, and a second

@@ -1109,3 +1109,15 @@ pub fn seq_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
+
+// ---------------------------------------------------------------------------------------
+// Capacity helpers
+// ---------------------------------------------------------------------------------------
+
+impl TestServer {
+    /// An SDK client like `client()` (the SDK's standard retry mode, same backoff) that
+    /// makes up to `attempts` attempts per call instead of the default 3.
+    pub fn client_with_max_attempts(&self, attempts: u32) -> Client {
+        self.client_with(RetryConfig::standard().with_max_attempts(attempts))
+    }
+}

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use cirrus_partition::capacity::{read_units, ReadConsistency, WriteConsumption};
+use cirrus_partition::capacity::{read_units, ReadConsistency};
 use cirrus_partition::transactions::TxItem;
 use cirrus_partition::{ItemLocation, Rejection, Table, TxAction, TxFailure, TxWrite};
 use cirrus_storage::engine::StoredItem;
@@ -270,13 +270,9 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
             // Transactional writes cost twice their single-item equivalents, charged
             // also when the transaction is cancelled.
             let mut consumed = Vec::new();
-            for ((table_id, partition), item_units) in &outcome.consumed {
+            for ((table_id, partition), units) in &outcome.consumed {
                 if let Some(table) = tables.iter().find(|t| t.descriptor().table_id == *table_id) {
-                    let units = WriteConsumption {
-                        item_units: *item_units,
-                        ..Default::default()
-                    };
-                    consumed.push(charge_write(table, *partition, &units, 2.0));
+                    consumed.push(charge_write(table, *partition, units, 2.0));
                 }
             }
             if outcome.failures.is_empty() {

@@ -334,6 +334,7 @@ impl StateMachine {
                 return self.backfill_expiry(after, limit, batch)
             }
             Command::DropExpiry => return self.drop_expiry(batch),
+            Command::Batch(commands) => return self.apply_batch(commands, batch),
         };
         if self.locks.holds(&key) {
             return Ok((
@@ -346,14 +347,10 @@ impl StateMachine {
         }
         let indexes = self.schema.get();
         let old = self.read_item(&key)?;
-        // A write is charged even when its condition fails: on the larger of the item
-        // as it is and the item it would put.
-        let put_size = match &change {
-            Change::Put(stored) => stored_size(stored)?,
-            _ => 0,
-        };
+        // A write is charged even when its condition fails: on the item as it is (one
+        // unit when there is none, as DynamoDB charges a refused write of a new item).
         let old_size = old.as_deref().map(stored_size).transpose()?.unwrap_or(0);
-        self.consumed.item_units = write_units(u64::from(old_size.max(put_size)));
+        self.consumed.item_units = write_units(u64::from(old_size));
         let needs_old_item =
             condition.is_some() || indexes.needs_items() || matches!(change, Change::Update(..));
         let mut old_item = match (&old, needs_old_item) {
@@ -408,6 +405,36 @@ impl StateMachine {
             ..Default::default()
         };
         Ok((outcome, delta))
+    }
+
+    /// Applies batched single-item writes one after another into the entry's batch,
+    /// each with its own outcome and consumption.
+    fn apply_batch(
+        &mut self,
+        commands: Vec<Command>,
+        batch: &mut WriteBatch,
+    ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
+        let mut outcomes = Vec::with_capacity(commands.len());
+        let mut total = StatsRecord::default();
+        for command in commands {
+            self.consumed = WriteConsumption::default();
+            // Only batchable commands are batched: none can undo the shared batch.
+            let (mut outcome, delta) = if command.batchable() {
+                self.apply_command(command, batch)?
+            } else {
+                (ApplyOutcome::default(), StatsRecord::default())
+            };
+            outcome.consumed = std::mem::take(&mut self.consumed);
+            outcomes.push(outcome);
+            total.add(&delta);
+        }
+        Ok((
+            ApplyOutcome {
+                batch: outcomes,
+                ..Default::default()
+            },
+            total,
+        ))
     }
 
     fn read_item(&self, key: &[u8]) -> Result<Option<Vec<u8>>, RaftStorageError> {

@@ -155,11 +155,6 @@ impl StateMachine {
                 .map(super::stored_size)
                 .transpose()?
                 .unwrap_or(0);
-            let put_size = match &action.write {
-                TxWrite::Put(stored) => super::stored_size(stored)?,
-                _ => 0,
-            };
-            self.consumed.item_units += write_units(u64::from(old_size.max(put_size)));
             let mut old_item = old.as_deref().map(Self::decode).transpose()?;
             let change = match action.write {
                 TxWrite::Put(item) => Some(Change::Put(item)),
@@ -178,6 +173,13 @@ impl StateMachine {
                     check_condition(action.condition.as_ref(), old_item.as_ref()).map(|()| None)
                 }
             };
+            // Charged on the larger of the item before and after (or as it is, when
+            // the action is refused).
+            let new_size = match &decided {
+                Ok(Some(Some(stored))) => super::stored_size(stored)?,
+                _ => 0,
+            };
+            self.consumed.item_units += write_units(u64::from(old_size.max(new_size)));
             match decided {
                 Ok(pending) => locks.push((
                     action.key,

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::capacity::{
-    admit_read, admit_write, charge_read, charge_write, Detail, RETURN_CONSUMED_CAPACITY,
+    admit_read, admit_write, charge_read, charge_write, Consumed, Detail, RETURN_CONSUMED_CAPACITY,
 };
 use crate::error::ApiError;
 use crate::expressions::Placeholders;
@@ -200,6 +200,27 @@ pub fn collection_metrics(table: &Table, attributes: &Item, size: Option<u64>) -
     }))
 }
 
+/// The response of a PutItem or DeleteItem: the old item when asked for, and the
+/// extras.
+fn old_item_response(
+    options: &WriteOptions,
+    table: &Table,
+    key_attributes: &Item,
+    outcome: &ApplyOutcome,
+    consumed: &Consumed,
+) -> Result<Value, ApiError> {
+    let metrics = options
+        .wants_collection_metrics()
+        .then(|| collection_metrics(table, key_attributes, outcome.collection_size))
+        .flatten();
+    let old = outcome.old_item.as_deref().map(decode_stored).transpose()?;
+    Ok(with_extras(
+        attributes_response(old),
+        metrics,
+        consumed.json(options.capacity_detail()),
+    ))
+}
+
 /// Adds ItemCollectionMetrics and ConsumedCapacity to a write's response when asked for.
 fn with_extras(mut response: Value, metrics: Option<Value>, consumed: Option<Value>) -> Value {
     if let Some(metrics) = metrics {
@@ -313,17 +334,7 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     let outcome = state.node.propose(&table, &location, command).await?;
     let consumed = charge_write(&table, location.partition, &outcome.consumed, 1.0);
     rejection_error(&outcome)?;
-    let metrics = input
-        .options
-        .wants_collection_metrics()
-        .then(|| collection_metrics(&table, &item, outcome.collection_size))
-        .flatten();
-    let response = attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?);
-    Ok(with_extras(
-        response,
-        metrics,
-        consumed.json(input.options.capacity_detail()),
-    ))
+    old_item_response(&input.options, &table, &item, &outcome, &consumed)
 }
 
 pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
@@ -425,17 +436,7 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     let outcome = state.node.propose(&table, &location, command).await?;
     let consumed = charge_write(&table, location.partition, &outcome.consumed, 1.0);
     rejection_error(&outcome)?;
-    let metrics = input
-        .options
-        .wants_collection_metrics()
-        .then(|| collection_metrics(&table, &key_attributes, outcome.collection_size))
-        .flatten();
-    let response = attributes_response(outcome.old_item.as_deref().map(decode_stored).transpose()?);
-    Ok(with_extras(
-        response,
-        metrics,
-        consumed.json(input.options.capacity_detail()),
-    ))
+    old_item_response(&input.options, &table, &key_attributes, &outcome, &consumed)
 }
 
 /// DynamoDB refuses updates that touch a key attribute.

@@ -363,6 +363,30 @@ impl ReadOptions {
         }))
     }
 
+    /// The page a Query or Scan fills, and the reader that hands it items (or, for a
+    /// local index read needing more than the index holds, the table's items).
+    pub fn reading<'a>(
+        &'a self,
+        state: &'a ApiState,
+        table: &'a Table,
+        index: Option<&'a IndexDescriptor>,
+        filter: Option<&'a Condition>,
+        projection: Option<&'a Projection>,
+    ) -> (Page<'a>, TableReader<'a>) {
+        let table_keys = &table.descriptor().key_schema;
+        let mut page = Page::new(
+            table_keys,
+            self.limit,
+            filter,
+            projection,
+            self.count_only(),
+        );
+        page.index_schema = index.map(|index| &index.spec.key_schema);
+        let fetching =
+            index.filter(|index| self.fetches_from_table(index, table_keys, projection, filter));
+        (page, TableReader::new(state, table, fetching))
+    }
+
     pub fn count_only(&self) -> bool {
         self.select.as_deref() == Some("COUNT")
     }

@@ -9,9 +9,7 @@ use cirrus_storage::AttributeValue;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::paging::{
-    condition_paths, BoundRead, KeyConditionInput, Page, ReadOptions, TableReader,
-};
+use super::paging::{condition_paths, BoundRead, KeyConditionInput, ReadOptions};
 use crate::error::ApiError;
 use crate::legacy::FilterParameter;
 use crate::state::ApiState;
@@ -364,24 +362,10 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
             });
         }
     }
-    let count_only = input.read.count_only();
-    let mut page = Page::new(
-        table_keys,
-        input.read.limit,
-        filter.as_ref(),
-        projection.as_ref(),
-        count_only,
-    );
-    page.index_schema = index.map(|index| &index.spec.key_schema);
-    let reader = TableReader::new(
-        state,
-        &table,
-        index.filter(|index| {
-            input
-                .read
-                .fetches_from_table(index, table_keys, projection.as_ref(), filter.as_ref())
-        }),
-    );
+    let (mut page, reader) =
+        input
+            .read
+            .reading(state, &table, index, filter.as_ref(), projection.as_ref());
     let target = index.map_or(ReadTarget::Table, ReadTarget::Index);
     let partition = match index {
         Some(index) if index.kind == IndexKind::Global => None,

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use cirrus_partition::{ReadTarget, ScanResume};
 
-use super::paging::{BoundRead, KeyConditionInput, Page, ReadOptions, TableReader};
+use super::paging::{BoundRead, KeyConditionInput, ReadOptions};
 use crate::error::ApiError;
 use crate::legacy::FilterParameter;
 use crate::state::ApiState;
@@ -73,24 +73,10 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
             key: start_key.entry_key(),
             table_partition_key: start_key.table.partition,
         });
-    let count_only = input.read.count_only();
-    let mut page = Page::new(
-        table_keys,
-        input.read.limit,
-        filter.as_ref(),
-        projection.as_ref(),
-        count_only,
-    );
-    page.index_schema = index.map(|index| &index.spec.key_schema);
-    let reader = TableReader::new(
-        state,
-        &table,
-        index.filter(|index| {
-            input
-                .read
-                .fetches_from_table(index, table_keys, projection.as_ref(), filter.as_ref())
-        }),
-    );
+    let (mut page, reader) =
+        input
+            .read
+            .reading(state, &table, index, filter.as_ref(), projection.as_ref());
     input.read.admit(&table, &[], index)?;
     state.node.scan(
         &table,

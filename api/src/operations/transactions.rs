@@ -102,8 +102,18 @@ impl TransactWriteItem {
     }
 }
 
-fn check_action_count(constraints: &mut Constraints, count: Option<usize>) {
+/// The members both transactional operations check alike.
+fn check_common(
+    constraints: &mut Constraints,
+    count: Option<usize>,
+    return_consumed_capacity: &Option<String>,
+) {
     constraints.length_between(count, "'[...]'", "transactItems", 1, MAX_ACTIONS);
+    constraints.one_of(
+        return_consumed_capacity,
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
 }
 
 fn duplicate_item() -> ApiError {
@@ -170,14 +180,10 @@ fn plan_action(
 fn check_write_constraints(input: &TransactWriteItemsInput) -> Result<(), ApiError> {
     let mut constraints = Constraints::new();
     constraints.not_null(&input.transact_items, "transactItems");
-    check_action_count(
+    check_common(
         &mut constraints,
         input.transact_items.as_ref().map(Vec::len),
-    );
-    constraints.one_of(
         &input.return_consumed_capacity,
-        "returnConsumedCapacity",
-        RETURN_CONSUMED_CAPACITY,
     );
     if let Some(token) = &input.client_request_token {
         constraints.length_between(
@@ -348,14 +354,10 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Valu
     let input: TransactGetItemsInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.not_null(&input.transact_items, "transactItems");
-    check_action_count(
+    check_common(
         &mut constraints,
         input.transact_items.as_ref().map(Vec::len),
-    );
-    constraints.one_of(
         &input.return_consumed_capacity,
-        "returnConsumedCapacity",
-        RETURN_CONSUMED_CAPACITY,
     );
     for (i, item) in input.transact_items.iter().flatten().enumerate() {
         let member = format!("transactItems.{}.member.get", i + 1);

@@ -3,12 +3,12 @@
 //! item.
 
 use cirrus_storage::change_log::ChangeOrigin;
-use cirrus_storage::engine::{prefix_end, CF_EXPIRY, CF_ITEMS};
+use cirrus_storage::engine::{prefix_end, CF_EXPIRY};
 use cirrus_storage::expiry::{expiry_key, expiry_of, expiry_prefix};
 use openraft::ErrorVerb;
 use rocksdb::WriteBatch;
 
-use super::{sm_error, ItemWrite, StateMachine, StatsRecord};
+use super::{resume_after, sm_error, ItemWrite, StateMachine, StatsRecord};
 use crate::command::ApplyOutcome;
 use crate::raft_types::RaftStorageError;
 
@@ -120,20 +120,7 @@ impl StateMachine {
         let Some(attribute) = &schema.ttl_attribute else {
             return Ok((ApplyOutcome::default(), StatsRecord::default()));
         };
-        let start = match after {
-            Some(mut key) => {
-                key.push(0);
-                key
-            }
-            None => self.prefix.to_vec(),
-        };
-        let mut chunk = Vec::new();
-        self.engine
-            .scan(CF_ITEMS, &start, &prefix_end(&self.prefix), |key, value| {
-                chunk.push((key.to_vec(), value.to_vec()));
-                Ok(chunk.len() < limit as usize)
-            })
-            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
+        let mut chunk = self.items_after(after, limit)?;
         let cf = self
             .engine
             .cf(CF_EXPIRY)
@@ -151,10 +138,7 @@ impl StateMachine {
             }
         }
         let outcome = ApplyOutcome {
-            backfill_resume_after: match chunk.pop() {
-                Some((last, _)) if chunk.len() + 1 >= limit as usize => Some(last),
-                _ => None,
-            },
+            backfill_resume_after: resume_after(&mut chunk, limit),
             ..Default::default()
         };
         Ok((outcome, StatsRecord::default()))

@@ -224,6 +224,15 @@ fn now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Where a backfill resumes: after the last item of a full chunk; `None` once a chunk
+/// came back short (the partition is covered).
+fn resume_after(chunk: &mut KeyValues, limit: u32) -> Option<Vec<u8>> {
+    match chunk.pop() {
+        Some((last, _)) if chunk.len() + 1 >= limit as usize => Some(last),
+        _ => None,
+    }
+}
+
 fn stored_size(stored: &[u8]) -> Result<u32, RaftStorageError> {
     StoredItem::size(stored).map_err(|e| sm_error(ErrorVerb::Read, e))
 }
@@ -760,21 +769,7 @@ impl StateMachine {
         let Some(spec) = indexes.spec(index_id) else {
             return Ok((ApplyOutcome::default(), delta));
         };
-        let start = match after {
-            // Keys are self-delimiting: the first key after `k` is at least `k · 0x00`.
-            Some(mut key) => {
-                key.push(0);
-                key
-            }
-            None => self.prefix.to_vec(),
-        };
-        let mut chunk = Vec::new();
-        self.engine
-            .scan(CF_ITEMS, &start, &prefix_end(&self.prefix), |key, value| {
-                chunk.push((key.to_vec(), value.to_vec()));
-                Ok(chunk.len() < limit as usize)
-            })
-            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
+        let mut chunk = self.items_after(after, limit)?;
         let cf = self
             .engine
             .cf(CF_INDEXES)
@@ -800,13 +795,35 @@ impl StateMachine {
             }
         }
         let outcome = ApplyOutcome {
-            backfill_resume_after: match chunk.pop() {
-                Some((last, _)) if chunk.len() + 1 >= limit as usize => Some(last),
-                _ => None,
-            },
+            backfill_resume_after: resume_after(&mut chunk, limit),
             ..Default::default()
         };
         Ok((outcome, delta))
+    }
+
+    /// Up to `limit` items of the partition in key order, from after the item key
+    /// `after` (from the start when `None`): one step of a backfill.
+    pub(super) fn items_after(
+        &self,
+        after: Option<Vec<u8>>,
+        limit: u32,
+    ) -> Result<KeyValues, RaftStorageError> {
+        let start = match after {
+            // Keys are self-delimiting: the first key after `k` is at least `k · 0x00`.
+            Some(mut key) => {
+                key.push(0);
+                key
+            }
+            None => self.prefix.to_vec(),
+        };
+        let mut chunk = Vec::new();
+        self.engine
+            .scan(CF_ITEMS, &start, &prefix_end(&self.prefix), |key, value| {
+                chunk.push((key.to_vec(), value.to_vec()));
+                Ok(chunk.len() < limit as usize)
+            })
+            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
+        Ok(chunk)
     }
 
     fn drop_index(

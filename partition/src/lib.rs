@@ -1,9 +1,10 @@
 //! cirrus-partition owns distribution: which partition a partition key belongs to, the
 //! Raft group behind every partition (openraft type config, the log store and the state
-//! machine, both on the node's RocksDB), group commit of the Raft log, the table catalog,
-//! the [`Node`] that routes each command to its partition, and the coordinator of
-//! transactions across partitions. It must never parse or shape wire requests, and never
-//! write an item except by applying a committed Raft entry.
+//! machine, both on the node's RocksDB), group commit and write batching, the table
+//! catalog, the [`Node`] that routes each command to its partition, the coordinator of
+//! transactions across partitions, index and TTL background jobs, and capacity units and
+//! their token buckets. It must never parse or shape wire requests, and never write an
+//! item except by applying a committed Raft entry.
 
 // openraft's storage traits fix `StorageError` (about 200 bytes) as their error type;
 // our helpers return the same type rather than boxing and unboxing at every call.

@@ -1,9 +1,9 @@
 //! cirrus-storage owns everything one replica knows about its data: attribute values
 //! and DynamoDB numbers, the compact binary item codec, DynamoDB's item-size rule, the
-//! order-preserving key encoding, key schemas, secondary-index entries, the change log, the expiry index, and the RocksDB
-//! engine (column families, write batches, per-partition key ranges). It must never know
-//! about HTTP, JSON wire shapes, Raft or which node leads what: callers hand it typed
-//! values and byte keys.
+//! order-preserving key encoding, key schemas, secondary-index entries, the change log,
+//! the expiry index, and the RocksDB engine (column families, write batches,
+//! per-partition key ranges). It must never know about HTTP, JSON wire shapes, Raft or
+//! which node leads what: callers hand it typed values and byte keys.
 
 pub mod change_log;
 pub mod codec;

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use cirrus_partition::capacity::{Throttled, WriteConsumption};
+use cirrus_partition::capacity::{read_units, ReadConsistency, Throttled, WriteConsumption};
 use cirrus_partition::{IndexDescriptor, IndexKind, Table};
+use cirrus_storage::engine::StoredItem;
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
@@ -57,6 +58,19 @@ pub fn admit_read(
         .capacity()
         .admit_read(partitions, global_index_id(index))
         .map_err(throttled)
+}
+
+/// The read units of one item as stored (a missing item still costs the minimum).
+pub fn item_read_units(
+    stored: Option<&[u8]>,
+    consistency: ReadConsistency,
+) -> Result<f64, ApiError> {
+    let size = stored
+        .map(StoredItem::size)
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .unwrap_or(0);
+    Ok(read_units(u64::from(size), consistency))
 }
 
 fn global_index_id(index: Option<&IndexDescriptor>) -> Option<u16> {

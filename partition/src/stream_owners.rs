@@ -61,6 +61,24 @@ impl Node {
         Ok(owners)
     }
 
+    /// The owner of the streams of table `table_id`, live or deleted.
+    pub fn stream_owner(&self, table_id: u32) -> Result<Option<StreamOwner>, PartitionError> {
+        if let Some(table) = self
+            .tables_snapshot()
+            .iter()
+            .find(|t| t.descriptor().table_id == table_id)
+        {
+            return Ok(Some(StreamOwner::of(table.descriptor())));
+        }
+        match self
+            .engine()
+            .get(CF_META, &meta_keys::retired_streams(table_id))?
+        {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Keeps a deleted table's streams (all disabled now) and their records.
     pub(crate) fn retire_streams(
         &self,

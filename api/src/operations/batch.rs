@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use cirrus_partition::capacity::{read_units, ReadConsistency};
+use cirrus_partition::capacity::ReadConsistency;
 use cirrus_partition::{Command, Rejection, Table, WantedImages};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::projection::project;
@@ -16,8 +16,8 @@ use super::items::{
     COLLECTION_METRICS,
 };
 use crate::capacity::{
-    admit_read, admit_write, charge_read, charge_write, per_table_json, Consumed, Detail,
-    RETURN_CONSUMED_CAPACITY,
+    admit_read, admit_write, charge_read, charge_write, item_read_units, per_table_json, Consumed,
+    Detail, RETURN_CONSUMED_CAPACITY,
 };
 use crate::error::ApiError;
 use crate::keys::key_of_key_map;
@@ -128,16 +128,11 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
             }
             let location = table.locate(&encoded.partition, &encoded.sort)?;
             let stored = state.node.get_item(&location)?;
-            let size = stored
-                .as_deref()
-                .map(StoredItem::size)
-                .transpose()
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .unwrap_or(0);
             // Each item is charged on its own, rounded up.
-            table_units += read_units(u64::from(size), consistency);
+            table_units += item_read_units(stored.as_deref(), consistency)?;
             if let Some(stored) = stored {
-                bytes += size as usize;
+                bytes += StoredItem::size(&stored).map_err(|e| ApiError::Internal(e.to_string()))?
+                    as usize;
                 let item = decode_stored(&stored)?;
                 let item = match &projection {
                     Some(projection) => project(&item, &projection.0),
@@ -294,23 +289,28 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
     // client to retry, as DynamoDB does; the other writes stand.
     // A write refused for lack of capacity also goes back in UnprocessedItems; if all
     // are refused, the batch is throttled as a whole.
-    let admitted = writes
-        .iter()
-        .filter(|w| admit_write(&w.table, w.location.partition).is_ok())
-        .count();
-    if admitted == 0 {
-        if let Some(write) = writes.first() {
-            admit_write(&write.table, write.location.partition)?;
+    let mut refused = Vec::new();
+    let mut admitted = Vec::with_capacity(writes.len());
+    let mut first_refusal = None;
+    for write in writes {
+        match admit_write(&write.table, write.location.partition) {
+            Ok(()) => admitted.push(write),
+            Err(e) => {
+                first_refusal.get_or_insert(e);
+                refused.push(WriteResult::Unprocessed(
+                    write.table.descriptor().name.clone(),
+                    write.request,
+                ));
+            }
         }
     }
-    let outcomes = try_join_all(writes.into_iter().map(|write| async move {
-        let table_name = write.table.descriptor().name.clone();
-        if admit_write(&write.table, write.location.partition).is_err() {
-            return Ok::<_, ApiError>((
-                WriteResult::Unprocessed(table_name, write.request.clone()),
-                None,
-            ));
+    if admitted.is_empty() {
+        if let Some(refusal) = first_refusal {
+            return Err(refusal);
         }
+    }
+    let outcomes = try_join_all(admitted.into_iter().map(|write| async move {
+        let table_name = write.table.descriptor().name.clone();
         let outcome = state
             .node
             .propose(&write.table, &write.location, write.command)
@@ -322,7 +322,7 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
             1.0,
         );
         if outcome.rejection == Some(Rejection::TransactionConflict) {
-            return Ok((
+            return Ok::<_, ApiError>((
                 WriteResult::Unprocessed(table_name, write.request.clone()),
                 Some(consumed),
             ));
@@ -337,7 +337,8 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
         ))
     }))
     .await?;
-    let (outcomes, consumed): (Vec<_>, Vec<_>) = outcomes.into_iter().unzip();
+    let (mut outcomes, consumed): (Vec<_>, Vec<_>) = outcomes.into_iter().unzip();
+    outcomes.extend(refused);
     let consumed: Vec<Consumed> = consumed.into_iter().flatten().collect();
     let mut unprocessed = Map::new();
     let mut metrics_by_table = Map::new();

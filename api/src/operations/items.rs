@@ -1,6 +1,6 @@
 //! Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem.
 
-use cirrus_partition::capacity::{read_units, ReadConsistency};
+use cirrus_partition::capacity::ReadConsistency;
 use cirrus_partition::{ApplyOutcome, Command, KeySchema, Rejection, Table, WantedImages};
 use cirrus_storage::codec::{decode_item, encode_item};
 use cirrus_storage::engine::StoredItem;
@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::capacity::{
-    admit_read, admit_write, charge_read, charge_write, Consumed, Detail, RETURN_CONSUMED_CAPACITY,
+    admit_read, admit_write, charge_read, charge_write, item_read_units, Consumed, Detail,
+    RETURN_CONSUMED_CAPACITY,
 };
 use crate::error::ApiError;
 use crate::expressions::Placeholders;
@@ -361,18 +362,12 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let location = table.locate(&key.partition, &key.sort)?;
     admit_read(&table, &[location.partition], None)?;
     let stored = state.node.get_item(&location)?;
-    let size = stored
-        .as_deref()
-        .map(StoredItem::size)
-        .transpose()
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .unwrap_or(0);
     let consistency = if input.consistent_read == Some(true) {
         ReadConsistency::Strong
     } else {
         ReadConsistency::Eventual
     };
-    let units = read_units(u64::from(size), consistency);
+    let units = item_read_units(stored.as_deref(), consistency)?;
     let consumed = charge_read(&table, Some(location.partition), None, units);
     let mut response = match stored {
         Some(stored) => {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::items::decode_stored;
-use crate::capacity::{admit_read, charge_read, Detail, RETURN_CONSUMED_CAPACITY};
+use crate::capacity::{charge_read, Detail, RETURN_CONSUMED_CAPACITY};
 use crate::error::ApiError;
 use crate::expressions::Placeholders;
 use crate::keys::{encode_key, EncodedKey};
@@ -162,16 +162,6 @@ impl ReadOptions {
             "returnConsumedCapacity",
             RETURN_CONSUMED_CAPACITY,
         );
-    }
-
-    /// Admits the read before it starts (partitions: those it touches, when known).
-    pub fn admit(
-        &self,
-        table: &Table,
-        partitions: &[u16],
-        index: Option<&IndexDescriptor>,
-    ) -> Result<(), ApiError> {
-        admit_read(table, partitions, index)
     }
 
     /// Charges what the page read (its total size, rounded up once) and adds

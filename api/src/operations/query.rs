@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::paging::{condition_paths, BoundRead, KeyConditionInput, ReadOptions};
+use crate::capacity::admit_read;
 use crate::error::ApiError;
 use crate::legacy::FilterParameter;
 use crate::state::ApiState;
@@ -371,7 +372,7 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         Some(index) if index.kind == IndexKind::Global => None,
         _ => Some(table.locate(&partition_key, b"")?.partition),
     };
-    input.read.admit(&table, partition.as_slice(), index)?;
+    admit_read(&table, partition.as_slice(), index)?;
     if end.as_ref().is_none_or(|end| start < *end) {
         state.node.query(
             &table,

@@ -6,6 +6,7 @@ use serde_json::Value;
 use cirrus_partition::{ReadTarget, ScanResume};
 
 use super::paging::{BoundRead, KeyConditionInput, ReadOptions};
+use crate::capacity::admit_read;
 use crate::error::ApiError;
 use crate::legacy::FilterParameter;
 use crate::state::ApiState;
@@ -77,7 +78,7 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         input
             .read
             .reading(state, &table, index, filter.as_ref(), projection.as_ref());
-    input.read.admit(&table, &[], index)?;
+    admit_read(&table, &[], index)?;
     state.node.scan(
         &table,
         index.map_or(ReadTarget::Table, ReadTarget::Index),

@@ -362,9 +362,7 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Value, ApiError> 
     let gone = || ApiError::ResourceNotFound("Requested resource not found".into());
     let owner = state
         .node
-        .stream_owners()?
-        .into_iter()
-        .find(|owner| owner.table_id == iterator.table_id)
+        .stream_owner(iterator.table_id)?
         .ok_or_else(gone)?;
     let stream = owner
         .streams

@@ -4,10 +4,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use cirrus_partition::capacity::{read_units, ReadConsistency};
+use cirrus_partition::capacity::ReadConsistency;
 use cirrus_partition::transactions::TxItem;
 use cirrus_partition::{ItemLocation, Rejection, Table, TxAction, TxFailure, TxWrite};
-use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::projection::project;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,7 +15,7 @@ use super::items::{
     check_key_untouched, decode_stored, prepare_put, read_projection, WriteOptions,
 };
 use crate::capacity::{
-    admit_read, admit_write, charge_read, charge_write, per_table_json, Detail,
+    admit_read, admit_write, charge_read, charge_write, item_read_units, per_table_json, Detail,
     RETURN_CONSUMED_CAPACITY,
 };
 use crate::error::ApiError;
@@ -411,13 +410,7 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Valu
     };
     let mut consumed = Vec::with_capacity(stored.len());
     for ((table, location), stored) in reads.iter().zip(&stored) {
-        let size = stored
-            .as_deref()
-            .map(StoredItem::size)
-            .transpose()
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .unwrap_or(0);
-        let units = read_units(u64::from(size), ReadConsistency::Transactional);
+        let units = item_read_units(stored.as_deref(), ReadConsistency::Transactional)?;
         consumed.push(charge_read(table, Some(location.partition), None, units));
     }
     let mut responses = Vec::with_capacity(stored.len());

@@ -16,6 +16,7 @@ pub mod change_reader;
 mod client_tokens;
 pub mod command;
 pub mod error;
+pub mod failpoint;
 pub mod hashing;
 pub mod node;
 pub mod transactions;

@@ -63,6 +63,10 @@ pub struct TableDescriptor {
     pub on_demand_max_read: Option<u64>,
     #[serde(default)]
     pub on_demand_max_write: Option<u64>,
+    /// Bumped by every change to what writes maintain (indexes, stream, TTL); each
+    /// partition's log records the change under this version (`Command::SetSchema`).
+    #[serde(default)]
+    pub schema_version: u64,
 }
 
 /// One stream of a table: enabled until `disabled_at`; its records stay readable

@@ -7,7 +7,29 @@ use cirrus_storage::expression::{Condition, UpdateActions};
 use cirrus_storage::Item;
 
 use crate::capacity::WriteConsumption;
+use crate::write_schema::WriteSchema;
 use serde::{Deserialize, Serialize};
+
+/// What a Raft log entry carries: a command and the proposer's clock when it was
+/// proposed. Applying uses this time, never the applier's clock, wherever a time
+/// lands in the state (stream records' creation times, the expiry index's horizon), so
+/// a replay after a crash, or another replica, writes exactly the same bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Proposal {
+    pub command: Command,
+    /// Epoch milliseconds.
+    pub at_ms: u64,
+}
+
+impl Proposal {
+    /// The command, stamped with this node's clock.
+    pub fn now(command: Command) -> Proposal {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Proposal { command, at_ms }
+    }
+}
 
 /// Which images of the item the proposer wants back.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +106,9 @@ pub enum Command {
     BackfillExpiry { after: Option<Vec<u8>>, limit: u32 },
     /// Removes every expiry entry of the partition (TTL was disabled).
     DropExpiry,
+    /// From this entry on, the partition's writes maintain what `schema` says (if it is
+    /// newer than the schema the partition has).
+    SetSchema(WriteSchema),
     /// Several single-item writes proposed together: one log entry, one fsync, one
     /// write batch; each is applied as if it were its own entry, in order.
     Batch(Vec<Command>),

@@ -21,10 +21,26 @@ fn armed() -> &'static [String] {
     })
 }
 
+/// Whether the failpoint `name` is armed (for points that must prepare their crash).
+pub fn is_armed(name: &str) -> bool {
+    armed().iter().any(|armed| armed == name)
+}
+
 /// Aborts the process if the failpoint `name` is armed.
 pub fn crash_point(name: &str) {
-    if armed().iter().any(|armed| armed == name) {
+    if is_armed(name) {
         eprintln!("failpoint {name}: aborting");
         std::process::abort();
+    }
+}
+
+/// How long an armed delay point holds the thread that reaches it.
+const DELAY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Blocks the current thread for a few seconds if the failpoint `name` is armed: a slow
+/// disk or a write stall, for tests that show one slow request stalls no other.
+pub fn delay_point(name: &str) {
+    if is_armed(name) {
+        std::thread::sleep(DELAY);
     }
 }

@@ -9,14 +9,14 @@ use cirrus_storage::engine::Engine;
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::command::{ApplyOutcome, Command};
+use crate::command::{ApplyOutcome, Command, Proposal};
 use crate::error::PartitionError;
-use crate::live_schema::LiveSchema;
 use crate::log_store::LogStore;
 use crate::network::NoPeers;
 use crate::raft_types::{TypeConfig, LOCAL_NODE_ID};
 use crate::state_machine::{PartitionStats, StateMachine, TxLocks};
 use crate::wal_sync::WalSyncer;
+use crate::write_schema::{AppliedSchema, WriteSchema};
 
 /// How long a group may take to elect its leader at start-up.
 const LEADER_WAIT: Duration = Duration::from_secs(30);
@@ -30,7 +30,8 @@ pub struct RaftGroup {
     raft: Raft<TypeConfig>,
     stats: Arc<PartitionStats>,
     locks: Arc<TxLocks>,
-    batcher: mpsc::UnboundedSender<Pending>,
+    schema: Arc<AppliedSchema>,
+    batcher: mpsc::Sender<Pending>,
 }
 
 /// A single-item write waiting to be proposed with others.
@@ -44,11 +45,15 @@ const MAX_BATCH: usize = 256;
 /// Batched entries in flight at once per group: while they are, new writes queue up
 /// and go together in the next one.
 const BATCHES_IN_FLIGHT: usize = 4;
+/// Writes waiting for the batcher per group; when full, proposers wait for room, so a
+/// flood of writes queues in its requests' futures (bounded by the connections), not
+/// in an ever-growing channel.
+const QUEUED_WRITES: usize = 4 * MAX_BATCH;
 
 /// Collects concurrent single-item writes into `Command::Batch` entries. A batch never
 /// holds two writes of one item (the second waits for the next batch), because the
 /// state machine reads items from RocksDB, which sees a batch's writes only at its end.
-async fn run_batcher(raft: Raft<TypeConfig>, mut queue: mpsc::UnboundedReceiver<Pending>) {
+async fn run_batcher(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>) {
     let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     let mut carried: Option<Pending> = None;
     loop {
@@ -82,7 +87,7 @@ async fn run_batcher(raft: Raft<TypeConfig>, mut queue: mpsc::UnboundedReceiver<
             if pending.len() == 1 {
                 for (command, reply) in pending {
                     let outcome = raft
-                        .client_write(command)
+                        .client_write(Proposal::now(command))
                         .await
                         .map(|response| response.data)
                         .map_err(PartitionError::raft);
@@ -91,7 +96,10 @@ async fn run_batcher(raft: Raft<TypeConfig>, mut queue: mpsc::UnboundedReceiver<
                 return;
             }
             let (commands, replies): (Vec<Command>, Vec<_>) = pending.into_iter().unzip();
-            match raft.client_write(Command::Batch(commands)).await {
+            match raft
+                .client_write(Proposal::now(Command::Batch(commands)))
+                .await
+            {
                 Ok(response) => {
                     for (outcome, reply) in response.data.batch.into_iter().zip(replies) {
                         let _ = reply.send(Ok(outcome));
@@ -124,21 +132,33 @@ fn raft_config() -> Result<Arc<Config>, PartitionError> {
 }
 
 impl RaftGroup {
-    /// Opens (or, with `fresh`, creates) the group of one partition and waits until this
-    /// node leads it.
+    /// Opens the group of one partition — creating it if it has never been initialised
+    /// (a new table, or one whose creation a crash interrupted) — waits until this node
+    /// leads it, and then until it has applied every entry its log held: only then do
+    /// its locks, decisions and schema reflect everything that was committed.
+    /// `initial_schema` is what the partition starts from if it has applied no schema
+    /// entry yet.
     pub async fn open(
         engine: Arc<Engine>,
         syncer: WalSyncer,
         table_id: u32,
         partition: u16,
-        schema: Arc<LiveSchema>,
-        fresh: bool,
+        initial_schema: WriteSchema,
+        collection_limit: u64,
     ) -> Result<RaftGroup, PartitionError> {
         let group = group_id(table_id, partition);
         let log_store = LogStore::new(engine.clone(), group, syncer);
-        let state_machine = StateMachine::open(engine, table_id, partition, group, schema)?;
+        let state_machine = StateMachine::open(
+            engine,
+            table_id,
+            partition,
+            group,
+            initial_schema,
+            collection_limit,
+        )?;
         let stats = state_machine.stats();
         let locks = state_machine.locks();
+        let schema = state_machine.schema();
         let raft = Raft::new(
             LOCAL_NODE_ID,
             raft_config()?,
@@ -148,7 +168,7 @@ impl RaftGroup {
         )
         .await
         .map_err(PartitionError::raft)?;
-        if fresh {
+        if !raft.is_initialized().await.map_err(PartitionError::raft)? {
             let members = BTreeMap::from([(LOCAL_NODE_ID, BasicNode::default())]);
             raft.initialize(members)
                 .await
@@ -158,12 +178,20 @@ impl RaftGroup {
             .current_leader(LOCAL_NODE_ID, "partition leader elected")
             .await
             .map_err(PartitionError::raft)?;
-        let (batcher, queue) = mpsc::unbounded_channel();
+        // A new leader commits everything in its log (with a blank entry of its term):
+        // wait until all of it is applied.
+        let last_log_index = raft.metrics().borrow().last_log_index;
+        raft.wait(Some(LEADER_WAIT))
+            .applied_index_at_least(last_log_index, "committed log tail applied")
+            .await
+            .map_err(PartitionError::raft)?;
+        let (batcher, queue) = mpsc::channel(QUEUED_WRITES);
         tokio::spawn(run_batcher(raft.clone(), queue));
         Ok(RaftGroup {
             raft,
             stats,
             locks,
+            schema,
             batcher,
         })
     }
@@ -177,6 +205,7 @@ impl RaftGroup {
         let (reply, outcome) = oneshot::channel();
         self.batcher
             .send((command, reply))
+            .await
             .map_err(|_| PartitionError::Raft("the partition is shutting down".into()))?;
         outcome
             .await
@@ -186,10 +215,15 @@ impl RaftGroup {
     /// Proposes `command`, returning once it is committed (durable) and applied.
     pub async fn propose(&self, command: Command) -> Result<ApplyOutcome, PartitionError> {
         self.raft
-            .client_write(command)
+            .client_write(Proposal::now(command))
             .await
             .map(|response| response.data)
             .map_err(PartitionError::raft)
+    }
+
+    /// The write schema the partition has applied.
+    pub fn schema(&self) -> Arc<WriteSchema> {
+        self.schema.get()
     }
 
     pub fn stats(&self) -> &PartitionStats {

@@ -10,6 +10,7 @@
 // our helpers return the same type rather than boxing and unboxing at every call.
 #![allow(clippy::result_large_err)]
 
+mod blocking;
 pub mod capacity;
 pub mod catalog;
 pub mod change_reader;
@@ -23,20 +24,22 @@ pub mod transactions;
 pub mod ttl;
 
 mod group;
-mod live_schema;
 mod log_store;
-mod meta_keys;
+pub mod meta_keys;
 mod network;
 mod raft_types;
 mod state_machine;
 pub mod stream_owners;
 mod wal_sync;
+mod write_schema;
 
 pub use catalog::{
     BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, KeyAttribute, KeySchema,
     Projected, StreamDescriptor, TableDescriptor, Throughput, ViewType,
 };
-pub use command::{ApplyOutcome, Command, Rejection, TxAction, TxFailure, TxWrite, WantedImages};
+pub use command::{
+    ApplyOutcome, Command, Proposal, Rejection, TxAction, TxFailure, TxWrite, WantedImages,
+};
 pub use error::PartitionError;
 pub use node::{ItemLocation, Node, NodeConfig, ReadTarget, ScanResume, Table};
 pub use state_machine::Counts;

@@ -6,12 +6,18 @@ use std::sync::Arc;
 
 use cirrus_storage::engine::{Engine, CF_META, CF_RAFT_LOG};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{ErrorSubject, ErrorVerb, RaftLogReader};
+use openraft::{EntryPayload, ErrorSubject, ErrorVerb, RaftLogReader};
 use rocksdb::WriteBatch;
 
+use crate::blocking;
+use crate::command::{Command, Proposal};
+use crate::failpoint;
 use crate::meta_keys::{self, GroupRecord};
 use crate::raft_types::{io_error, Entry, LogId, RaftStorageError, TypeConfig, Vote};
 use crate::wal_sync::WalSyncer;
+
+/// Crash point: a transaction's prepare is durable in the log, and nothing more.
+const PREPARE_IN_LOG_ONLY: &str = "tx_prepare_in_log_only";
 
 #[derive(Clone)]
 pub struct LogStore {
@@ -169,13 +175,26 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .cf(CF_RAFT_LOG)
             .map_err(|e| logs_error(ErrorVerb::Write, e))?;
         let mut batch = WriteBatch::default();
+        let mut holds_prepare = false;
         for entry in entries {
+            holds_prepare |= matches!(
+                &entry.payload,
+                EntryPayload::Normal(Proposal {
+                    command: Command::TxPrepare { .. },
+                    ..
+                })
+            );
             let bytes = bincode::serialize(&entry).map_err(|e| logs_error(ErrorVerb::Write, e))?;
             batch.put_cf(&raft_log, log_key(self.group, entry.log_id.index), bytes);
         }
-        self.engine
-            .write(batch)
+        // A write stall must not hold the worker.
+        blocking::in_place(|| self.engine.write(batch))
             .map_err(|e| logs_error(ErrorVerb::Write, e))?;
+        if holds_prepare && failpoint::is_armed(PREPARE_IN_LOG_ONLY) {
+            // Durable in the log, but neither known committed nor applied.
+            let _ = self.engine.sync_wal();
+            failpoint::crash_point(PREPARE_IN_LOG_ONLY);
+        }
         // Durable once the syncer's next fsync completes; openraft commits only then.
         self.syncer
             .sync_then_report(callback)

@@ -21,6 +21,8 @@ pub enum GroupRecord {
     Applied = 4,
     Stats = 5,
     Snapshot = 6,
+    /// The write schema the group's state machine has applied.
+    Schema = 7,
 }
 
 pub fn group(group: u64, record: GroupRecord) -> [u8; 10] {
@@ -48,6 +50,16 @@ pub const CLIENT_TOKEN_PREFIX: &[u8] = b"x/";
 pub fn client_token(token: &str) -> Vec<u8> {
     let mut key = CLIENT_TOKEN_PREFIX.to_vec();
     key.extend_from_slice(token.as_bytes());
+    key
+}
+
+/// Tables whose deletion began: their data is removed at start-up if a crash
+/// interrupted it.
+pub const DELETING_TABLE_PREFIX: &[u8] = b"d/";
+
+pub fn deleting_table(table_id: u32) -> Vec<u8> {
+    let mut key = DELETING_TABLE_PREFIX.to_vec();
+    key.extend_from_slice(&table_id.to_be_bytes());
     key
 }
 

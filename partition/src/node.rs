@@ -16,10 +16,12 @@ use cirrus_storage::key::decode_key_value;
 use cirrus_storage::StorageError;
 use rocksdb::WriteBatch;
 
+use crate::blocking;
 use crate::capacity::TableCapacity;
 use crate::catalog::{IndexDescriptor, IndexKind, IndexStatus, TableDescriptor};
-use crate::live_schema::LiveSchema;
+use crate::failpoint::crash_point;
 use crate::state_machine::Counts;
+use crate::write_schema::WriteSchema;
 
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
@@ -62,12 +64,10 @@ pub struct ScanResume {
     pub key: Vec<u8>,
 }
 
-/// A live table: its descriptor, its partitions' Raft groups, and what its writes must
-/// maintain besides the item (shared with the groups' state machines).
+/// A live table: its descriptor and its partitions' Raft groups.
 pub struct Table {
     descriptor: TableDescriptor,
     groups: Arc<[RaftGroup]>,
-    schema: Arc<LiveSchema>,
     capacity: Arc<TableCapacity>,
 }
 
@@ -166,6 +166,67 @@ fn encode_descriptor(descriptor: &TableDescriptor) -> Result<Vec<u8>, PartitionE
     serde_json::to_vec(descriptor).map_err(|e| PartitionError::Corrupt(e.to_string()))
 }
 
+/// Proposes the table's current write schema to every partition that has not applied
+/// it yet.
+async fn converge_schema(table: &Table) -> Result<(), PartitionError> {
+    let wanted = WriteSchema::of(&table.descriptor);
+    for group in table.groups.iter() {
+        if group.schema().version < wanted.version {
+            group.propose(Command::SetSchema(wanted.clone())).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes everything a deleted table left: items, index entries, transaction records,
+/// expiry entries, change records (unless its streams are retired, to be read until
+/// they age out), Raft logs and group records; then forgets that it was being deleted.
+/// Every step is idempotent, so a crash part-way is finished by running it again.
+fn remove_table_data(engine: &Engine, table_id: u32) -> Result<(), PartitionError> {
+    let table_start = table_id.to_be_bytes();
+    let keeps_streams = engine
+        .get(CF_META, &meta_keys::retired_streams(table_id))?
+        .is_some();
+    let mut families = vec![CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS, CF_EXPIRY];
+    if !keeps_streams {
+        families.push(CF_CHANGES);
+    }
+    for cf in families {
+        engine.delete_range(cf, &table_start, &prefix_end(&table_start))?;
+    }
+    let (log_start, _) = LogStore::group_range(group_id(table_id, 0));
+    let (log_end, _) = LogStore::group_range(group_id(table_id + 1, 0));
+    engine.delete_range(CF_RAFT_LOG, &log_start, &log_end)?;
+    let (meta_start, meta_end) = meta_keys::table_groups_range(table_id);
+    engine.delete_range(CF_META, &meta_start, &meta_end)?;
+    // Synced: the WAL is ordered, so the range deletions above are durable with it.
+    let mut batch = WriteBatch::default();
+    batch.delete_cf(engine.cf(CF_META)?, meta_keys::deleting_table(table_id));
+    engine.write_synced(batch)?;
+    Ok(())
+}
+
+/// Finishes the table deletions a crash interrupted.
+fn finish_interrupted_deletions(engine: &Engine) -> Result<(), PartitionError> {
+    let start = meta_keys::DELETING_TABLE_PREFIX;
+    let mut deleting = Vec::new();
+    engine.scan(CF_META, start, &prefix_end(start), |key, _| {
+        let id: [u8; 4] = key[start.len()..]
+            .try_into()
+            .map_err(|_| StorageError::Corrupt("deleting-table key".into()))?;
+        deleting.push(u32::from_be_bytes(id));
+        Ok(true)
+    })?;
+    for table_id in deleting {
+        tracing::info!(
+            table_id,
+            "finishing a table deletion interrupted by a restart"
+        );
+        remove_table_data(engine, table_id)?;
+    }
+    Ok(())
+}
+
 impl Node {
     /// Opens the node's data directory, starts every partition of every table, and
     /// resumes the index builds and drops a restart interrupted.
@@ -181,10 +242,14 @@ impl Node {
             descriptors.push(value.to_vec());
             Ok(true)
         })?;
+        finish_interrupted_deletions(&engine)?;
         let mut tables = BTreeMap::new();
         for bytes in descriptors {
             let descriptor = decode_descriptor(&bytes)?;
-            let table = Self::open_table(&engine, &syncer, descriptor, &config, false).await?;
+            let table = Self::open_table(&engine, &syncer, descriptor, &config).await?;
+            // A crash may have come between a schema change's catalog write and its
+            // entries in the partitions' logs: roll it forward.
+            converge_schema(&table).await?;
             tables.insert(table.descriptor.name.clone(), table);
         }
         let node = Arc::new(Node {
@@ -223,14 +288,13 @@ impl Node {
         Ok(node)
     }
 
+    /// Opens (creating them if need be) the Raft groups of a table's partitions.
     async fn open_table(
         engine: &Arc<Engine>,
         syncer: &WalSyncer,
         descriptor: TableDescriptor,
         config: &NodeConfig,
-        fresh: bool,
     ) -> Result<Arc<Table>, PartitionError> {
-        let schema = LiveSchema::new(&descriptor, config.item_collection_limit);
         let capacity = TableCapacity::new(&descriptor, config.enforce_capacity);
         let mut groups = Vec::with_capacity(usize::from(descriptor.partitions));
         for partition in 0..descriptor.partitions {
@@ -240,8 +304,8 @@ impl Node {
                     syncer.clone(),
                     descriptor.table_id,
                     partition,
-                    schema.clone(),
-                    fresh,
+                    WriteSchema::of(&descriptor),
+                    config.item_collection_limit,
                 )
                 .await?,
             );
@@ -249,7 +313,6 @@ impl Node {
         Ok(Arc::new(Table {
             descriptor,
             groups: groups.into(),
-            schema,
             capacity,
         }))
     }
@@ -304,6 +367,7 @@ impl Node {
         }
         descriptor.table_id = self.allocate_table_id()?;
         descriptor.partitions = self.partitions_per_table;
+        descriptor.schema_version = 1;
         descriptor.next_index_id = 1;
         for index in &mut descriptor.indexes {
             index.spec.id = descriptor.next_index_id;
@@ -321,41 +385,57 @@ impl Node {
             meta_keys::table(&descriptor.name),
             encode_descriptor(&descriptor)?,
         );
-        self.engine.write_synced(batch)?;
+        self.write_catalog(batch).await?;
+        // From here on the table exists: a crash before its groups are initialised is
+        // rolled forward at start-up (`RaftGroup::open` initialises them).
+        crash_point("create_table_after_catalog");
         let config = NodeConfig {
             data_dir: PathBuf::new(),
             partitions_per_table: self.partitions_per_table,
             item_collection_limit: self.item_collection_limit,
             enforce_capacity: self.enforce_capacity,
         };
-        let table = Self::open_table(&self.engine, &self.syncer, descriptor, &config, true).await?;
+        let table = Self::open_table(&self.engine, &self.syncer, descriptor, &config).await?;
+        converge_schema(&table).await?;
         self.tables_write()
             .insert(table.descriptor.name.clone(), table.clone());
         Ok(table)
     }
 
+    /// Writes a catalog batch durably, off the async workers (it waits for an fsync).
+    async fn write_catalog(&self, batch: WriteBatch) -> Result<(), PartitionError> {
+        let engine = self.engine.clone();
+        Ok(blocking::run(move || engine.write_synced(batch)).await?)
+    }
+
     /// Persists a changed descriptor of a live table and makes it current, indexes
-    /// included. The caller holds `catalog_changes`.
-    pub(crate) fn replace_descriptor(
+    /// included. When what writes maintain changes, the change is also an entry in
+    /// every partition's log (applied before this returns), so each write is applied
+    /// under the schema it was proposed under. The caller holds `catalog_changes`.
+    pub(crate) async fn replace_descriptor(
         &self,
         current: &Table,
-        descriptor: TableDescriptor,
+        mut descriptor: TableDescriptor,
     ) -> Result<Arc<Table>, PartitionError> {
+        descriptor.schema_version = current.descriptor.schema_version;
+        if !WriteSchema::of(&descriptor).same_maintenance(&WriteSchema::of(&current.descriptor)) {
+            descriptor.schema_version += 1;
+        }
         let mut batch = WriteBatch::default();
         batch.put_cf(
             &self.engine.cf(CF_META)?,
             meta_keys::table(&descriptor.name),
             encode_descriptor(&descriptor)?,
         );
-        self.engine.write_synced(batch)?;
-        current.schema.update(&descriptor);
+        self.write_catalog(batch).await?;
+        crash_point("schema_change_after_catalog");
         current.capacity.configure(&descriptor);
         let table = Arc::new(Table {
             descriptor,
             groups: current.groups.clone(),
-            schema: current.schema.clone(),
             capacity: current.capacity.clone(),
         });
+        converge_schema(&table).await?;
         self.tables_write()
             .insert(table.descriptor.name.clone(), table.clone());
         Ok(table)
@@ -378,7 +458,7 @@ impl Node {
         }
         descriptor.indexes = indexes;
         descriptor.next_index_id = current.descriptor.next_index_id;
-        self.replace_descriptor(&current, descriptor)
+        self.replace_descriptor(&current, descriptor).await
     }
 
     /// Adds a global index to a table: writes maintain it at once, and a background
@@ -395,7 +475,7 @@ impl Node {
         index.status = IndexStatus::Creating;
         descriptor.next_index_id += 1;
         descriptor.indexes.push(index.clone());
-        let table = self.replace_descriptor(&current, descriptor)?;
+        let table = self.replace_descriptor(&current, descriptor).await?;
         self.start_index_job(&table, &index);
         Ok(table)
     }
@@ -419,7 +499,7 @@ impl Node {
         };
         index.status = IndexStatus::Deleting;
         let index = index.clone();
-        let table = self.replace_descriptor(&current, descriptor)?;
+        let table = self.replace_descriptor(&current, descriptor).await?;
         self.start_index_job(&table, &index);
         Ok(table)
     }
@@ -513,7 +593,9 @@ impl Node {
         let mut descriptor = current.descriptor.clone();
         change(&mut descriptor);
         tracing::info!(table = %descriptor.name, job, "table job finished");
-        self.replace_descriptor(&current, descriptor).map(|_| ())
+        self.replace_descriptor(&current, descriptor)
+            .await
+            .map(|_| ())
     }
 
     /// Deletes a table, its items and index entries, its Raft logs and its groups'
@@ -526,34 +608,25 @@ impl Node {
     ) -> Result<Arc<Table>, PartitionError> {
         let _guard = self.catalog_changes.lock().await;
         let table = self.table(name)?;
+        let table_id = table.descriptor.table_id;
+        let meta = self.engine.cf(CF_META)?;
         let mut batch = WriteBatch::default();
-        batch.delete_cf(&self.engine.cf(CF_META)?, meta_keys::table(name));
+        batch.delete_cf(meta, meta_keys::table(name));
+        // Until its data is gone, the table is remembered as being deleted, so a crash
+        // part-way is finished at start-up instead of leaking the table for good.
+        batch.put_cf(meta, meta_keys::deleting_table(table_id), []);
         // Its streams stay readable until their records age out, as in DynamoDB.
-        let keeps_streams = !table.descriptor.streams.is_empty();
-        if keeps_streams {
+        if !table.descriptor.streams.is_empty() {
             self.retire_streams(&table.descriptor, deleted_at, &mut batch)?;
         }
-        self.engine.write_synced(batch)?;
+        self.write_catalog(batch).await?;
+        crash_point("delete_table_after_catalog");
         self.tables_write().remove(name);
         for group in table.groups.iter() {
             group.shutdown().await?;
         }
-        let table_id = table.descriptor.table_id;
-        let table_start = table_id.to_be_bytes();
-        let mut families = vec![CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS, CF_EXPIRY];
-        if !keeps_streams {
-            families.push(CF_CHANGES);
-        }
-        for cf in families {
-            self.engine
-                .delete_range(cf, &table_start, &prefix_end(&table_start))?;
-        }
-        let (log_start, _) = LogStore::group_range(group_id(table_id, 0));
-        let (log_end, _) = LogStore::group_range(group_id(table_id + 1, 0));
-        self.engine
-            .delete_range(CF_RAFT_LOG, &log_start, &log_end)?;
-        let (meta_start, meta_end) = meta_keys::table_groups_range(table_id);
-        self.engine.delete_range(CF_META, &meta_start, &meta_end)?;
+        let engine = self.engine.clone();
+        blocking::run(move || remove_table_data(&engine, table_id)).await?;
         Ok(table)
     }
 
@@ -594,8 +667,13 @@ impl Node {
         command: Command,
     ) -> Result<ApplyOutcome, PartitionError> {
         // Writes on tables with local indexes stay alone: an item-collection refusal
-        // clears its entry's write batch.
-        if table.schema.get().local_ids.is_empty() {
+        // clears its entry's write batch. (Local indexes exist only from creation on.)
+        let has_local_index = table
+            .descriptor
+            .indexes
+            .iter()
+            .any(|index| index.kind == IndexKind::Local);
+        if !has_local_index {
             self.proposals.fetch_add(1, Ordering::Relaxed);
             return table
                 .group(location.partition)?
@@ -836,6 +914,7 @@ mod tests {
             ttl_ready: false,
             on_demand_max_read: None,
             on_demand_max_write: None,
+            schema_version: 0,
         }
     }
 

@@ -2,11 +2,11 @@
 
 use std::io::Cursor;
 
-use crate::command::{ApplyOutcome, Command};
+use crate::command::{ApplyOutcome, Proposal};
 
 openraft::declare_raft_types!(
     pub TypeConfig:
-        D = Command,
+        D = Proposal,
         R = ApplyOutcome,
 );
 

@@ -43,7 +43,7 @@ impl Node {
         let enabling = attribute.is_some();
         descriptor.ttl_attribute = attribute;
         descriptor.ttl_ready = false;
-        let table = self.replace_descriptor(&current, descriptor)?;
+        let table = self.replace_descriptor(&current, descriptor).await?;
         self.start_expiry_job(&table, enabling);
         Ok(table)
     }

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod stored;
+
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -57,6 +59,8 @@ pub struct TestServer {
     data_dir: tempfile::TempDir,
     log_dir: tempfile::TempDir,
     extra_args: Vec<String>,
+    /// `CIRRUS_FAILPOINTS` for the next starts (see `partition/src/failpoint.rs`).
+    failpoints: String,
     starts: u32,
 }
 
@@ -68,6 +72,12 @@ impl TestServer {
 
     /// Start a server with extra `cirrus serve` flags (e.g. `["--partitions-per-table", "4"]`).
     pub fn start_with(args: &[&str]) -> TestServer {
+        Self::start_armed("", args)
+    }
+
+    /// Start a server whose failpoints `failpoints` (comma-separated names) are armed:
+    /// it aborts when it reaches a crash point, or stalls at a delay point.
+    pub fn start_armed(failpoints: &str, args: &[&str]) -> TestServer {
         let data_dir = tempfile::Builder::new()
             .prefix("cirrus-test-data-")
             .tempdir()
@@ -82,6 +92,7 @@ impl TestServer {
             data_dir,
             log_dir,
             extra_args: args.iter().map(|s| s.to_string()).collect(),
+            failpoints: failpoints.to_string(),
             starts: 0,
         };
         server.spawn();
@@ -151,6 +162,7 @@ impl TestServer {
             .arg(self.data_dir.path())
             .args(&self.extra_args)
             .env("RUST_BACKTRACE", "1")
+            .env("CIRRUS_FAILPOINTS", &self.failpoints)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))
@@ -235,6 +247,33 @@ impl TestServer {
 
     /// Start again (after `kill9` or `stop_graceful`) on the same data dir and port.
     pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
+    /// Waits (bounded) for a server that reached an armed crash point to die, then
+    /// starts it again with no failpoint armed. Panics if it did not crash.
+    pub fn restart_after_crash(&mut self) {
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        let mut child = self.child.take().expect("server is not running");
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the server did not reach its crash point\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(
+            !status.success(),
+            "the server exited cleanly instead of crashing"
+        );
+        self.failpoints.clear();
         self.spawn();
     }
 
@@ -1102,6 +1141,55 @@ pub fn from_stream_item(
     m.iter()
         .map(|(k, v)| (k.clone(), from_stream_value(v)))
         .collect()
+}
+
+/// Every record the stream holds now: each shard read from TRIM_HORIZON until a page
+/// comes back empty (bounded), shards in DescribeStream order.
+pub async fn read_whole_stream(
+    streams: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let description = streams
+        .describe_stream()
+        .stream_arn(arn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeStream {arn}: {e:?}"));
+    let shards = description
+        .stream_description()
+        .map(|d| d.shards().to_vec())
+        .unwrap_or_default();
+    let mut records = Vec::new();
+    for shard in shards {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(shard.shard_id().unwrap_or_default())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetShardIterator {arn}: {e:?}"))
+            .shard_iterator()
+            .map(str::to_owned);
+        for _ in 0..1000 {
+            let Some(current) = iterator.take() else {
+                break;
+            };
+            let page = streams
+                .get_records()
+                .shard_iterator(current)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GetRecords {arn}: {e:?}"));
+            if page.records().is_empty() {
+                break;
+            }
+            records.extend(page.records().iter().cloned());
+            iterator = page.next_shard_iterator().map(str::to_owned);
+        }
+    }
+    records
 }
 
 /// Compares two stream sequence numbers (decimal strings) as big integers.

@@ -53,6 +53,7 @@ fn descriptor() -> TableDescriptor {
         ttl_ready: false,
         on_demand_max_read: None,
         on_demand_max_write: None,
+        schema_version: 0,
     }
 }
 

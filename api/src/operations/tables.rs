@@ -380,6 +380,7 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         ttl_ready: false,
         on_demand_max_read: None,
         on_demand_max_write: None,
+        schema_version: 0,
     };
     let mut descriptor = descriptor;
     if let Some(on_demand) = &input.on_demand_throughput {

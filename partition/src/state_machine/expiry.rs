@@ -12,12 +12,6 @@ use super::{resume_after, sm_error, ItemWrite, StateMachine, StatsRecord};
 use crate::command::ApplyOutcome;
 use crate::raft_types::RaftStorageError;
 
-fn now_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl StateMachine {
     /// Moves the item's expiry entry from its old expiry to its new one.
     pub(super) fn maintain_expiry(
@@ -26,7 +20,7 @@ impl StateMachine {
         write: &ItemWrite<'_>,
         batch: &mut WriteBatch,
     ) -> Result<(), RaftStorageError> {
-        let now = now_seconds();
+        let now = self.applying_at_seconds();
         let old = write
             .old_item
             .and_then(|item| expiry_of(item, attribute, now));
@@ -125,7 +119,7 @@ impl StateMachine {
             .engine
             .cf(CF_EXPIRY)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        let now = now_seconds();
+        let now = self.applying_at_seconds();
         for (key, stored) in &chunk {
             let item = Self::decode(stored)?;
             if let Some(expiry) = expiry_of(&item, attribute, now) {

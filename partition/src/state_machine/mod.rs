@@ -27,9 +27,11 @@ use openraft::{EntryPayload, ErrorSubject, ErrorVerb, RaftSnapshotBuilder};
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
+use crate::blocking;
 use crate::capacity::{write_units, WriteConsumption};
 use crate::command::{ApplyOutcome, Command, Rejection};
-use crate::live_schema::{LiveSchema, StreamTarget, WriteSchema};
+use crate::failpoint::delay_point;
+use crate::write_schema::{AppliedSchema, StreamTarget, WriteSchema};
 
 mod expiry;
 mod transactions;
@@ -171,7 +173,10 @@ pub struct StateMachine {
     prefix: [u8; 6],
     applied: AppliedRecord,
     stats: Arc<PartitionStats>,
-    schema: Arc<LiveSchema>,
+    /// What writes maintain, as of the last applied `SetSchema` entry.
+    schema: Arc<AppliedSchema>,
+    /// The largest item collection a write may leave (DynamoDB: 10 GB).
+    collection_limit: u64,
     locks: Arc<TxLocks>,
     /// Items a transaction released in the entry being applied; their in-memory locks
     /// go once the entry's batch is written.
@@ -180,6 +185,9 @@ pub struct StateMachine {
     /// so far: together, the sequence of its next stream record.
     applying_index: u64,
     changes_in_entry: u64,
+    /// The proposer's clock for the entry being applied (epoch milliseconds): the only
+    /// time apply may use.
+    applying_at_ms: u64,
     /// The write units the entry being applied consumed so far.
     consumed: WriteConsumption,
 }
@@ -218,12 +226,6 @@ fn check_condition(condition: Option<&Condition>, item: Option<&Item>) -> Result
     }
 }
 
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Where a backfill resumes: after the last item of a full chunk; `None` once a chunk
 /// came back short (the partition is covered).
 fn resume_after(chunk: &mut KeyValues, limit: u32) -> Option<Vec<u8>> {
@@ -247,9 +249,17 @@ impl StateMachine {
         table_id: u32,
         partition: u16,
         group: u64,
-        schema: Arc<LiveSchema>,
+        initial_schema: WriteSchema,
+        collection_limit: u64,
     ) -> Result<StateMachine, StorageError> {
         let applied = read_record(&engine, group, GroupRecord::Applied)?.unwrap_or_default();
+        // A partition that has applied no schema entry yet starts below every version,
+        // so the first `SetSchema` in its log takes effect (also when replaying a log
+        // from its start).
+        let schema = read_record(&engine, group, GroupRecord::Schema)?.unwrap_or(WriteSchema {
+            version: 0,
+            ..initial_schema
+        });
         let stats_record: StatsRecord =
             read_record(&engine, group, GroupRecord::Stats)?.unwrap_or_default();
         let state_machine = StateMachine {
@@ -260,11 +270,13 @@ impl StateMachine {
             prefix: partition_prefix(table_id, partition),
             applied,
             stats: Arc::new(PartitionStats(Mutex::new(stats_record))),
-            schema,
+            schema: AppliedSchema::new(schema),
+            collection_limit,
             locks: Arc::default(),
             unlock_after_write: Vec::new(),
             applying_index: 0,
             changes_in_entry: 0,
+            applying_at_ms: 0,
             consumed: WriteConsumption::default(),
         };
         state_machine.load_locks()?;
@@ -277,6 +289,15 @@ impl StateMachine {
 
     pub fn locks(&self) -> Arc<TxLocks> {
         self.locks.clone()
+    }
+
+    pub fn schema(&self) -> Arc<AppliedSchema> {
+        self.schema.clone()
+    }
+
+    /// The proposer's clock for the entry being applied, in epoch seconds.
+    fn applying_at_seconds(&self) -> u64 {
+        self.applying_at_ms / 1000
     }
 
     /// The prefix of this partition's entries in index `index_id`.
@@ -343,6 +364,7 @@ impl StateMachine {
                 return self.backfill_expiry(after, limit, batch)
             }
             Command::DropExpiry => return self.drop_expiry(batch),
+            Command::SetSchema(schema) => return self.set_schema(schema, batch),
             Command::Batch(commands) => return self.apply_batch(commands, batch),
         };
         if self.locks.holds(&key) {
@@ -623,7 +645,7 @@ impl StateMachine {
         let record = ChangeRecord {
             kind,
             origin: write.origin,
-            created_at_ms: now_millis(),
+            created_at_ms: self.applying_at_ms,
             view: stream.view,
             keys: StoredItem::encode(keys_size as u32, &codec_bytes),
             old: old.map(<[u8]>::to_vec),
@@ -740,7 +762,7 @@ impl StateMachine {
             None => 0,
         };
         let size = (current + growth).max(0) as u64;
-        if enforce_limit && growth > 0 && size > indexes.collection_limit {
+        if enforce_limit && growth > 0 && size > self.collection_limit {
             return Ok(None);
         }
         let cf = self
@@ -753,6 +775,90 @@ impl StateMachine {
             batch.put_cf(cf, &collection_key, (size as i64).to_le_bytes());
         }
         Ok(Some(size))
+    }
+
+    /// Applies committed entries, each in one write batch with the applied log id.
+    fn apply_entries(
+        &mut self,
+        entries: impl IntoIterator<Item = Entry>,
+    ) -> Result<Vec<ApplyOutcome>, RaftStorageError> {
+        let mut outcomes = Vec::new();
+        for entry in entries {
+            // Entries at or before the applied index were written with their effects.
+            if Some(entry.log_id) <= self.applied.last_applied {
+                outcomes.push(ApplyOutcome::default());
+                continue;
+            }
+            let mut batch = WriteBatch::default();
+            self.applying_index = entry.log_id.index;
+            self.changes_in_entry = 0;
+            self.consumed = WriteConsumption::default();
+            let (outcome, delta) = match entry.payload {
+                EntryPayload::Blank => (ApplyOutcome::default(), StatsRecord::default()),
+                EntryPayload::Normal(proposal) => {
+                    if matches!(proposal.command, Command::Put { .. } | Command::Batch(_)) {
+                        delay_point("apply_put");
+                    }
+                    self.applying_at_ms = proposal.at_ms;
+                    self.apply_command(proposal.command, &mut batch)?
+                }
+                EntryPayload::Membership(membership) => {
+                    self.applied.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    (ApplyOutcome::default(), StatsRecord::default())
+                }
+            };
+            self.applied.last_applied = Some(entry.log_id);
+            let mut stats = self.stats.record();
+            stats.add(&delta);
+            let meta = self
+                .engine
+                .cf(CF_META)
+                .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+            batch.put_cf(
+                &meta,
+                meta_keys::group(self.group, GroupRecord::Applied),
+                encode(&self.applied)?,
+            );
+            batch.put_cf(
+                &meta,
+                meta_keys::group(self.group, GroupRecord::Stats),
+                encode(&stats)?,
+            );
+            self.engine
+                .write(batch)
+                .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+            let mut outcome = outcome;
+            outcome.consumed = std::mem::take(&mut self.consumed);
+            for key in self.unlock_after_write.drain(..) {
+                self.locks.remove(&key);
+            }
+            self.stats.store(stats);
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Makes `schema` what the partition's writes maintain from the next entry on, if it
+    /// is newer than the current one; it is recorded with the applied log id, so a
+    /// restart resumes under the schema its next entry was proposed under.
+    fn set_schema(
+        &mut self,
+        schema: WriteSchema,
+        batch: &mut WriteBatch,
+    ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
+        if schema.version > self.schema.get().version {
+            let meta = self
+                .engine
+                .cf(CF_META)
+                .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+            batch.put_cf(
+                meta,
+                meta_keys::group(self.group, GroupRecord::Schema),
+                encode(&schema)?,
+            );
+            self.schema.set(schema);
+        }
+        Ok((ApplyOutcome::default(), StatsRecord::default()))
     }
 
     /// One step of building an index over the items that existed before it.
@@ -927,54 +1033,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut outcomes = Vec::new();
-        for entry in entries {
-            // Entries at or before the applied index were written with their effects.
-            if Some(entry.log_id) <= self.applied.last_applied {
-                outcomes.push(ApplyOutcome::default());
-                continue;
-            }
-            let mut batch = WriteBatch::default();
-            self.applying_index = entry.log_id.index;
-            self.changes_in_entry = 0;
-            self.consumed = WriteConsumption::default();
-            let (outcome, delta) = match entry.payload {
-                EntryPayload::Blank => (ApplyOutcome::default(), StatsRecord::default()),
-                EntryPayload::Normal(command) => self.apply_command(command, &mut batch)?,
-                EntryPayload::Membership(membership) => {
-                    self.applied.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    (ApplyOutcome::default(), StatsRecord::default())
-                }
-            };
-            self.applied.last_applied = Some(entry.log_id);
-            let mut stats = self.stats.record();
-            stats.add(&delta);
-            let meta = self
-                .engine
-                .cf(CF_META)
-                .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-            batch.put_cf(
-                &meta,
-                meta_keys::group(self.group, GroupRecord::Applied),
-                encode(&self.applied)?,
-            );
-            batch.put_cf(
-                &meta,
-                meta_keys::group(self.group, GroupRecord::Stats),
-                encode(&stats)?,
-            );
-            self.engine
-                .write(batch)
-                .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-            let mut outcome = outcome;
-            outcome.consumed = std::mem::take(&mut self.consumed);
-            for key in self.unlock_after_write.drain(..) {
-                self.locks.remove(&key);
-            }
-            self.stats.store(stats);
-            outcomes.push(outcome);
-        }
-        Ok(outcomes)
+        // Reads of the items written and the batch write may block (cache misses, write
+        // stalls): the worker's other tasks go on elsewhere meanwhile.
+        blocking::in_place(|| self.apply_entries(entries))
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {

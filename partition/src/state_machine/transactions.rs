@@ -73,11 +73,14 @@ impl TxLocks {
     }
 
     fn of(&self, tx: TxId) -> Vec<(Vec<u8>, Lock)> {
-        self.lock()
+        let mut found: Vec<(Vec<u8>, Lock)> = self
+            .lock()
             .iter()
             .filter(|(_, lock)| lock.tx == tx)
             .map(|(key, lock)| (key.clone(), lock.clone()))
-            .collect()
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
     }
 
     pub(super) fn insert(&self, key: Vec<u8>, lock: Lock) {

@@ -62,4 +62,11 @@ pub struct ServeOptions {
     /// on-demand maxima and per-partition ceilings are enforced as DynamoDB does.
     #[arg(long)]
     pub no_throttle: bool,
+
+    /// Request-body bytes the server works on at once, across all connections; further
+    /// requests wait. Parsing makes a body about fifty times larger in memory, so this
+    /// bounds what concurrent large requests can take; the default fits two of the
+    /// largest (16 MB) requests.
+    #[arg(long, default_value_t = cirrus_api::server::DEFAULT_REQUEST_BYTES_IN_FLIGHT)]
+    pub request_bytes_in_flight: usize,
 }

@@ -82,9 +82,14 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         options.listen,
         options.data_dir.display()
     );
-    cirrus_api::serve(listener, state, shutdown_signal())
-        .await
-        .map_err(ServeError::Server)?;
+    cirrus_api::serve(
+        listener,
+        state,
+        options.request_bytes_in_flight,
+        shutdown_signal(),
+    )
+    .await
+    .map_err(ServeError::Server)?;
     node.shutdown().await?;
     tracing::info!(
         writes = node.proposals(),

@@ -37,8 +37,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
-use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
-use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::types::{
     AttributeValue, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
     LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput, PutRequest,
@@ -317,26 +315,6 @@ async fn query_pages(base: &QueryFluentBuilder) -> Result<Vec<QueryOutput>, Stri
         }
     }
     Err(format!("Query did not finish within {MAX_PAGES} pages"))
-}
-
-async fn scan_pages(base: &ScanFluentBuilder) -> Result<Vec<ScanOutput>, String> {
-    let mut pages = Vec::new();
-    let mut start: Option<Attrs> = None;
-    for _ in 0..MAX_PAGES {
-        let page = base
-            .clone()
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| format!("Scan page {}: {e:?}", pages.len() + 1))?;
-        let next = page.last_evaluated_key().filter(|k| !k.is_empty()).cloned();
-        pages.push(page);
-        match next {
-            Some(k) => start = Some(k),
-            None => return Ok(pages),
-        }
-    }
-    Err(format!("Scan did not finish within {MAX_PAGES} pages"))
 }
 
 /// DynamoDB's order of key values: numbers by value, strings by UTF-8 bytes, binary by

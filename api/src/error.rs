@@ -45,6 +45,9 @@ pub enum ApiError {
     /// the request asked for it with ReturnValuesOnConditionCheckFailure=ALL_OLD.
     #[error("The conditional request failed")]
     ConditionalCheckFailed(Option<serde_json::Value>),
+    /// A body past the largest request DynamoDB takes (HTTP 413).
+    #[error("{0}")]
+    RequestTooLarge(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -93,6 +96,9 @@ impl ApiError {
             ApiError::ConditionalCheckFailed(_) => {
                 "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
             }
+            ApiError::RequestTooLarge(_) => {
+                "com.amazon.coral.service#RequestEntityTooLargeException"
+            }
             ApiError::Internal(_) => "com.amazonaws.dynamodb.v20120810#InternalServerError",
         }
     }
@@ -100,6 +106,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         }
     }

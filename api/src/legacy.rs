@@ -22,9 +22,12 @@
 //! legacy semantics follow the Developer Guide's "Writing conditions with legacy
 //! parameters" and dynalite's `db/index.js` `compare`.
 
+use std::collections::HashSet;
+
+use cirrus_storage::expression::parser::MAX_OPERATORS;
 use cirrus_storage::expression::{
-    Comparator, Condition, Operand, Path, PathElement, Projection, SetOperand, SetValue,
-    UpdateActions,
+    balanced_tree, Comparator, Condition, Operand, Path, PathElement, Projection, SetOperand,
+    SetValue, UpdateActions,
 };
 use cirrus_storage::AttributeValue;
 use serde_json::{Map, Value};
@@ -74,6 +77,9 @@ pub mod messages {
     ];
     /// The enum of `AttributeValueUpdate.Action`, in the API model's order.
     pub const ATTRIBUTE_ACTIONS: &[&str] = &["ADD", "PUT", "DELETE"];
+    /// The most names `AttributesToGet` may list (dynalite `validations/getItem.js`,
+    /// `query.js`, `scan.js`: `lengthLessThanOrEqual: 255`, taken from DynamoDB's model).
+    pub const MAX_ATTRIBUTES_TO_GET: usize = 255;
 
     pub fn invalid_argument_count(operator: &str) -> String {
         format!("{PREFIX}Invalid number of argument(s) for the {operator} ComparisonOperator")
@@ -132,6 +138,16 @@ pub mod messages {
         format!("{PREFIX}Duplicate value in attribute name: {name}")
     }
 
+    /// DynamoDB documents no limit of its own for legacy condition maps; a map stands for
+    /// the expression it is translated into, so it gets that expression's limit and
+    /// message, naming the parameter the request used.
+    pub fn too_many_operators(parameter: &str, operators: usize) -> String {
+        format!(
+            "Invalid {parameter}: The expression contains too many operators; operator count: \
+             {operators}"
+        )
+    }
+
     pub fn mixed_parameters(legacy: &[&str], expressions: &[&str]) -> String {
         format!(
             "Can not use both expression and non-expression parameters in the same request: \
@@ -180,6 +196,7 @@ pub fn expected_to_condition(
     violations.conditional_operator(conditional_operator);
     violations.comparison_operators(&entries, "expected", false);
     violations.finish()?;
+    check_operator_count("Expected", entries.len())?;
     let conditions = entries
         .into_iter()
         .map(expected_entry)
@@ -199,6 +216,7 @@ pub fn filter_to_condition(
     violations.conditional_operator(conditional_operator);
     violations.comparison_operators(&entries, parameter.member(), true);
     violations.finish()?;
+    check_operator_count(parameter.name(), entries.len())?;
     let conditions = entries
         .into_iter()
         .map(filter_entry)
@@ -308,19 +326,30 @@ pub fn attributes_to_get_to_projection(names: &Value) -> Result<Projection, ApiE
         .map(read_string)
         .collect::<Result<Vec<_>, _>>()?;
     let names: Vec<&str> = names.into_iter().flatten().collect();
+    let mut violations = Violations::default();
     if names.is_empty() {
-        let mut violations = Violations::default();
         violations.push(
             "'[]'",
             "attributesToGet",
             "Member must have length greater than or equal to 1",
         );
-        violations.finish()?;
     }
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
-            return Err(ApiError::validation(msg::duplicate_attribute_name(name)));
-        }
+    if names.len() > msg::MAX_ATTRIBUTES_TO_GET {
+        violations.push(
+            &format!("'[{}]'", names.join(", ")),
+            "attributesToGet",
+            &format!(
+                "Member must have length less than or equal to {}",
+                msg::MAX_ATTRIBUTES_TO_GET
+            ),
+        );
+    }
+    violations.finish()?;
+    let mut seen = HashSet::with_capacity(names.len());
+    if let Some(duplicate) = names.iter().find(|name| !seen.insert(**name)) {
+        return Err(ApiError::validation(msg::duplicate_attribute_name(
+            duplicate,
+        )));
     }
     Ok(Projection(names.into_iter().map(attribute_path).collect()))
 }
@@ -636,15 +665,30 @@ fn scalar_greater(low: &AttributeValue, high: &AttributeValue) -> bool {
     }
 }
 
+/// The conditions joined by AND (or OR), as a balanced tree: evaluation, binding and the
+/// Raft log's encoding all walk it recursively.
 fn combine(conditions: Vec<Condition>, conditional_operator: Option<&str>) -> Option<Condition> {
     let or = conditional_operator == Some("OR");
-    conditions.into_iter().reduce(|left, right| {
+    balanced_tree(conditions, |left, right| {
         if or {
             Condition::Or(Box::new(left), Box::new(right))
         } else {
             Condition::And(Box::new(left), Box::new(right))
         }
     })
+}
+
+/// Refuses a map of more conditions than the expression it stands for may hold: each
+/// entry is one comparison or function, joined to the next by one AND or OR. Checked
+/// before any entry is converted.
+fn check_operator_count(parameter: &str, entries: usize) -> Result<(), ApiError> {
+    let operators = (2 * entries).saturating_sub(1);
+    if operators > MAX_OPERATORS {
+        return Err(ApiError::validation(msg::too_many_operators(
+            parameter, operators,
+        )));
+    }
+    Ok(())
 }
 
 fn attribute_path(name: &str) -> Path {
@@ -1964,3 +2008,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "legacy_limits_tests.rs"]
+mod limits_tests;

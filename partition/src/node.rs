@@ -57,6 +57,15 @@ pub enum ReadTarget<'a> {
     Index(&'a IndexDescriptor),
 }
 
+/// What a scan hands its visitor: a stored item (or index entry) of the segment, or one
+/// it read only to pass over, because its partition key hashes to another segment.
+/// Passed-over items count toward a page's 1 MB of data read like the others: a segment
+/// far smaller than its partition would otherwise read the whole partition for a page.
+pub enum Scanned<'a> {
+    Item(&'a [u8]),
+    Skipped(&'a [u8]),
+}
+
 /// Where a Scan resumes: after the item or entry with this key (after the partition's
 /// or index's prefix), which lives in the partition of this encoded table partition key.
 pub struct ScanResume {
@@ -763,7 +772,9 @@ impl Node {
     /// Visits, in a stable order, the stored items (or index entries) of `target` whose
     /// table partition-key hash falls in segment `segment` of `total_segments` equal
     /// hash ranges, starting after `resume`, until `visit` returns false. Segments are
-    /// disjoint and together cover everything exactly once.
+    /// disjoint and together cover everything exactly once. Every item read is handed
+    /// to `visit`, those of other segments as [`Scanned::Skipped`], so that the caller
+    /// can count all the work a page does and end it.
     pub fn scan<E: From<PartitionError>>(
         &self,
         table: &Table,
@@ -771,7 +782,7 @@ impl Node {
         segment: u32,
         total_segments: u32,
         resume: Option<&ScanResume>,
-        mut visit: impl FnMut(&[u8]) -> Result<bool, E>,
+        mut visit: impl FnMut(Scanned<'_>) -> Result<bool, E>,
     ) -> Result<(), E> {
         let total = u128::from(total_segments.max(1));
         let low = ((u128::from(segment) << 64) / total) as u64;
@@ -828,10 +839,12 @@ impl Node {
                             in_segment = (low..=high).contains(&partition_key_hash(pk));
                         }
                     }
-                    if !in_segment {
-                        return Ok(true);
-                    }
-                    match visit(value) {
+                    let scanned = if in_segment {
+                        Scanned::Item(value)
+                    } else {
+                        Scanned::Skipped(value)
+                    };
+                    match visit(scanned) {
                         Ok(true) => Ok(true),
                         Ok(false) => {
                             finished = true;
@@ -1013,8 +1026,8 @@ mod tests {
         assert_eq!(get(&node, &table, "k7")?, None);
         let mut scanned = 0;
         for segment in 0..3 {
-            node.scan::<PartitionError>(&table, ReadTarget::Table, segment, 3, None, |_| {
-                scanned += 1;
+            node.scan::<PartitionError>(&table, ReadTarget::Table, segment, 3, None, |item| {
+                scanned += usize::from(matches!(item, Scanned::Item(_)));
                 Ok(true)
             })?;
         }

@@ -277,6 +277,16 @@ impl TestServer {
         self.spawn();
     }
 
+    /// The server's peak resident memory so far (`VmHWM` in `/proc/<pid>/status`), in
+    /// bytes; `None` when it is not running or the kernel does not say.
+    pub fn peak_memory_bytes(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
             None => false,
@@ -337,7 +347,18 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> std::io::Result<RawResponse> {
-        raw_http_post(self.addr(), headers, body)
+        raw_http_post(self.addr(), headers, body.len(), body)
+    }
+
+    /// Raw `POST /` that announces a `Content-Length` of `declared` bytes but sends only
+    /// `body`: for a server expected to answer from the headers alone.
+    pub fn raw_request_declaring(
+        &self,
+        headers: &[(&str, &str)],
+        declared: usize,
+        body: &[u8],
+    ) -> std::io::Result<RawResponse> {
+        raw_http_post(self.addr(), headers, declared, body)
     }
 }
 
@@ -414,6 +435,7 @@ impl RawResponse {
 fn raw_http_post(
     addr: SocketAddr,
     headers: &[(&str, &str)],
+    content_length: usize,
     body: &[u8],
 ) -> std::io::Result<RawResponse> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
@@ -432,7 +454,7 @@ fn raw_http_post(
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    req.push_str(&format!("Content-Length: {content_length}\r\n"));
     req.push_str("Connection: close\r\n\r\n");
     stream.write_all(req.as_bytes())?;
     // The server may answer (e.g. 413) and close before reading a large body; still try
@@ -805,6 +827,29 @@ pub type Attrs = HashMap<String, AttributeValue>;
 
 /// How many pages a paging loop in a test may fetch before it is considered runaway.
 pub const MAX_PAGES: usize = 500;
+
+/// Every page of a Scan (ExclusiveStartKey replaced each time), bounded by `MAX_PAGES`.
+pub async fn scan_pages(
+    base: &aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder,
+) -> Result<Vec<aws_sdk_dynamodb::operation::scan::ScanOutput>, String> {
+    let mut pages = Vec::new();
+    let mut start: Option<Attrs> = None;
+    for _ in 0..MAX_PAGES {
+        let page = base
+            .clone()
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| format!("Scan page {}: {e:?}", pages.len() + 1))?;
+        let next = page.last_evaluated_key().filter(|k| !k.is_empty()).cloned();
+        pages.push(page);
+        match next {
+            Some(k) => start = Some(k),
+            None => return Ok(pages),
+        }
+    }
+    Err(format!("Scan did not finish within {MAX_PAGES} pages"))
+}
 
 pub fn ss(v: &[&str]) -> AttributeValue {
     AttributeValue::Ss(v.iter().map(|x| x.to_string()).collect())

@@ -3,6 +3,7 @@
 //! applied after reading, projection, Select, and LastEvaluatedKey.
 
 use cirrus_partition::capacity::{read_units, ReadConsistency};
+use cirrus_partition::node::Scanned;
 use cirrus_partition::{IndexDescriptor, IndexKind, KeySchema, Projected, Table};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::eval::evaluate;
@@ -403,6 +404,14 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    /// What a Scan reads: its segment's items, and the other segments' it passes over.
+    pub fn scanned(&self, page: &mut Page<'_>, scanned: Scanned<'_>) -> Result<bool, ApiError> {
+        match scanned {
+            Scanned::Item(stored) => self.visit(page, stored),
+            Scanned::Skipped(stored) => page.skip(stored),
+        }
+    }
+
     pub fn visit(&self, page: &mut Page<'_>, stored: &[u8]) -> Result<bool, ApiError> {
         if !self.fetch_from_table {
             return page.visit(stored);
@@ -430,6 +439,9 @@ pub struct Page<'a> {
     count: usize,
     scanned: usize,
     bytes: usize,
+    /// Read but passed over (a parallel Scan's other segments): counts toward the 1 MB
+    /// that ends a page, but is neither returned, counted nor charged.
+    skipped_bytes: usize,
     last_key: Option<Item>,
 }
 
@@ -452,6 +464,7 @@ impl<'a> Page<'a> {
             count: 0,
             scanned: 0,
             bytes: 0,
+            skipped_bytes: 0,
             last_key: None,
         }
     }
@@ -490,12 +503,28 @@ impl<'a> Page<'a> {
                 self.items.push(item_to_json(&shown));
             }
         }
-        let full =
-            self.limit.is_some_and(|limit| self.scanned >= limit) || self.bytes >= PAGE_BYTES;
+        let full = self.limit.is_some_and(|limit| self.scanned >= limit) || self.read_enough();
         if full {
             self.last_key = Some(self.key_of(&item));
         }
         Ok(!full)
+    }
+
+    /// Takes a stored item read only to be passed over. DynamoDB never reads another
+    /// segment's items, so they are not charged; but reading them is work, and the page
+    /// ends after 1 MB of it, resuming after the item passed over.
+    pub fn skip(&mut self, stored: &[u8]) -> Result<bool, ApiError> {
+        self.skipped_bytes +=
+            StoredItem::size(stored).map_err(|e| ApiError::Internal(e.to_string()))? as usize;
+        if !self.read_enough() {
+            return Ok(true);
+        }
+        self.last_key = Some(self.key_of(&decode_stored(stored)?));
+        Ok(false)
+    }
+
+    fn read_enough(&self) -> bool {
+        self.bytes + self.skipped_bytes >= PAGE_BYTES
     }
 
     pub fn response(self) -> Value {

@@ -85,7 +85,7 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         segment,
         total_segments,
         resume.as_ref(),
-        |stored| reader.visit(&mut page, stored),
+        |scanned| reader.scanned(&mut page, scanned),
     )?;
     Ok(input.read.charge(&table, None, index, page))
 }

@@ -32,9 +32,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-/// How many levels of nesting DynamoDB accepts, a top-level attribute's value being level
-/// 1: a value wrapped in 31 maps is accepted, one wrapped in 32 is not.
-pub const MAX_NESTING_LEVELS: usize = 32;
+pub use cirrus_storage::expression::update::MAX_NESTING_LEVELS;
 
 /// How deep the search for a serialization error goes. DynamoDB's parser reads all the
 /// JSON a request holds; every level of attribute value is at least two levels of JSON,
@@ -70,9 +68,8 @@ pub mod messages {
     /// Unlike SS and BS, DynamoDB names neither the prefix nor the members for NS
     /// (dynalite's tests; ExtendDB issue #100 quoting DynamoDB).
     pub const DUPLICATE_NUMBERS: &str = "Input collection contains duplicates";
-    /// Captured against real DynamoDB (eu-west-2) by a public conformance suite.
-    pub const NESTING_TOO_DEEP: &str = "Nesting Levels have exceeded supported limits: \
-         Attributes in the item have nested levels beyond supported limit";
+    /// Also what an update that nests too deep fails with.
+    pub use cirrus_storage::expression::update::NESTING_TOO_DEEP;
 
     // SerializationException. Source: dynalite `test/helpers.js` `assertType`, updated
     // for DynamoDB's current (Jackson-based) deserializer.

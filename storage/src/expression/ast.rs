@@ -127,3 +127,24 @@ impl ExpressionKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ExpressionError(pub String);
+
+/// Joins `leaves` pairwise, level by level, into a tree of depth ⌈log2 n⌉ whose leaves
+/// keep their order: `a AND b AND c AND d` becomes `(a AND b) AND (c AND d)`. Chains of
+/// AND and OR are built this way so that no list of conditions, however long, nests
+/// deeper than a few dozen levels for the recursive walks (checking, binding,
+/// evaluation, serialisation) that follow. `None` when there are no leaves.
+pub fn balanced_tree<T>(leaves: Vec<T>, mut join: impl FnMut(T, T) -> T) -> Option<T> {
+    let mut level = leaves;
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        let mut nodes = level.into_iter();
+        while let Some(left) = nodes.next() {
+            next.push(match nodes.next() {
+                Some(right) => join(left, right),
+                None => left,
+            });
+        }
+        level = next;
+    }
+    level.pop()
+}

@@ -20,8 +20,8 @@
 //! placeholders, value types, overlaps through `#name`s) live in `bind`.
 
 use super::ast::{
-    Comparator, Condition, ExpressionError, ExpressionKind, Operand, Path, PathElement, Projection,
-    SetOperand, SetValue, UpdateActions,
+    balanced_tree, Comparator, Condition, ExpressionError, ExpressionKind, Operand, Path,
+    PathElement, Projection, SetOperand, SetValue, UpdateActions,
 };
 use super::reserved::is_reserved;
 
@@ -31,7 +31,7 @@ pub const MAX_EXPRESSION_BYTES: usize = 4096;
 pub const MAX_PATH_DEPTH: usize = 32;
 /// The most candidates the right-hand side of `IN` may list.
 pub const MAX_IN_CANDIDATES: usize = 100;
-/// The most operators and functions one condition expression may contain.
+/// The most operators and functions one condition or update expression may contain.
 pub const MAX_OPERATORS: usize = 300;
 /// The largest list index DynamoDB accepts (it stores indexes as a Java `int`).
 pub const MAX_LIST_INDEX: u64 = 2_147_483_647;
@@ -64,13 +64,7 @@ pub fn parse_condition(text: &str, kind: ExpressionKind) -> Result<Condition, Ex
     let mut checker = Checker::new(kind);
     checker.redundant_parens = parser.redundant_parens;
     let condition = checker.condition(&raw);
-    if checker.operators > MAX_OPERATORS {
-        let message = format!(
-            "The expression contains too many operators; operator count: {}",
-            checker.operators
-        );
-        checker.record(Cat::TooManyOperators, message);
-    }
+    checker.check_operator_count();
     checker.finish(condition, CONDITION_PRIORITY)
 }
 
@@ -81,6 +75,7 @@ pub fn parse_update(text: &str) -> Result<UpdateActions, ExpressionError> {
     let sections = parser.update_expression()?;
     let mut checker = Checker::new(kind);
     let actions = checker.update(&sections);
+    checker.check_operator_count();
     checker.finish(actions, UPDATE_PRIORITY)
 }
 
@@ -546,35 +541,38 @@ impl<'a> Parser<'a> {
     }
 
     fn or(&mut self) -> Result<Expr, ExpressionError> {
-        let mut left = self.and()?;
-        while self.peek_keyword("OR") {
-            if !left.is_condition() {
-                return Err(self.error());
-            }
-            self.pos += 1;
-            let right = self.and()?;
-            if !right.is_condition() {
-                return Err(self.error());
-            }
-            left = Expr::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        let operands = self.chain("OR", Self::and)?;
+        balanced_tree(operands, |a, b| Expr::Or(Box::new(a), Box::new(b)))
+            .ok_or_else(|| self.error())
     }
 
     fn and(&mut self) -> Result<Expr, ExpressionError> {
-        let mut left = self.not()?;
-        while self.peek_keyword("AND") {
-            if !left.is_condition() {
+        let operands = self.chain("AND", Self::not)?;
+        balanced_tree(operands, |a, b| Expr::And(Box::new(a), Box::new(b)))
+            .ok_or_else(|| self.error())
+    }
+
+    /// The operands of `x KEYWORD y KEYWORD ...` (at least one), each of which must be a
+    /// condition once a keyword joins it to another. The caller joins them into a
+    /// balanced tree: a long chain must not become a deep one.
+    fn chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Expr, ExpressionError>,
+    ) -> Result<Vec<Expr>, ExpressionError> {
+        let mut operands = vec![operand(self)?];
+        while self.peek_keyword(keyword) {
+            if operands.len() == 1 && !operands[0].is_condition() {
                 return Err(self.error());
             }
             self.pos += 1;
-            let right = self.not()?;
+            let right = operand(self)?;
             if !right.is_condition() {
                 return Err(self.error());
             }
-            left = Expr::And(Box::new(left), Box::new(right));
+            operands.push(right);
         }
-        Ok(left)
+        Ok(operands)
     }
 
     fn not(&mut self) -> Result<Expr, ExpressionError> {
@@ -876,6 +874,7 @@ const UPDATE_PRIORITY: &[Cat] = &[
     Cat::OperandCount,
     Cat::MisusedFunction,
     Cat::Function,
+    Cat::TooManyOperators,
 ];
 
 const PROJECTION_PRIORITY: &[Cat] = &[Cat::Reserved, Cat::PathLimit, Cat::Overlap];
@@ -902,6 +901,17 @@ impl Checker {
     fn record(&mut self, cat: Cat, message: String) {
         if !self.errors.iter().any(|(c, _)| *c == cat) {
             self.errors.push((cat, message));
+        }
+    }
+
+    /// DynamoDB's limit on the operators and functions of a condition or an update.
+    fn check_operator_count(&mut self) {
+        if self.operators > MAX_OPERATORS {
+            let message = format!(
+                "The expression contains too many operators; operator count: {}",
+                self.operators
+            );
+            self.record(Cat::TooManyOperators, message);
         }
     }
 
@@ -1991,6 +2001,18 @@ mod tests {
         assert_eq!(
             filter_err(&too_many.join(" OR ")),
             "Invalid FilterExpression: The expression contains too many operators; operator \
+             count: 301"
+        );
+        // The Developer Guide states the same limit for UpdateExpression: each `+`, `-`
+        // and function counts.
+        let sums = |n: usize| -> String {
+            let actions: Vec<String> = (0..n).map(|i| format!("a{i}=b+c")).collect();
+            format!("SET {}", actions.join(","))
+        };
+        assert!(parse_update(&sums(300)).is_ok());
+        assert_eq!(
+            update_err(&sums(301)),
+            "Invalid UpdateExpression: The expression contains too many operators; operator \
              count: 301"
         );
     }

@@ -43,6 +43,14 @@ const MISSING_OPERAND: &str =
     "The provided expression refers to an attribute that does not exist in the item";
 const WRONG_TYPE: &str = "An operand in the update expression has an incorrect data type";
 
+/// How many levels of nesting DynamoDB accepts, a top-level attribute's value being level
+/// 1: a value wrapped in 31 maps or lists is accepted, one wrapped in 32 is not.
+pub const MAX_NESTING_LEVELS: usize = 32;
+/// DynamoDB's message for a value nested deeper than [`MAX_NESTING_LEVELS`] (captured
+/// against real DynamoDB by a public conformance suite).
+pub const NESTING_TOO_DEEP: &str = "Nesting Levels have exceeded supported limits: \
+     Attributes in the item have nested levels beyond supported limit";
+
 /// Applies `actions` to `item` (an absent item is an empty map). On error `item` is
 /// unchanged and the error's message is DynamoDB's.
 pub fn apply_update(item: &mut Item, actions: &UpdateActions) -> Result<(), ExpressionError> {
@@ -85,7 +93,14 @@ pub fn apply_update(item: &mut Item, actions: &UpdateActions) -> Result<(), Expr
     let mut updated = Vec::with_capacity(root.members.len());
     for (name, node) in root.members {
         let current = item.get(&name).cloned();
-        updated.push((name, node.apply(current)?));
+        let value = node.apply(current)?;
+        // A request's values are checked when they are parsed, but an update can hang
+        // one below a deep path or copy a document into itself; unchecked, an item
+        // could grow deeper with every update until reading it overflows the stack.
+        if value.as_ref().is_some_and(|value| nests_too_deep(value, 1)) {
+            return Err(ExpressionError(NESTING_TOO_DEEP.into()));
+        }
+        updated.push((name, value));
     }
     for (name, value) in updated {
         match value {
@@ -98,6 +113,21 @@ pub fn apply_update(item: &mut Item, actions: &UpdateActions) -> Result<(), Expr
         }
     }
     Ok(())
+}
+
+/// Whether `value`, at nesting `level`, holds elements deeper than DynamoDB accepts. An
+/// empty document adds no level. Descends at most [`MAX_NESTING_LEVELS`] levels.
+fn nests_too_deep(value: &AttributeValue, level: usize) -> bool {
+    let deeper = |element: &AttributeValue| nests_too_deep(element, level + 1);
+    match value {
+        AttributeValue::L(list) if !list.is_empty() => {
+            level >= MAX_NESTING_LEVELS || list.iter().any(deeper)
+        }
+        AttributeValue::M(map) if !map.is_empty() => {
+            level >= MAX_NESTING_LEVELS || map.values().any(deeper)
+        }
+        _ => false,
+    }
 }
 
 /// The paths an update touches, SET first, then REMOVE, ADD and DELETE, each in
@@ -1387,5 +1417,46 @@ mod tests {
             ]
         );
         assert!(updated_paths(&UpdateActions::default()).is_empty());
+    }
+
+    /// `inner` wrapped in `levels` single-member maps `{"m": ...}`.
+    fn wrapped(levels: usize, inner: AttributeValue) -> AttributeValue {
+        (0..levels).fold(inner, |value, _| m(vec![("m", value)]))
+    }
+
+    #[test]
+    fn results_nested_deeper_than_dynamodb_allows_are_refused() {
+        // As for a value in a request: 31 wrapping documents are fine, 32 are not, and
+        // an empty document adds no level.
+        let fine = applied(Item::new(), &set_val("a", wrapped(31, n("1"))));
+        assert_eq!(fine.get("a"), Some(&wrapped(31, n("1"))));
+        applied(Item::new(), &set_val("a", wrapped(31, m(vec![]))));
+        applied(Item::new(), &set_val("a", wrapped(31, l(vec![]))));
+        assert_eq!(
+            failed(Item::new(), &set_val("a", wrapped(32, n("1")))),
+            NESTING_TOO_DEEP
+        );
+        assert_eq!(
+            failed(Item::new(), &set_val("a", wrapped(32, m(vec![])))),
+            NESTING_TOO_DEEP
+        );
+        assert_eq!(
+            failed(Item::new(), &set_val("a", wrapped(31, l(vec![n("1")])))),
+            NESTING_TOO_DEEP
+        );
+        // A shallow value below a deep path.
+        let deep = item(vec![("a", wrapped(20, n("1")))]);
+        let below = format!("a{}", ".m".repeat(20));
+        applied(deep.clone(), &set_val(&below, wrapped(11, n("2"))));
+        assert_eq!(
+            failed(deep.clone(), &set_val(&below, wrapped(12, n("2")))),
+            NESTING_TOO_DEEP
+        );
+        // A document copied into itself, which would otherwise double its depth with
+        // every update.
+        assert_eq!(
+            failed(deep, &set(&below, SetValue::Operand(sp("a")))),
+            NESTING_TOO_DEEP
+        );
     }
 }

@@ -1,13 +1,14 @@
 //! The openraft type configuration shared by every partition's Raft group.
 
-use std::io::Cursor;
-
 use crate::command::{ApplyOutcome, Proposal};
 
 openraft::declare_raft_types!(
     pub TypeConfig:
         D = Proposal,
         R = ApplyOutcome,
+        // A snapshot is a file (see `state_machine/snapshot.rs`), streamed, never held
+        // in memory whole.
+        SnapshotData = tokio::fs::File,
 );
 
 pub type NodeId = u64;

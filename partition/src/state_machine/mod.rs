@@ -6,14 +6,12 @@
 //! exactly after the last applied entry.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 
 use cirrus_storage::change_log::{change_key, ChangeKind, ChangeOrigin, ChangeRecord};
 use cirrus_storage::codec::{decode_item, encode_item};
 use cirrus_storage::engine::{
-    partition_prefix, prefix_end, Engine, StoredItem, CF_CHANGES, CF_EXPIRY, CF_INDEXES, CF_ITEMS,
-    CF_META, CF_TRANSACTIONS,
+    partition_prefix, prefix_end, Engine, StoredItem, CF_CHANGES, CF_INDEXES, CF_ITEMS, CF_META,
 };
 use cirrus_storage::expression::eval::evaluate;
 use cirrus_storage::expression::update::apply_update;
@@ -23,7 +21,7 @@ use cirrus_storage::key::decode_key_value;
 use cirrus_storage::size::{item_size, MAX_ITEM_BYTES};
 use cirrus_storage::{Item, StorageError};
 use openraft::storage::RaftStateMachine;
-use openraft::{EntryPayload, ErrorSubject, ErrorVerb, RaftSnapshotBuilder};
+use openraft::{EntryPayload, ErrorSubject, ErrorVerb};
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +32,7 @@ use crate::failpoint::delay_point;
 use crate::write_schema::{AppliedSchema, StreamTarget, WriteSchema};
 
 mod expiry;
+mod snapshot;
 mod transactions;
 use crate::meta_keys::{self, GroupRecord};
 use crate::raft_types::{
@@ -123,26 +122,8 @@ struct AppliedRecord {
     membership: StoredMembership,
 }
 
-/// Keys (after the partition prefix) and values of one column family's partition range.
+/// Keys and values of a range of a column family.
 type KeyValues = Vec<(Vec<u8>, Vec<u8>)>;
-
-/// A snapshot's bytes: the partition's items and index entries (key suffix after the
-/// partition prefix, stored value) and its statistics.
-#[derive(Serialize, Deserialize)]
-struct SnapshotData {
-    stats: StatsRecord,
-    items: KeyValues,
-    index_entries: KeyValues,
-    transactions: KeyValues,
-    changes: KeyValues,
-    expiry: KeyValues,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMeta,
-    data: Vec<u8>,
-}
 
 /// An item after a change: its stored bytes (`None`: deleted), and the decoded item
 /// when indexes need it.
@@ -178,6 +159,7 @@ pub struct StateMachine {
     /// The largest item collection a write may leave (DynamoDB: 10 GB).
     collection_limit: u64,
     locks: Arc<TxLocks>,
+    snapshots: Arc<snapshot::Snapshots>,
     /// Items a transaction released in the entry being applied; their in-memory locks
     /// go once the entry's batch is written.
     unlock_after_write: Vec<Vec<u8>>,
@@ -252,6 +234,9 @@ impl StateMachine {
         initial_schema: WriteSchema,
         collection_limit: u64,
     ) -> Result<StateMachine, StorageError> {
+        let prefix = partition_prefix(table_id, partition);
+        // Before the records below are read: it finishes an install a crash cut short.
+        let snapshots = snapshot::Snapshots::open(engine.clone(), group, prefix)?;
         let applied = read_record(&engine, group, GroupRecord::Applied)?.unwrap_or_default();
         // A partition that has applied no schema entry yet starts below every version,
         // so the first `SetSchema` in its log takes effect (also when replaying a log
@@ -267,12 +252,13 @@ impl StateMachine {
             group,
             table_id,
             partition,
-            prefix: partition_prefix(table_id, partition),
+            prefix,
             applied,
             stats: Arc::new(PartitionStats(Mutex::new(stats_record))),
             schema: AppliedSchema::new(schema),
             collection_limit,
             locks: Arc::default(),
+            snapshots,
             unlock_after_write: Vec::new(),
             applying_index: 0,
             changes_in_entry: 0,
@@ -954,73 +940,10 @@ impl StateMachine {
         );
         Ok((ApplyOutcome::default(), delta))
     }
-
-    /// Every key (after the partition prefix) and value of this partition in `cf`.
-    fn partition_range(&self, cf: &'static str) -> Result<KeyValues, RaftStorageError> {
-        let mut entries = Vec::new();
-        self.engine
-            .scan(cf, &self.prefix, &prefix_end(&self.prefix), |key, value| {
-                entries.push((key[self.prefix.len()..].to_vec(), value.to_vec()));
-                Ok(true)
-            })
-            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
-        Ok(entries)
-    }
-
-    fn build_snapshot_now(&self) -> Result<Snapshot, RaftStorageError> {
-        let data = encode(&SnapshotData {
-            stats: self.stats.record(),
-            items: self.partition_range(CF_ITEMS)?,
-            index_entries: self.partition_range(CF_INDEXES)?,
-            transactions: self.partition_range(CF_TRANSACTIONS)?,
-            changes: self.partition_range(CF_CHANGES)?,
-            expiry: self.partition_range(CF_EXPIRY)?,
-        })?;
-        let last = self.applied.last_applied;
-        let meta = SnapshotMeta {
-            last_log_id: last,
-            last_membership: self.applied.membership.clone(),
-            snapshot_id: format!(
-                "{}-{}-{}",
-                self.group,
-                last.map(|l| l.leader_id.term).unwrap_or(0),
-                last.map(|l| l.index).unwrap_or(0)
-            ),
-        };
-        let stored = StoredSnapshot { meta, data };
-        self.engine
-            .put(
-                CF_META,
-                &meta_keys::group(self.group, GroupRecord::Snapshot),
-                &encode(&stored)?,
-            )
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        Ok(Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(stored.data)),
-        })
-    }
-}
-
-/// Builds a snapshot that was already captured when the builder was made: the state
-/// machine is consistent only between two applies, which is when openraft asks for it.
-pub struct SnapshotBuilder {
-    snapshot: Option<Result<Snapshot, RaftStorageError>>,
-}
-
-impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
-    async fn build_snapshot(&mut self) -> Result<Snapshot, RaftStorageError> {
-        self.snapshot.take().unwrap_or_else(|| {
-            Err(sm_error(
-                ErrorVerb::Read,
-                std::io::Error::other("snapshot already taken"),
-            ))
-        })
-    }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
-    type SnapshotBuilder = SnapshotBuilder;
+    type SnapshotBuilder = snapshot::SnapshotBuilder;
 
     async fn applied_state(
         &mut self,
@@ -1039,106 +962,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder {
-            snapshot: Some(self.build_snapshot_now()),
-        }
+        self.snapshots.builder().await
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, RaftStorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, RaftStorageError> {
+        self.snapshots.receive().await
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<tokio::fs::File>,
     ) -> Result<(), RaftStorageError> {
-        let bytes = snapshot.into_inner();
-        let data: SnapshotData =
-            bincode::deserialize(&bytes).map_err(|e| sm_error(ErrorVerb::Read, e))?;
-        let items = self
-            .engine
-            .cf(CF_ITEMS)
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        let meta_cf = self
-            .engine
-            .cf(CF_META)
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        let index_entries = self
-            .engine
-            .cf(CF_INDEXES)
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        let transactions = self
-            .engine
-            .cf(CF_TRANSACTIONS)
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        let changes = self
-            .engine
-            .cf(CF_CHANGES)
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        let expiry = self
-            .engine
-            .cf(CF_EXPIRY)
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        let mut batch = WriteBatch::default();
-        for (cf, entries) in [
-            (items, &data.items),
-            (index_entries, &data.index_entries),
-            (transactions, &data.transactions),
-            (changes, &data.changes),
-            (expiry, &data.expiry),
-        ] {
-            batch.delete_range_cf(cf, &self.prefix[..], &prefix_end(&self.prefix)[..]);
-            for (suffix, value) in entries {
-                let mut key = self.prefix.to_vec();
-                key.extend_from_slice(suffix);
-                batch.put_cf(cf, key, value);
-            }
-        }
-        let applied = AppliedRecord {
-            last_applied: meta.last_log_id,
-            membership: meta.last_membership.clone(),
-        };
-        batch.put_cf(
-            &meta_cf,
-            meta_keys::group(self.group, GroupRecord::Applied),
-            encode(&applied)?,
-        );
-        batch.put_cf(
-            &meta_cf,
-            meta_keys::group(self.group, GroupRecord::Stats),
-            encode(&data.stats)?,
-        );
-        let stored = encode(&StoredSnapshot {
-            meta: meta.clone(),
-            data: bytes,
-        })?;
-        batch.put_cf(
-            &meta_cf,
-            meta_keys::group(self.group, GroupRecord::Snapshot),
-            stored,
-        );
-        self.engine
-            .write(batch)
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        self.engine
-            .sync_wal()
-            .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        self.applied = applied;
-        self.stats.store(data.stats);
-        self.locks.clear();
-        self.load_locks()
-            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
-        Ok(())
+        self.install_snapshot_file(meta, snapshot).await
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, RaftStorageError> {
-        let stored: Option<StoredSnapshot> =
-            read_record(&self.engine, self.group, GroupRecord::Snapshot)
-                .map_err(|e| sm_error(ErrorVerb::Read, e))?;
-        Ok(stored.map(|s| Snapshot {
-            meta: s.meta,
-            snapshot: Box::new(Cursor::new(s.data)),
-        }))
+        self.snapshots.current().await
     }
 }

@@ -134,6 +134,13 @@ fn persist(temp: &Path, path: &Path) -> Result<(), SnapshotError> {
     Ok(())
 }
 
+fn remove_if_present(path: &Path) -> Result<(), SnapshotError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a snapshot file at `temp` with `write`, then moves it to `path`; a failure
 /// leaves nothing behind.
 fn write_file(
@@ -254,17 +261,23 @@ impl Snapshots {
         for entry in entries {
             let entry = entry?;
             if Some(entry.file_name().as_os_str()) != keep.map(std::ffi::OsStr::new) {
-                self.remove_file(&entry.path())?;
+                remove_if_present(&entry.path())?;
             }
         }
         Ok(())
     }
 
-    fn remove_file(&self, path: &Path) -> Result<(), SnapshotError> {
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
+    /// Creates the group's snapshot directory, durably: a record must never name a
+    /// file in a directory a power loss can take away.
+    fn create_dir(&self) -> io::Result<()> {
+        if self.dir.is_dir() {
+            return Ok(());
         }
+        std::fs::create_dir_all(&self.dir)?;
+        for created in self.dir.ancestors().skip(1).take(2) {
+            File::open(created)?.sync_all()?;
+        }
+        Ok(())
     }
 
     /// Makes `record` the group's current snapshot, durably, and removes the file it
@@ -278,7 +291,7 @@ impl Snapshots {
         let current = self.record()?;
         if let Some(current) = &current {
             if !record.installing && current.meta.last_log_id >= record.meta.last_log_id {
-                return self.remove_file(&self.dir.join(&record.file));
+                return remove_if_present(&self.dir.join(&record.file));
             }
         }
         let mut batch = WriteBatch::default();
@@ -291,7 +304,7 @@ impl Snapshots {
         self.engine.write_synced(batch)?;
         match current {
             Some(current) if current.file != record.file => {
-                self.remove_file(&self.dir.join(&current.file))
+                remove_if_present(&self.dir.join(&current.file))
             }
             _ => Ok(()),
         }
@@ -328,7 +341,7 @@ impl Snapshots {
             self.group,
             last.map_or(0, |id| id.leader_id.term)
         );
-        std::fs::create_dir_all(&self.dir)?;
+        self.create_dir()?;
         let path = self.dir.join(&file);
         write_file(&path.with_extension("tmp"), &path, |out| {
             self.write_view(&view, out)
@@ -422,7 +435,7 @@ impl Snapshots {
         source.seek(SeekFrom::Start(0))?;
         let mut input = FrameReader::new(BufReader::with_capacity(FILE_BUFFER_BYTES, source))?;
         let file = snapshot_file_name(&meta);
-        std::fs::create_dir_all(&self.dir)?;
+        self.create_dir()?;
         let path = self.dir.join(&file);
         write_file(&path.with_extension("tmp"), &path, |out| {
             let mut applied = None;

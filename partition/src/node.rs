@@ -20,7 +20,7 @@ use crate::blocking;
 use crate::capacity::TableCapacity;
 use crate::catalog::{IndexDescriptor, IndexKind, IndexStatus, TableDescriptor};
 use crate::failpoint::crash_point;
-use crate::state_machine::Counts;
+use crate::state_machine::{remove_table_snapshots, Counts};
 use crate::write_schema::WriteSchema;
 
 use crate::command::{ApplyOutcome, Command};
@@ -208,6 +208,7 @@ fn remove_table_data(engine: &Engine, table_id: u32) -> Result<(), PartitionErro
     engine.delete_range(CF_RAFT_LOG, &log_start, &log_end)?;
     let (meta_start, meta_end) = meta_keys::table_groups_range(table_id);
     engine.delete_range(CF_META, &meta_start, &meta_end)?;
+    remove_table_snapshots(engine, table_id)?;
     // Synced: the WAL is ordered, so the range deletions above are durable with it.
     let mut batch = WriteBatch::default();
     batch.delete_cf(engine.cf(CF_META)?, meta_keys::deleting_table(table_id));

@@ -38,6 +38,7 @@ use crate::meta_keys::{self, GroupRecord};
 use crate::raft_types::{
     io_error, Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
+pub(crate) use snapshot::remove_table_snapshots;
 pub use transactions::TxLocks;
 
 /// An item count and a DynamoDB size, of a partition's items or of its entries in one

@@ -192,6 +192,36 @@ pub(super) struct Snapshots {
     build_hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
+/// Where the node keeps every group's snapshot files: `<data dir>/snapshots/`.
+fn snapshots_dir(engine: &Engine) -> Result<std::path::PathBuf, StorageError> {
+    let data_dir = engine
+        .path()
+        .parent()
+        .ok_or_else(|| StorageError::Corrupt("the database directory has no parent".into()))?;
+    Ok(data_dir.join("snapshots"))
+}
+
+/// Removes the snapshot files of every group of a deleted table.
+pub(crate) fn remove_table_snapshots(engine: &Engine, table_id: u32) -> Result<(), StorageError> {
+    let dir = snapshots_dir(engine)?;
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StorageError::Corrupt(format!("{}: {e}", dir.display()))),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let group = name
+            .to_str()
+            .and_then(|name| u64::from_str_radix(name, 16).ok());
+        if group.is_some_and(|group| group >> 16 == u64::from(table_id)) {
+            std::fs::remove_dir_all(entry.path())
+                .map_err(|e| StorageError::Corrupt(format!("{}: {e}", entry.path().display())))?;
+        }
+    }
+    Ok(())
+}
+
 impl Snapshots {
     /// Finishes an install a crash cut short and removes files no record names. Runs
     /// before the state machine reads anything of the partition.
@@ -200,11 +230,7 @@ impl Snapshots {
         group: u64,
         prefix: [u8; 6],
     ) -> Result<Arc<Snapshots>, StorageError> {
-        let data_dir = engine
-            .path()
-            .parent()
-            .ok_or_else(|| StorageError::Corrupt("the database directory has no parent".into()))?;
-        let dir = data_dir.join("snapshots").join(format!("{group:016x}"));
+        let dir = snapshots_dir(&engine)?.join(format!("{group:016x}"));
         let snapshots = Snapshots {
             engine,
             group,

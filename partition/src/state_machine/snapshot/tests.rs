@@ -25,11 +25,11 @@ use crate::catalog::{
     BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, Projected, StreamDescriptor,
     TableDescriptor, Throughput, ViewType,
 };
-use crate::command::{ApplyOutcome, Command, TxAction, TxWrite, WantedImages};
+use crate::command::{ApplyOutcome, Command, Proposal, TxAction, TxWrite, WantedImages};
 use crate::group::group_id;
-use crate::live_schema::LiveSchema;
 use crate::raft_types::{Entry, LogId, LOCAL_NODE_ID};
 use crate::state_machine::KeyValues;
+use crate::write_schema::WriteSchema;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -89,6 +89,7 @@ fn descriptor() -> TableDescriptor {
         ttl_ready: true,
         on_demand_max_read: None,
         on_demand_max_write: None,
+        schema_version: 1,
     }
 }
 
@@ -132,9 +133,9 @@ struct Partition {
 impl Partition {
     fn open(data_dir: &Path) -> Result<Partition, StorageError> {
         let engine = Engine::open(&data_dir.join("db"))?;
-        let schema = LiveSchema::new(&descriptor(), u64::MAX);
+        let schema = WriteSchema::of(&descriptor());
         let group = group_id(TABLE, PARTITION);
-        let sm = StateMachine::open(engine.clone(), TABLE, PARTITION, group, schema)?;
+        let sm = StateMachine::open(engine.clone(), TABLE, PARTITION, group, schema, u64::MAX)?;
         let next_index = sm.applied.last_applied.map_or(1, |id| id.index + 1);
         Ok(Partition {
             sm,
@@ -162,7 +163,12 @@ impl Partition {
         &mut self,
         command: Command,
     ) -> Result<ApplyOutcome, Box<dyn std::error::Error>> {
-        self.apply(EntryPayload::Normal(command)).await
+        // A fixed proposal time: apply uses no other clock.
+        self.apply(EntryPayload::Normal(Proposal {
+            command,
+            at_ms: 1_700_000_000_000,
+        }))
+        .await
     }
 
     async fn put(&mut self, pk: &str, sk: &str, filler: usize) -> TestResult {

@@ -60,6 +60,17 @@ fn legacy_conditions(count: usize) -> Value {
     Value::Object(entries)
 }
 
+/// An on-demand table keyed by the strings `pk` and `sk`.
+async fn keyed_table(client: &Client, name: &str) {
+    create_table(
+        client,
+        name,
+        ("pk", ScalarAttributeType::S),
+        Some(("sk", ScalarAttributeType::S)),
+    )
+    .await;
+}
+
 /// The server answers, and writes and reads as before.
 async fn still_serving(server: &mut TestServer, client: &Client, table: &str) {
     assert!(server.is_running(), "the server is still running");
@@ -73,13 +84,7 @@ async fn a_hundred_thousand_legacy_conditions_are_refused_and_the_server_keeps_s
     let mut server = TestServer::start();
     let client = server.client();
     let table = "legacy_huge";
-    create_table(
-        &client,
-        table,
-        ("pk", ScalarAttributeType::S),
-        Some(("sk", ScalarAttributeType::S)),
-    )
-    .await;
+    keyed_table(&client, table).await;
     let huge = legacy_conditions(100_000);
     let too_many = "The expression contains too many operators; operator count: 199999";
 
@@ -160,13 +165,7 @@ async fn deeply_nested_expressions_json_and_values_are_refused_and_the_server_ke
     let mut server = TestServer::start();
     let client = server.client();
     let table = "deep";
-    create_table(
-        &client,
-        table,
-        ("pk", ScalarAttributeType::S),
-        Some(("sk", ScalarAttributeType::S)),
-    )
-    .await;
+    keyed_table(&client, table).await;
     let key = json!({"pk": {"S": "p"}, "sk": {"S": "s"}});
     let values = json!({":v": {"S": "x"}, ":l": {"L": []}});
     let condition = |expression: String| {
@@ -400,13 +399,7 @@ async fn parallel_scan_pages_count_other_segments_items_against_one_megabyte() {
 async fn a_body_past_16_mb_is_refused_with_413_before_it_is_read() {
     let mut server = TestServer::start();
     let client = server.client();
-    create_table(
-        &client,
-        "big",
-        ("pk", ScalarAttributeType::S),
-        Some(("sk", ScalarAttributeType::S)),
-    )
-    .await;
+    keyed_table(&client, "big").await;
     // Announced, not sent: the server answers from the headers.
     let r = server
         .raw_request_declaring(
@@ -463,13 +456,7 @@ async fn concurrent_large_requests_do_not_all_expand_at_once() {
         "2",
     ]);
     let client = server.client();
-    create_table(
-        &client,
-        "wide",
-        ("pk", ScalarAttributeType::S),
-        Some(("sk", ScalarAttributeType::S)),
-    )
-    .await;
+    keyed_table(&client, "wide").await;
     let bodies: Vec<String> = (0..13)
         .map(|request| amplifying_batch("wide", request, body_bytes))
         .collect();

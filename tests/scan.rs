@@ -21,23 +21,7 @@ use common::*;
 const VALIDATION: &str = "ValidationException";
 
 async fn all_pages(base: &ScanFluentBuilder) -> Vec<ScanOutput> {
-    let mut pages = Vec::new();
-    let mut start: Option<Attrs> = None;
-    for _ in 0..MAX_PAGES {
-        let page = base
-            .clone()
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("Scan page {}: {e:?}", pages.len() + 1));
-        let next = page.last_evaluated_key().filter(|k| !k.is_empty()).cloned();
-        pages.push(page);
-        match next {
-            Some(k) => start = Some(k),
-            None => return pages,
-        }
-    }
-    panic!("Scan did not finish within {MAX_PAGES} pages");
+    scan_pages(base).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn pk_of(i: &Attrs) -> String {

@@ -57,6 +57,8 @@ pub struct TestServer {
     data_dir: tempfile::TempDir,
     log_dir: tempfile::TempDir,
     extra_args: Vec<String>,
+    /// Extra environment variables of the server process (e.g. `CIRRUS_FAILPOINTS`).
+    env: Vec<(String, String)>,
     starts: u32,
 }
 
@@ -68,6 +70,12 @@ impl TestServer {
 
     /// Start a server with extra `cirrus serve` flags (e.g. `["--partitions-per-table", "4"]`).
     pub fn start_with(args: &[&str]) -> TestServer {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Start a server with extra flags and extra environment variables, which every
+    /// restart keeps.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let data_dir = tempfile::Builder::new()
             .prefix("cirrus-test-data-")
             .tempdir()
@@ -82,10 +90,19 @@ impl TestServer {
             data_dir,
             log_dir,
             extra_args: args.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             starts: 0,
         };
         server.spawn();
         server
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server is not running").id()
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -151,6 +168,7 @@ impl TestServer {
             .arg(self.data_dir.path())
             .args(&self.extra_args)
             .env("RUST_BACKTRACE", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))

@@ -1,5 +1,10 @@
 //! Routing a request to its operation by `X-Amz-Target`.
 
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::blocking::run_blocking;
 use crate::error::ApiError;
 use crate::operations::{
     account, batch, items, query, scan, streams, tables, tags, time_to_live, transactions,
@@ -9,8 +14,15 @@ use crate::state::ApiState;
 const DYNAMODB_PREFIX: &str = "DynamoDB_20120810.";
 const STREAMS_PREFIX: &str = "DynamoDBStreams_20120810.";
 
+/// An operation that reads more than one item from RocksDB.
+type BlockingRead = fn(&ApiState, Value) -> Result<Vec<u8>, ApiError>;
+
 /// Runs one request; `Ok` holds the JSON response body.
-pub async fn dispatch(state: &ApiState, target: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+pub async fn dispatch(
+    state: &Arc<ApiState>,
+    target: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
     let operation = match (
         target.strip_prefix(DYNAMODB_PREFIX),
         target.strip_prefix(STREAMS_PREFIX),
@@ -30,34 +42,45 @@ pub async fn dispatch(state: &ApiState, target: &str, body: &[u8]) -> Result<Vec
             "Start of structure or map found where not expected.".into(),
         ));
     }
-    let response = match operation {
-        "PutItem" => items::put_item(state, request).await?,
-        "GetItem" => items::get_item(state, request)?,
-        "DeleteItem" => items::delete_item(state, request).await?,
-        "UpdateItem" => items::update_item(state, request).await?,
-        "Query" => query::query(state, request)?,
-        "Scan" => scan::scan(state, request)?,
-        "BatchGetItem" => batch::batch_get_item(state, request)?,
-        "BatchWriteItem" => batch::batch_write_item(state, request).await?,
-        "TransactWriteItems" => transactions::transact_write_items(state, request).await?,
-        "TransactGetItems" => transactions::transact_get_items(state, request).await?,
-        "CreateTable" => tables::create_table(state, request).await?,
-        "DescribeTable" => tables::describe_table(state, request)?,
-        "ListTables" => tables::list_tables(state, request)?,
-        "DeleteTable" => tables::delete_table(state, request).await?,
-        "UpdateTable" => tables::update_table(state, request).await?,
-        "TagResource" => tags::tag_resource(state, request).await?,
-        "UntagResource" => tags::untag_resource(state, request).await?,
-        "ListTagsOfResource" => tags::list_tags_of_resource(state, request)?,
-        "DescribeEndpoints" => account::describe_endpoints(state),
-        "DescribeLimits" => account::describe_limits(),
-        "UpdateTimeToLive" => time_to_live::update_time_to_live(state, request).await?,
-        "DescribeTimeToLive" => time_to_live::describe_time_to_live(state, request)?,
-        "DynamoDBStreams_20120810.ListStreams" => streams::list_streams(state, request)?,
-        "DynamoDBStreams_20120810.DescribeStream" => streams::describe_stream(state, request)?,
-        "DynamoDBStreams_20120810.GetShardIterator" => streams::get_shard_iterator(state, request)?,
-        "DynamoDBStreams_20120810.GetRecords" => streams::get_records(state, request)?,
-        _ => return Err(ApiError::UnknownOperation(String::new())),
+    let blocking_read: Option<BlockingRead> = match operation {
+        "Query" => Some(query::query),
+        "Scan" => Some(scan::scan),
+        "BatchGetItem" => Some(batch::batch_get_item),
+        "DynamoDBStreams_20120810.ListStreams" => Some(streams::list_streams),
+        "DynamoDBStreams_20120810.DescribeStream" => Some(streams::describe_stream),
+        "DynamoDBStreams_20120810.GetShardIterator" => Some(streams::get_shard_iterator),
+        "DynamoDBStreams_20120810.GetRecords" => Some(streams::get_records),
+        _ => None,
     };
-    Ok(response.to_string().into_bytes())
+    if let Some(read) = blocking_read {
+        let state = Arc::clone(state);
+        return run_blocking(move || read(&state, request)).await;
+    }
+    match operation {
+        "PutItem" => items::put_item(state, request).await,
+        "GetItem" => items::get_item(state, request),
+        "DeleteItem" => items::delete_item(state, request).await,
+        "UpdateItem" => items::update_item(state, request).await,
+        "BatchWriteItem" => batch::batch_write_item(state, request).await,
+        "TransactGetItems" => transactions::transact_get_items(state, request).await,
+        "TransactWriteItems" => json(transactions::transact_write_items(state, request).await),
+        "CreateTable" => json(tables::create_table(state, request).await),
+        "DescribeTable" => json(tables::describe_table(state, request)),
+        "ListTables" => json(tables::list_tables(state, request)),
+        "DeleteTable" => json(tables::delete_table(state, request).await),
+        "UpdateTable" => json(tables::update_table(state, request).await),
+        "TagResource" => json(tags::tag_resource(state, request).await),
+        "UntagResource" => json(tags::untag_resource(state, request).await),
+        "ListTagsOfResource" => json(tags::list_tags_of_resource(state, request)),
+        "DescribeEndpoints" => json(Ok(account::describe_endpoints(state))),
+        "DescribeLimits" => json(Ok(account::describe_limits())),
+        "UpdateTimeToLive" => json(time_to_live::update_time_to_live(state, request).await),
+        "DescribeTimeToLive" => json(time_to_live::describe_time_to_live(state, request)),
+        _ => Err(ApiError::UnknownOperation(String::new())),
+    }
+}
+
+/// The body of an operation whose response holds no items, built as a `Value`.
+fn json(response: Result<Value, ApiError>) -> Result<Vec<u8>, ApiError> {
+    response.map(|response| response.to_string().into_bytes())
 }

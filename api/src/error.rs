@@ -2,6 +2,10 @@
 //! and turned into DynamoDB's wire shape (`__type`, `message`, HTTP status) in one place.
 
 use axum::http::StatusCode;
+use cirrus_storage::Item;
+use serde::Serialize;
+
+use crate::wire::item_json::ItemJson;
 
 /// An error as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,12 +43,12 @@ pub enum ApiError {
     #[error("{message}")]
     TransactionCanceled {
         message: String,
-        reasons: Vec<serde_json::Value>,
+        reasons: Vec<CancellationReason>,
     },
-    /// The condition of a write did not hold; carries the item (as DynamoDB JSON) when
-    /// the request asked for it with ReturnValuesOnConditionCheckFailure=ALL_OLD.
+    /// The condition of a write did not hold; carries the item when the request asked
+    /// for it with ReturnValuesOnConditionCheckFailure=ALL_OLD.
     #[error("The conditional request failed")]
-    ConditionalCheckFailed(Option<serde_json::Value>),
+    ConditionalCheckFailed(Option<Item>),
     /// A body past the largest request DynamoDB takes (HTTP 413).
     #[error("{0}")]
     RequestTooLarge(String),
@@ -112,23 +116,78 @@ impl ApiError {
     }
 }
 
+/// One action's entry in a TransactionCanceledException's CancellationReasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CancellationReason {
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The item, for a failed condition with ReturnValuesOnConditionCheckFailure=ALL_OLD.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "item_json")]
+    pub item: Option<Item>,
+}
+
+impl CancellationReason {
+    /// The reason of an action that did not fail itself.
+    pub fn none() -> Self {
+        CancellationReason {
+            code: "None",
+            message: None,
+            item: None,
+        }
+    }
+
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        CancellationReason {
+            code,
+            message: Some(message.into()),
+            item: None,
+        }
+    }
+}
+
+fn item_json<S: serde::Serializer>(item: &Option<Item>, serializer: S) -> Result<S::Ok, S::Error> {
+    item.as_ref().map(ItemJson).serialize(serializer)
+}
+
+/// DynamoDB's error body: `{"__type": "...", "message": "..."}`, and the items and
+/// reasons some errors carry.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "__type")]
+    type_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(rename = "Item", skip_serializing_if = "Option::is_none")]
+    item: Option<ItemJson<&'a Item>>,
+    #[serde(
+        rename = "CancellationReasons",
+        skip_serializing_if = "Option::is_none"
+    )]
+    reasons: Option<&'a [CancellationReason]>,
+}
+
 impl ApiError {
-    /// DynamoDB's error body: `{"__type": "...", "message": "..."}`.
+    /// The error as DynamoDB's JSON body.
     pub fn to_body(&self) -> Vec<u8> {
         let message = self.to_string();
-        let mut body = if message.is_empty() {
-            serde_json::json!({ "__type": self.type_name() })
-        } else {
-            serde_json::json!({ "__type": self.type_name(), "message": message })
+        let body = ErrorBody {
+            type_name: self.type_name(),
+            message: (!message.is_empty()).then_some(message),
+            item: match self {
+                ApiError::ConditionalCheckFailed(item) => item.as_ref().map(ItemJson),
+                _ => None,
+            },
+            reasons: match self {
+                ApiError::TransactionCanceled { reasons, .. } => Some(reasons),
+                _ => None,
+            },
         };
-        match self {
-            ApiError::ConditionalCheckFailed(Some(item)) => body["Item"] = item.clone(),
-            ApiError::TransactionCanceled { reasons, .. } => {
-                body["CancellationReasons"] = serde_json::Value::Array(reasons.clone());
-            }
-            _ => {}
-        }
-        body.to_string().into_bytes()
+        // Nothing in an error body can fail to serialize (string keys, no custom
+        // serializers that fail); the bare type is the answer of last resort.
+        serde_json::to_vec(&body)
+            .unwrap_or_else(|_| format!(r#"{{"__type":"{}"}}"#, self.type_name()).into_bytes())
     }
 }
 

@@ -99,7 +99,7 @@ async fn health(State(state): State<Arc<ApiState>>) -> String {
     format!("healthy: dynamodb.{}.amazonaws.com ", state.region)
 }
 
-async fn handle(state: &ApiState, budget: &BodyBudget, request: Request) -> Response {
+async fn handle(state: &Arc<ApiState>, budget: &BodyBudget, request: Request) -> Response {
     let target = request
         .headers()
         .get("x-amz-target")

@@ -2,8 +2,15 @@
 //! reliably. A test starts the server with `CIRRUS_FAILPOINTS=name[,name…]`; when the
 //! code reaches a named point, the process aborts on the spot (no destructors, no
 //! flushes), exactly like a crash there. Without the variable every point is a no-op.
+//!
+//! Delay points, armed the same way, stand for slow work instead: the thread that
+//! reaches one sleeps, so a test can show what the rest of the server does meanwhile.
 
 use std::sync::OnceLock;
+use std::time::Duration;
+
+/// How long an armed delay point holds its thread.
+const DELAY: Duration = Duration::from_secs(5);
 
 fn armed() -> &'static [String] {
     static ARMED: OnceLock<Vec<String>> = OnceLock::new();
@@ -34,13 +41,12 @@ pub fn crash_point(name: &str) {
     }
 }
 
-/// How long an armed delay point holds the thread that reaches it.
-const DELAY: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Blocks the current thread for a few seconds if the failpoint `name` is armed: a slow
-/// disk or a write stall, for tests that show one slow request stalls no other.
+/// Blocks the calling thread for a few seconds if the failpoint `name` is armed, as slow
+/// blocking work there would. Announces itself on stderr, so a test can tell that a
+/// request has reached it.
 pub fn delay_point(name: &str) {
     if is_armed(name) {
+        eprintln!("failpoint {name}: delaying");
         std::thread::sleep(DELAY);
     }
 }

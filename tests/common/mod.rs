@@ -99,6 +99,11 @@ impl TestServer {
         server
     }
 
+    /// The process id of the running server.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server is not running").id()
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
     }

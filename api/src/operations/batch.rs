@@ -1,18 +1,19 @@
 //! BatchGetItem and BatchWriteItem.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use cirrus_partition::capacity::ReadConsistency;
 use cirrus_partition::{Command, Rejection, Table, WantedImages};
 use cirrus_storage::engine::StoredItem;
-use cirrus_storage::expression::projection::project;
+use cirrus_storage::expression::Projection;
 use cirrus_storage::Item;
 use futures_util::future::try_join_all;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::items::{
-    collection_metrics, decode_stored, prepare_put, read_projection, rejection_error,
+    collection_metrics, prepare_put, read_projection, rejection_error, CollectionMetrics,
     COLLECTION_METRICS,
 };
 use crate::capacity::{
@@ -23,7 +24,8 @@ use crate::error::ApiError;
 use crate::keys::key_of_key_map;
 use crate::state::ApiState;
 use crate::validation::Constraints;
-use crate::wire::attribute_value::{item_to_json, parse_item};
+use crate::wire::attribute_value::parse_item;
+use crate::wire::item_json::{response_body, StoredItemJson};
 
 const MAX_GET_KEYS: usize = 100;
 const MAX_WRITES: usize = 25;
@@ -68,7 +70,25 @@ fn duplicates() -> ApiError {
     ApiError::validation("Provided list of item keys contains duplicates")
 }
 
-pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+/// What BatchGetItem found in one table: the stored items, and the projection to
+/// write them with.
+struct Found<'a> {
+    table_name: &'a str,
+    projection: Option<Projection>,
+    items: Vec<Vec<u8>>,
+}
+
+/// The response of BatchGetItem.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGetOutput<'a> {
+    responses: BTreeMap<&'a str, Vec<StoredItemJson<'a>>>,
+    unprocessed_keys: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Value>,
+}
+
+pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let tables = request_items(&request)?;
     let detail = capacity_detail(&request)?;
     let mut total_keys = 0;
@@ -99,7 +119,7 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
         )?;
         plans.push((table_name, spec, keys, projection));
     }
-    let mut responses = Map::new();
+    let mut found_by_table = Vec::with_capacity(plans.len());
     let mut unprocessed = Map::new();
     let mut bytes = 0usize;
     let mut consumed = Vec::new();
@@ -133,46 +153,68 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
             if let Some(stored) = stored {
                 bytes += StoredItem::size(&stored).map_err(|e| ApiError::Internal(e.to_string()))?
                     as usize;
-                let item = decode_stored(&stored)?;
-                let item = match &projection {
-                    Some(projection) => project(&item, &projection.0),
-                    None => item,
-                };
-                found.push(item_to_json(&item));
+                found.push(stored);
             }
         }
         consumed.push(charge_read(&table, None, None, table_units));
-        responses.insert(table_name.clone(), Value::Array(found));
+        found_by_table.push(Found {
+            table_name,
+            projection,
+            items: found,
+        });
         if !left_over.is_empty() {
             let mut spec = spec.clone();
             spec["Keys"] = Value::Array(left_over);
             unprocessed.insert(table_name.clone(), spec);
         }
     }
-    let mut response = json!({ "Responses": responses, "UnprocessedKeys": unprocessed });
-    if let Some(consumed) = per_table_json(&consumed, detail) {
-        response["ConsumedCapacity"] = consumed;
-    }
-    Ok(response)
+    let responses = found_by_table
+        .iter()
+        .map(|found| {
+            let items = found
+                .items
+                .iter()
+                .map(|stored| StoredItemJson::new(stored, found.projection.as_ref()))
+                .collect();
+            (found.table_name, items)
+        })
+        .collect();
+    response_body(&BatchGetOutput {
+        responses,
+        unprocessed_keys: unprocessed,
+        consumed_capacity: per_table_json(&consumed, detail),
+    })
 }
 
 /// One validated write of a batch.
-struct PlannedWrite {
+struct PlannedWrite<'r> {
     table: Arc<Table>,
     location: cirrus_partition::ItemLocation,
     command: Command,
     /// The item's key attributes, for ItemCollectionMetrics.
     key_attributes: Item,
-    /// The write request as sent, for UnprocessedItems.
-    request: Value,
+    /// The write request as sent, for UnprocessedItems: returned as it came, without a
+    /// copy.
+    request: &'r Value,
 }
 
-enum WriteResult {
-    Done(Option<(String, Value)>),
-    Unprocessed(String, Value),
+enum WriteResult<'r> {
+    Done(Option<(String, CollectionMetrics)>),
+    Unprocessed(String, &'r Value),
 }
 
-fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiError> {
+/// The response of BatchWriteItem.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchWriteOutput<'r> {
+    unprocessed_items: BTreeMap<String, Vec<&'r Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_collection_metrics: Option<BTreeMap<String, Vec<CollectionMetrics>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Value>,
+}
+
+fn plan_write<'r>(table: &Arc<Table>, request: &'r Value) -> Result<PlannedWrite<'r>, ApiError> {
     let schema = &table.descriptor().key_schema;
     let put = request.get("PutRequest").filter(|v| !v.is_null());
     let delete = request.get("DeleteRequest").filter(|v| !v.is_null());
@@ -234,11 +276,11 @@ fn plan_write(table: &Arc<Table>, request: &Value) -> Result<PlannedWrite, ApiEr
         location,
         command,
         key_attributes,
-        request: request.clone(),
+        request,
     })
 }
 
-pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let tables = request_items(&request)?;
     let detail = capacity_detail(&request)?;
     let return_metrics = request
@@ -323,7 +365,7 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
         );
         if outcome.rejection == Some(Rejection::TransactionConflict) {
             return Ok::<_, ApiError>((
-                WriteResult::Unprocessed(table_name, write.request.clone()),
+                WriteResult::Unprocessed(table_name, write.request),
                 Some(consumed),
             ));
         }
@@ -340,31 +382,26 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Value,
     let (mut outcomes, consumed): (Vec<_>, Vec<_>) = outcomes.into_iter().unzip();
     outcomes.extend(refused);
     let consumed: Vec<Consumed> = consumed.into_iter().flatten().collect();
-    let mut unprocessed = Map::new();
-    let mut metrics_by_table = Map::new();
+    let mut unprocessed: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    let mut metrics_by_table: BTreeMap<String, Vec<CollectionMetrics>> = BTreeMap::new();
     for outcome in outcomes {
-        let (map, table_name, value) = match outcome {
+        match outcome {
             WriteResult::Unprocessed(table_name, request) => {
-                (&mut unprocessed, table_name, request)
+                unprocessed.entry(table_name).or_default().push(request);
             }
             WriteResult::Done(Some((table_name, metrics))) => {
-                (&mut metrics_by_table, table_name, metrics)
+                metrics_by_table
+                    .entry(table_name)
+                    .or_default()
+                    .push(metrics);
             }
-            WriteResult::Done(None) => continue,
-        };
-        if let Value::Array(list) = map
-            .entry(table_name)
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            list.push(value);
+            WriteResult::Done(None) => {}
         }
     }
-    let mut response = json!({ "UnprocessedItems": unprocessed });
-    if return_metrics.as_deref() == Some("SIZE") {
-        response["ItemCollectionMetrics"] = Value::Object(metrics_by_table);
-    }
-    if let Some(consumed) = per_table_json(&consumed, detail) {
-        response["ConsumedCapacity"] = consumed;
-    }
-    Ok(response)
+    response_body(&BatchWriteOutput {
+        unprocessed_items: unprocessed,
+        item_collection_metrics: (return_metrics.as_deref() == Some("SIZE"))
+            .then_some(metrics_by_table),
+        consumed_capacity: per_table_json(&consumed, detail),
+    })
 }

@@ -2,7 +2,7 @@
 
 use cirrus_partition::capacity::ReadConsistency;
 use cirrus_partition::{ApplyOutcome, Command, KeySchema, Rejection, Table, WantedImages};
-use cirrus_storage::codec::{decode_item, encode_item};
+use cirrus_storage::codec::encode_item;
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::projection::project;
 use cirrus_storage::expression::update::updated_paths;
@@ -11,8 +11,8 @@ use cirrus_storage::expression::{
 };
 use cirrus_storage::size::{item_size, MAX_ITEM_BYTES};
 use cirrus_storage::Item;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::capacity::{
     admit_read, admit_write, charge_read, charge_write, item_read_units, Consumed, Detail,
@@ -24,7 +24,8 @@ use crate::keys::{key_of_item, key_of_key_map, EncodedKey};
 use crate::legacy;
 use crate::state::ApiState;
 use crate::validation::{parse_input, Constraints};
-use crate::wire::attribute_value::{item_to_json, parse_item};
+use crate::wire::attribute_value::parse_item;
+use crate::wire::item_json::{decode_stored, response_body, ItemJson, StoredItemJson};
 
 /// The parameters every single-item write shares: its condition (as an expression or
 /// the legacy `Expected`), placeholders, and what to return.
@@ -189,16 +190,55 @@ pub const COLLECTION_METRICS: &[&str] = &["SIZE", "NONE"];
 
 /// ItemCollectionMetrics of a write to a table with local indexes: the item's
 /// partition key and its collection's size estimate, in DynamoDB's 1 GB brackets.
-pub fn collection_metrics(table: &Table, attributes: &Item, size: Option<u64>) -> Option<Value> {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CollectionMetrics {
+    item_collection_key: ItemJson<Item>,
+    #[serde(rename = "SizeEstimateRangeGB")]
+    size_estimate_range_gb: [f64; 2],
+}
+
+pub fn collection_metrics(
+    table: &Table,
+    attributes: &Item,
+    size: Option<u64>,
+) -> Option<CollectionMetrics> {
     let size = size?;
     let name = &table.descriptor().key_schema.partition_key.name;
     let value = attributes.get(name)?;
     let key = Item::from([(name.clone(), value.clone())]);
     let lower = (size as f64 / f64::from(1u32 << 30)).floor();
-    Some(json!({
-        "ItemCollectionKey": item_to_json(&key),
-        "SizeEstimateRangeGB": [lower, lower + 1.0],
-    }))
+    Some(CollectionMetrics {
+        item_collection_key: ItemJson(key),
+        size_estimate_range_gb: [lower, lower + 1.0],
+    })
+}
+
+/// The response of PutItem, UpdateItem and DeleteItem.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WriteOutput {
+    /// The item ReturnValues asked for; absent when there is nothing to return.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<ItemJson<Item>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_collection_metrics: Option<CollectionMetrics>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Value>,
+}
+
+impl WriteOutput {
+    fn new(
+        image: Option<Item>,
+        metrics: Option<CollectionMetrics>,
+        consumed: Option<Value>,
+    ) -> Self {
+        WriteOutput {
+            attributes: image.filter(|item| !item.is_empty()).map(ItemJson),
+            item_collection_metrics: metrics,
+            consumed_capacity: consumed,
+        }
+    }
 }
 
 /// The response of a PutItem or DeleteItem: the old item when asked for, and the
@@ -209,42 +249,17 @@ fn old_item_response(
     key_attributes: &Item,
     outcome: &ApplyOutcome,
     consumed: &Consumed,
-) -> Result<Value, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let metrics = options
         .wants_collection_metrics()
         .then(|| collection_metrics(table, key_attributes, outcome.collection_size))
         .flatten();
     let old = outcome.old_item.as_deref().map(decode_stored).transpose()?;
-    Ok(with_extras(
-        attributes_response(old),
+    response_body(&WriteOutput::new(
+        old,
         metrics,
         consumed.json(options.capacity_detail()),
     ))
-}
-
-/// Adds ItemCollectionMetrics and ConsumedCapacity to a write's response when asked for.
-fn with_extras(mut response: Value, metrics: Option<Value>, consumed: Option<Value>) -> Value {
-    if let Some(metrics) = metrics {
-        response["ItemCollectionMetrics"] = metrics;
-    }
-    if let Some(consumed) = consumed {
-        response["ConsumedCapacity"] = consumed;
-    }
-    response
-}
-
-/// Decodes stored-item bytes into an item.
-pub fn decode_stored(stored: &[u8]) -> Result<Item, ApiError> {
-    let bytes = StoredItem::codec_bytes(stored).map_err(|e| ApiError::Internal(e.to_string()))?;
-    decode_item(bytes).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-/// `{"Attributes": ...}` when there is something to return, else `{}`.
-fn attributes_response(item: Option<Item>) -> Value {
-    match item {
-        Some(item) if !item.is_empty() => json!({ "Attributes": item_to_json(&item) }),
-        _ => json!({}),
-    }
 }
 
 /// Turns a rejected command into DynamoDB's error.
@@ -259,12 +274,7 @@ pub fn rejection_error(outcome: &ApplyOutcome) -> Result<(), ApiError> {
             "Transaction is ongoing for the item".into(),
         )),
         Some(Rejection::ConditionFailed) => {
-            let item = outcome
-                .old_item
-                .as_deref()
-                .map(decode_stored)
-                .transpose()?
-                .map(|item| item_to_json(&item));
+            let item = outcome.old_item.as_deref().map(decode_stored).transpose()?;
             Err(ApiError::ConditionalCheckFailed(item))
         }
     }
@@ -309,7 +319,7 @@ fn missing() -> ApiError {
     ApiError::Internal("validated members missing".into())
 }
 
-pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub async fn put_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: PutItemInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
@@ -338,7 +348,18 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Value, ApiErro
     old_item_response(&input.options, &table, &item, &outcome, &consumed)
 }
 
-pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+/// The response of GetItem.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetItemOutput<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<StoredItemJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Value>,
+}
+
+/// A single point read: cheap enough to stay on the async worker that received it.
+pub fn get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: GetItemInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
@@ -369,22 +390,12 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     };
     let units = item_read_units(stored.as_deref(), consistency)?;
     let consumed = charge_read(&table, Some(location.partition), None, units);
-    let mut response = match stored {
-        Some(stored) => {
-            let item = decode_stored(&stored)?;
-            let item = match &projection {
-                Some(projection) => project(&item, &projection.0),
-                None => item,
-            };
-            json!({ "Item": item_to_json(&item) })
-        }
-        None => json!({}),
-    };
-    if let Some(consumed) = consumed.json(Detail::parse(input.return_consumed_capacity.as_deref()))
-    {
-        response["ConsumedCapacity"] = consumed;
-    }
-    Ok(response)
+    response_body(&GetItemOutput {
+        item: stored
+            .as_deref()
+            .map(|stored| StoredItemJson::new(stored, projection.as_ref())),
+        consumed_capacity: consumed.json(Detail::parse(input.return_consumed_capacity.as_deref())),
+    })
 }
 
 /// The projection of a read: ProjectionExpression (with its names) or AttributesToGet.
@@ -408,7 +419,7 @@ pub fn read_projection(
     }
 }
 
-pub async fn delete_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub async fn delete_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: DeleteItemInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
@@ -449,7 +460,7 @@ pub fn check_key_untouched(schema: &KeySchema, actions: &UpdateActions) -> Resul
     Ok(())
 }
 
-pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub async fn update_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: UpdateItemInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
@@ -500,8 +511,8 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Value, ApiE
     };
     let metrics =
         metrics_key.and_then(|key| collection_metrics(&table, &key, outcome.collection_size));
-    Ok(with_extras(
-        attributes_response(image),
+    response_body(&WriteOutput::new(
+        image,
         metrics,
         consumed.json(input.options.capacity_detail()),
     ))

@@ -7,15 +7,13 @@ use cirrus_partition::node::Scanned;
 use cirrus_partition::{IndexDescriptor, IndexKind, KeySchema, Projected, Table};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::eval::evaluate;
-use cirrus_storage::expression::projection::project;
 use cirrus_storage::expression::{
     Condition, ExpressionKind, Operand, Path, PathElement, Projection,
 };
 use cirrus_storage::Item;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::items::decode_stored;
 use crate::capacity::{charge_read, Detail, RETURN_CONSUMED_CAPACITY};
 use crate::error::ApiError;
 use crate::expressions::Placeholders;
@@ -23,7 +21,10 @@ use crate::keys::{encode_key, EncodedKey};
 use crate::legacy::{self, FilterParameter};
 use crate::state::ApiState;
 use crate::validation::Constraints;
-use crate::wire::attribute_value::{item_to_json, parse_item};
+use crate::wire::attribute_value::parse_item;
+use crate::wire::item_json::{
+    decode_stored, response_body, ItemJson, StoredItems, StoredItemsJson,
+};
 
 /// DynamoDB stops a Query or Scan page after reading 1 MB.
 const PAGE_BYTES: usize = 1024 * 1024;
@@ -165,15 +166,15 @@ impl ReadOptions {
         );
     }
 
-    /// Charges what the page read (its total size, rounded up once) and adds
-    /// ConsumedCapacity to the response when asked for.
+    /// Charges what the page read (its total size, rounded up once) and writes the
+    /// response, with ConsumedCapacity when asked for.
     pub fn charge(
         &self,
         table: &Table,
         partition: Option<u16>,
         index: Option<&IndexDescriptor>,
         page: Page<'_>,
-    ) -> Value {
+    ) -> Result<Vec<u8>, ApiError> {
         let consistency = if self.consistent_read == Some(true) {
             ReadConsistency::Strong
         } else {
@@ -181,13 +182,7 @@ impl ReadOptions {
         };
         let units = read_units(page.bytes as u64, consistency);
         let consumed = charge_read(table, partition, index, units);
-        let mut response = page.response();
-        if let Some(consumed) =
-            consumed.json(Detail::parse(self.return_consumed_capacity.as_deref()))
-        {
-            response["ConsumedCapacity"] = consumed;
-        }
-        response
+        page.response(consumed.json(Detail::parse(self.return_consumed_capacity.as_deref())))
     }
 
     /// Binds the key condition, filter and projection, refusing legacy and expression
@@ -435,7 +430,9 @@ pub struct Page<'a> {
     pub filter: Option<&'a Condition>,
     pub projection: Option<&'a Projection>,
     pub count_only: bool,
-    items: Vec<Value>,
+    /// The items the response returns, as stored: decoded and projected only while the
+    /// response is written.
+    items: StoredItems,
     count: usize,
     scanned: usize,
     bytes: usize,
@@ -460,7 +457,7 @@ impl<'a> Page<'a> {
             filter,
             projection,
             count_only,
-            items: Vec::new(),
+            items: StoredItems::default(),
             count: 0,
             scanned: 0,
             bytes: 0,
@@ -485,27 +482,29 @@ impl<'a> Page<'a> {
 
     /// Takes one stored item; returns whether the page wants more.
     pub fn visit(&mut self, stored: &[u8]) -> Result<bool, ApiError> {
-        let item = decode_stored(stored)?;
         self.scanned += 1;
         self.bytes +=
             StoredItem::size(stored).map_err(|e| ApiError::Internal(e.to_string()))? as usize;
-        let matches = match self.filter {
-            Some(filter) => evaluate(filter, &item)?,
-            None => true,
+        let full = self.limit.is_some_and(|limit| self.scanned >= limit) || self.read_enough();
+        // Decoded here only for the filter or LastEvaluatedKey; the response decodes the
+        // items it returns again, one at a time, as it writes them.
+        let item = if self.filter.is_some() || full {
+            Some(decode_stored(stored)?)
+        } else {
+            None
+        };
+        let matches = match (self.filter, &item) {
+            (Some(filter), Some(item)) => evaluate(filter, item)?,
+            _ => true,
         };
         if matches {
             self.count += 1;
             if !self.count_only {
-                let shown = match self.projection {
-                    Some(projection) => project(&item, &projection.0),
-                    None => item.clone(),
-                };
-                self.items.push(item_to_json(&shown));
+                self.items.push(stored);
             }
         }
-        let full = self.limit.is_some_and(|limit| self.scanned >= limit) || self.read_enough();
-        if full {
-            self.last_key = Some(self.key_of(&item));
+        if let (true, Some(item)) = (full, &item) {
+            self.last_key = Some(self.key_of(item));
         }
         Ok(!full)
     }
@@ -527,14 +526,28 @@ impl<'a> Page<'a> {
         self.bytes + self.skipped_bytes >= PAGE_BYTES
     }
 
-    pub fn response(self) -> Value {
-        let mut response = json!({ "Count": self.count, "ScannedCount": self.scanned });
-        if !self.count_only {
-            response["Items"] = Value::Array(self.items);
-        }
-        if let Some(key) = self.last_key {
-            response["LastEvaluatedKey"] = item_to_json(&key);
-        }
-        response
+    /// The page's response, with `consumed` as its ConsumedCapacity.
+    pub fn response(self, consumed: Option<Value>) -> Result<Vec<u8>, ApiError> {
+        response_body(&PageOutput {
+            items: (!self.count_only).then(|| self.items.json(self.projection)),
+            count: self.count,
+            scanned_count: self.scanned,
+            last_evaluated_key: self.last_key.as_ref().map(ItemJson),
+            consumed_capacity: consumed,
+        })
     }
+}
+
+/// The response of a Query or Scan.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PageOutput<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    items: Option<StoredItemsJson<'a>>,
+    count: usize,
+    scanned_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_evaluated_key: Option<ItemJson<&'a Item>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Value>,
 }

@@ -299,7 +299,7 @@ fn sort_range(condition: Option<&SortCondition>) -> Result<(Vec<u8>, Option<Vec<
     })
 }
 
-pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub fn query(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: QueryInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
@@ -384,5 +384,5 @@ pub fn query(state: &ApiState, request: Value) -> Result<Value, ApiError> {
             |stored| reader.visit(&mut page, stored),
         )?;
     }
-    Ok(input.read.charge(&table, partition, index, page))
+    input.read.charge(&table, partition, index, page)
 }

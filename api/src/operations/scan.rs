@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use cirrus_partition::{ReadTarget, ScanResume};
+use cirrus_partition::{failpoint, ReadTarget, ScanResume};
 
 use super::paging::{BoundRead, KeyConditionInput, ReadOptions};
 use crate::capacity::admit_read;
@@ -11,6 +11,10 @@ use crate::error::ApiError;
 use crate::legacy::FilterParameter;
 use crate::state::ApiState;
 use crate::validation::{parse_input, Constraints};
+
+/// Armed in tests, makes every item a Scan reads take seconds, as a scan of a large
+/// table on a slow disk would.
+const SLOW_SCAN_FAILPOINT: &str = "slow-scan-read";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -23,7 +27,7 @@ struct ScanInput {
     read: ReadOptions,
 }
 
-pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub fn scan(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: ScanInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
@@ -85,7 +89,10 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Value, ApiError> {
         segment,
         total_segments,
         resume.as_ref(),
-        |scanned| reader.scanned(&mut page, scanned),
+        |scanned| {
+            failpoint::delay_point(SLOW_SCAN_FAILPOINT);
+            reader.scanned(&mut page, scanned)
+        },
     )?;
-    Ok(input.read.charge(&table, None, index, page))
+    input.read.charge(&table, None, index, page)
 }

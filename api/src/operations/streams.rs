@@ -7,16 +7,15 @@ use cirrus_partition::StreamDescriptor;
 use cirrus_storage::change_log::{ChangeKind, ChangeOrigin, ChangeRecord};
 use cirrus_streams::iterator::ShardIterator;
 use cirrus_streams::names::{self, parse_shard_id, parse_stream_arn, sequence_number, shard_id};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::items::decode_stored;
 use super::table_streams::view_type_name;
 use super::tables::key_schema_json;
 use crate::error::ApiError;
 use crate::state::ApiState;
 use crate::validation::{now_epoch_seconds, parse_input, Constraints};
-use crate::wire::attribute_value::item_to_json;
+use crate::wire::item_json::{response_body, StoredItemJson};
 
 /// GetRecords returns at most 1 MB.
 const PAGE_BYTES: usize = 1024 * 1024;
@@ -105,7 +104,7 @@ fn shard_ref(owner: &StreamOwner, stream: &StreamDescriptor, partition: u16) -> 
     }
 }
 
-pub fn list_streams(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub fn list_streams(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: ListStreamsInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.at_least(input.limit, "limit", 1);
@@ -154,7 +153,7 @@ pub fn list_streams(state: &ApiState, request: Value) -> Result<Value, ApiError>
         }
     }
     response["Streams"] = Value::Array(streams);
-    Ok(response)
+    response_body(&response)
 }
 
 /// A shard's SequenceNumberRange: from its first record (or where records would
@@ -168,7 +167,7 @@ fn sequence_range(bounds: &ShardBounds, closed: bool) -> Value {
     range
 }
 
-pub fn describe_stream(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub fn describe_stream(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: DescribeStreamInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.not_null(&input.stream_arn, "streamArn");
@@ -220,7 +219,7 @@ pub fn describe_stream(state: &ApiState, request: Value) -> Result<Value, ApiErr
     if let Some(id) = last_evaluated {
         description["LastEvaluatedShardId"] = json!(id);
     }
-    Ok(json!({ "StreamDescription": description }))
+    response_body(&json!({ "StreamDescription": description }))
 }
 
 fn parse_sequence(text: &str) -> Result<u64, ApiError> {
@@ -236,7 +235,7 @@ fn trimmed(sequence: u64) -> ApiError {
     ))
 }
 
-pub fn get_shard_iterator(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub fn get_shard_iterator(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: GetShardIteratorInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.not_null(&input.stream_arn, "streamArn");
@@ -300,51 +299,100 @@ pub fn get_shard_iterator(state: &ApiState, request: Value) -> Result<Value, Api
         next,
         issued_ms: now_ms(),
     };
-    Ok(json!({ "ShardIterator": iterator.encode() }))
+    response_body(&json!({ "ShardIterator": iterator.encode() }))
 }
 
 /// A stream record as DynamoDB shapes it.
-fn record_json(
-    state: &ApiState,
+#[derive(Serialize)]
+struct RecordOutput<'a> {
+    #[serde(rename = "eventID")]
+    event_id: String,
+    #[serde(rename = "eventName")]
+    event_name: &'static str,
+    #[serde(rename = "eventVersion")]
+    event_version: &'static str,
+    #[serde(rename = "eventSource")]
+    event_source: &'static str,
+    #[serde(rename = "awsRegion")]
+    aws_region: &'a str,
+    dynamodb: ChangeOutput<'a>,
+    #[serde(rename = "userIdentity", skip_serializing_if = "Option::is_none")]
+    user_identity: Option<UserIdentity>,
+}
+
+/// The `dynamodb` member of a stream record: the change itself.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ChangeOutput<'a> {
+    approximate_creation_date_time: f64,
+    keys: StoredItemJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_image: Option<StoredItemJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_image: Option<StoredItemJson<'a>>,
+    sequence_number: String,
+    size_bytes: u32,
+    stream_view_type: &'static str,
+}
+
+/// Who made a change that no client request made: TTL's deletes.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct UserIdentity {
+    #[serde(rename = "Type")]
+    kind: &'static str,
+    principal_id: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRecordsOutput<'a> {
+    records: Vec<RecordOutput<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_shard_iterator: Option<String>,
+}
+
+fn record_output<'a>(
+    region: &'a str,
     shard: ShardRef,
     sequence: u64,
-    record: &ChangeRecord,
-) -> Result<Value, ApiError> {
-    let mut change = json!({
-        "ApproximateCreationDateTime": (record.created_at_ms / 1000) as f64,
-        "Keys": item_to_json(&decode_stored(&record.keys)?),
-        "SequenceNumber": sequence_number(sequence),
-        "SizeBytes": record.size_bytes,
-        "StreamViewType": view_type_name(record.view),
-    });
-    if let Some(new) = &record.new {
-        change["NewImage"] = item_to_json(&decode_stored(new)?);
-    }
-    if let Some(old) = &record.old {
-        change["OldImage"] = item_to_json(&decode_stored(old)?);
-    }
-    let mut json = json!({
-        "eventID": format!("{:08x}{:04x}{:016x}", shard.table_id, shard.partition, sequence),
-        "eventName": match record.kind {
+    record: &'a ChangeRecord,
+) -> RecordOutput<'a> {
+    let image = |stored: &'a Option<Vec<u8>>| {
+        stored
+            .as_deref()
+            .map(|stored| StoredItemJson::new(stored, None))
+    };
+    RecordOutput {
+        event_id: format!(
+            "{:08x}{:04x}{:016x}",
+            shard.table_id, shard.partition, sequence
+        ),
+        event_name: match record.kind {
             ChangeKind::Insert => "INSERT",
             ChangeKind::Modify => "MODIFY",
             ChangeKind::Remove => "REMOVE",
         },
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": state.region,
-        "dynamodb": change,
-    });
-    if record.origin == ChangeOrigin::Service {
-        json["userIdentity"] = json!({
-            "Type": "Service",
-            "PrincipalId": "dynamodb.amazonaws.com",
-        });
+        event_version: "1.1",
+        event_source: "aws:dynamodb",
+        aws_region: region,
+        dynamodb: ChangeOutput {
+            approximate_creation_date_time: (record.created_at_ms / 1000) as f64,
+            keys: StoredItemJson::new(&record.keys, None),
+            new_image: image(&record.new),
+            old_image: image(&record.old),
+            sequence_number: sequence_number(sequence),
+            size_bytes: record.size_bytes,
+            stream_view_type: view_type_name(record.view),
+        },
+        user_identity: (record.origin == ChangeOrigin::Service).then_some(UserIdentity {
+            kind: "Service",
+            principal_id: "dynamodb.amazonaws.com",
+        }),
     }
-    Ok(json)
 }
 
-pub fn get_records(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+pub fn get_records(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: GetRecordsInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.not_null(&input.shard_iterator, "shardIterator");
@@ -379,7 +427,6 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Value, ApiError> 
     let mut records = Vec::new();
     let mut bytes = 0;
     let mut next = iterator.next;
-    let mut failure = None;
     state
         .node
         .read_shard(shard, iterator.next, |sequence, record| {
@@ -388,29 +435,25 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Value, ApiError> 
                 return false;
             }
             bytes += record.size_bytes as usize;
-            match record_json(state, shard, sequence, &record) {
-                Ok(json) => records.push(json),
-                Err(e) => {
-                    failure = Some(e);
-                    return false;
-                }
-            }
+            records.push((sequence, record));
             next = sequence + 1;
             records.len() < limit
         })?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let mut response = json!({ "Records": records });
     // A closed shard read to its end has no next iterator.
     let exhausted = stream.disabled_at.is_some() && bounds.last.is_none_or(|last| next > last);
-    if !exhausted {
-        let iterator = ShardIterator {
+    let next_shard_iterator = (!exhausted).then(|| {
+        ShardIterator {
             next,
             issued_ms: now_ms(),
             ..iterator
-        };
-        response["NextShardIterator"] = json!(iterator.encode());
-    }
-    Ok(response)
+        }
+        .encode()
+    });
+    response_body(&GetRecordsOutput {
+        records: records
+            .iter()
+            .map(|(sequence, record)| record_output(&state.region, shard, *sequence, record))
+            .collect(),
+        next_shard_iterator,
+    })
 }

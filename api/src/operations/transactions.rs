@@ -7,23 +7,22 @@ use std::sync::Arc;
 use cirrus_partition::capacity::ReadConsistency;
 use cirrus_partition::transactions::TxItem;
 use cirrus_partition::{ItemLocation, Rejection, Table, TxAction, TxFailure, TxWrite};
-use cirrus_storage::expression::projection::project;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::items::{
-    check_key_untouched, decode_stored, prepare_put, read_projection, WriteOptions,
-};
+use super::items::{check_key_untouched, prepare_put, read_projection, WriteOptions};
+use crate::blocking::run_blocking;
 use crate::capacity::{
     admit_read, admit_write, charge_read, charge_write, item_read_units, per_table_json, Detail,
     RETURN_CONSUMED_CAPACITY,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, CancellationReason};
 use crate::keys::key_of_key_map;
 use crate::state::ApiState;
 use crate::transaction_tokens::{fingerprint, TokenClaim};
 use crate::validation::{parse_input, Constraints};
-use crate::wire::attribute_value::{item_to_json, parse_item};
+use crate::wire::attribute_value::parse_item;
+use crate::wire::item_json::{decode_stored, response_body, StoredItemJson};
 
 const MAX_ACTIONS: usize = 100;
 const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
@@ -300,33 +299,30 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
     result
 }
 
+fn conflict_reason() -> CancellationReason {
+    CancellationReason::new("TransactionConflict", "Transaction is ongoing for the item")
+}
+
 /// TransactionCanceledException with one reason per action, in order.
 fn cancellation(count: usize, failures: Vec<TxFailure>) -> Result<ApiError, ApiError> {
-    let mut reasons = vec![json!({ "Code": "None" }); count];
+    let mut reasons = vec![CancellationReason::none(); count];
     for failure in failures {
         let reason = match &failure.rejection {
-            Rejection::ConditionFailed => {
-                let mut reason = json!({
-                    "Code": "ConditionalCheckFailed",
-                    "Message": "The conditional request failed",
-                });
-                if let Some(old) = &failure.old_item {
-                    reason["Item"] = item_to_json(&decode_stored(old)?);
-                }
-                reason
+            Rejection::ConditionFailed => CancellationReason {
+                item: failure.old_item.as_deref().map(decode_stored).transpose()?,
+                ..CancellationReason::new(
+                    "ConditionalCheckFailed",
+                    "The conditional request failed",
+                )
+            },
+            Rejection::TransactionConflict => conflict_reason(),
+            Rejection::Invalid(message) => {
+                CancellationReason::new("ValidationError", message.as_str())
             }
-            Rejection::TransactionConflict => json!({
-                "Code": "TransactionConflict",
-                "Message": "Transaction is ongoing for the item",
-            }),
-            Rejection::Invalid(message) => json!({
-                "Code": "ValidationError",
-                "Message": message,
-            }),
-            Rejection::ItemCollectionTooLarge => json!({
-                "Code": "ItemCollectionSizeLimitExceeded",
-                "Message": "Collection size exceeded.",
-            }),
+            Rejection::ItemCollectionTooLarge => CancellationReason::new(
+                "ItemCollectionSizeLimitExceeded",
+                "Collection size exceeded.",
+            ),
         };
         if let Some(slot) = reasons.get_mut(failure.position as usize) {
             *slot = reason;
@@ -335,11 +331,8 @@ fn cancellation(count: usize, failures: Vec<TxFailure>) -> Result<ApiError, ApiE
     Ok(canceled(reasons))
 }
 
-fn canceled(reasons: Vec<Value>) -> ApiError {
-    let codes: Vec<&str> = reasons
-        .iter()
-        .map(|r| r["Code"].as_str().unwrap_or("None"))
-        .collect();
+fn canceled(reasons: Vec<CancellationReason>) -> ApiError {
+    let codes: Vec<&str> = reasons.iter().map(|r| r.code).collect();
     ApiError::TransactionCanceled {
         message: format!(
             "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
@@ -349,7 +342,24 @@ fn canceled(reasons: Vec<Value>) -> ApiError {
     }
 }
 
-pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Value, ApiError> {
+/// One entry of TransactGetItems' Responses: the item, if it exists.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ItemResponse<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<StoredItemJson<'a>>,
+}
+
+/// The response of TransactGetItems.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactGetOutput<'a> {
+    responses: Vec<ItemResponse<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Value>,
+}
+
+pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: TransactGetItemsInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.not_null(&input.transact_items, "transactItems");
@@ -393,16 +403,23 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Valu
     for (table, location) in &reads {
         admit_read(table, &[location.partition], None)?;
     }
-    let stored = match state.node.transact_get(&reads).await? {
+    // Up to 100 items read at least twice: blocking RocksDB work, done on the blocking
+    // pool. `transact_get` waits between its attempts with tokio's timer, so the pool
+    // thread drives it with `block_on`; the `Node` API it lives in is async.
+    let node = state.node.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let (reads, outcome) = run_blocking(move || {
+        let outcome = runtime.block_on(node.transact_get(&reads));
+        Ok((reads, outcome))
+    })
+    .await?;
+    let stored = match outcome? {
         Ok(stored) => stored,
         Err(conflict) => {
-            let mut reasons = vec![json!({ "Code": "None" }); reads.len()];
+            let mut reasons = vec![CancellationReason::none(); reads.len()];
             for position in conflict.positions {
                 if let Some(slot) = reasons.get_mut(position) {
-                    *slot = json!({
-                        "Code": "TransactionConflict",
-                        "Message": "Transaction is ongoing for the item",
-                    });
+                    *slot = conflict_reason();
                 }
             }
             return Err(canceled(reasons));
@@ -413,24 +430,18 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Valu
         let units = item_read_units(stored.as_deref(), ReadConsistency::Transactional)?;
         consumed.push(charge_read(table, Some(location.partition), None, units));
     }
-    let mut responses = Vec::with_capacity(stored.len());
-    for (stored, projection) in stored.into_iter().zip(&projections) {
-        responses.push(match stored {
-            Some(stored) => {
-                let item = decode_stored(&stored)?;
-                let item = match projection {
-                    Some(projection) => project(&item, &projection.0),
-                    None => item,
-                };
-                json!({ "Item": item_to_json(&item) })
-            }
-            None => json!({}),
-        });
-    }
-    let mut response = json!({ "Responses": responses });
+    let responses = stored
+        .iter()
+        .zip(&projections)
+        .map(|(stored, projection)| ItemResponse {
+            item: stored
+                .as_deref()
+                .map(|stored| StoredItemJson::new(stored, projection.as_ref())),
+        })
+        .collect();
     let detail = Detail::parse(input.return_consumed_capacity.as_deref());
-    if let Some(consumed) = per_table_json(&consumed, detail) {
-        response["ConsumedCapacity"] = consumed;
-    }
-    Ok(response)
+    response_body(&TransactGetOutput {
+        responses,
+        consumed_capacity: per_table_json(&consumed, detail),
+    })
 }

@@ -9,9 +9,8 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{
-    CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, KeyType, Projection,
-    ProjectionType, Put, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification, TransactWriteItem,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use common::stored;
@@ -151,22 +150,14 @@ async fn replaying_every_log_from_the_start_rebuilds_the_same_bytes() {
         .update_table()
         .table_name(TABLE)
         .attribute_definitions(attr_def("v", ScalarAttributeType::N))
-        .global_secondary_index_updates(
-            GlobalSecondaryIndexUpdate::builder()
-                .create(
-                    CreateGlobalSecondaryIndexAction::builder()
-                        .index_name("byV")
-                        .key_schema(key("v", KeyType::Hash))
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::All)
-                                .build(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
+        .global_secondary_index_updates(gsi_create_action(
+            "byV",
+            "v",
+            None,
+            Projection::builder()
+                .projection_type(ProjectionType::All)
                 .build(),
-        )
+        ))
         .send()
         .await
         .unwrap();

@@ -60,24 +60,6 @@ fn throughput(r: i64, w: i64) -> ProvisionedThroughput {
         .unwrap()
 }
 
-fn create_action(
-    name: &str,
-    hash: &str,
-    range: Option<&str>,
-    p: Projection,
-) -> GlobalSecondaryIndexUpdate {
-    let mut b = CreateGlobalSecondaryIndexAction::builder()
-        .index_name(name)
-        .key_schema(key(hash, KeyType::Hash))
-        .projection(p);
-    if let Some(r) = range {
-        b = b.key_schema(key(r, KeyType::Range));
-    }
-    GlobalSecondaryIndexUpdate::builder()
-        .create(b.build().unwrap())
-        .build()
-}
-
 fn delete_action(name: &str) -> GlobalSecondaryIndexUpdate {
     GlobalSecondaryIndexUpdate::builder()
         .delete(
@@ -366,7 +348,7 @@ async fn creating_a_gsi_backfills_a_loaded_table_while_writers_run() {
         .table_name(BF)
         .attribute_definitions(attr_def("cat", ScalarAttributeType::S))
         .attribute_definitions(attr_def("rank", ScalarAttributeType::N))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_cat",
             "cat",
             Some("rank"),
@@ -652,7 +634,7 @@ async fn deleting_a_gsi_removes_it_and_index_updates_are_validated() {
         .update_table()
         .table_name(BD)
         .attribute_definitions(attr_def("b", ScalarAttributeType::N))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_b",
             "b",
             None,
@@ -670,7 +652,7 @@ async fn deleting_a_gsi_removes_it_and_index_updates_are_validated() {
         .update_table()
         .table_name(BD)
         .attribute_definitions(attr_def("sk", ScalarAttributeType::N))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_lb",
             "sk",
             None,
@@ -711,7 +693,7 @@ async fn deleting_a_gsi_removes_it_and_index_updates_are_validated() {
     let r = client
         .update_table()
         .table_name(BD)
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_c",
             "c",
             None,
@@ -729,7 +711,7 @@ async fn deleting_a_gsi_removes_it_and_index_updates_are_validated() {
         .update_table()
         .table_name(BD)
         .attribute_definitions(attr_def("c", ScalarAttributeType::S))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_c",
             "c",
             None,
@@ -747,7 +729,7 @@ async fn deleting_a_gsi_removes_it_and_index_updates_are_validated() {
         .update_table()
         .table_name(BD)
         .attribute_definitions(attr_def("c", ScalarAttributeType::S))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "xy",
             "c",
             None,
@@ -769,13 +751,13 @@ async fn deleting_a_gsi_removes_it_and_index_updates_are_validated() {
         .table_name(BD)
         .attribute_definitions(attr_def("c", ScalarAttributeType::S))
         .attribute_definitions(attr_def("d", ScalarAttributeType::S))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_c",
             "c",
             None,
             projection(ProjectionType::All, &[]),
         ))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_d",
             "d",
             None,
@@ -793,7 +775,7 @@ async fn deleting_a_gsi_removes_it_and_index_updates_are_validated() {
         .update_table()
         .table_name(BD)
         .attribute_definitions(attr_def("c", ScalarAttributeType::S))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_c",
             "c",
             None,
@@ -923,7 +905,7 @@ async fn deleting_a_gsi_removes_it_and_index_updates_are_validated() {
         .update_table()
         .table_name(BD)
         .attribute_definitions(attr_def("a", ScalarAttributeType::S))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_a",
             "a",
             None,
@@ -989,7 +971,7 @@ async fn creating_a_gsi_on_a_provisioned_table_needs_its_throughput() {
         .update_table()
         .table_name("ix_prov_upd")
         .attribute_definitions(attr_def("g", ScalarAttributeType::S))
-        .global_secondary_index_updates(create_action(
+        .global_secondary_index_updates(gsi_create_action(
             "by_g",
             "g",
             None,

@@ -833,6 +833,25 @@ pub type Attrs = HashMap<String, AttributeValue>;
 /// How many pages a paging loop in a test may fetch before it is considered runaway.
 pub const MAX_PAGES: usize = 500;
 
+/// UpdateTable's GlobalSecondaryIndexUpdates entry that creates an index.
+pub fn gsi_create_action(
+    name: &str,
+    hash: &str,
+    range: Option<&str>,
+    projection: aws_sdk_dynamodb::types::Projection,
+) -> aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate {
+    let mut action = aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash))
+        .projection(projection);
+    if let Some(range) = range {
+        action = action.key_schema(key(range, KeyType::Range));
+    }
+    aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+        .create(action.build().unwrap())
+        .build()
+}
+
 /// Every page of a Scan (ExclusiveStartKey replaced each time), bounded by `MAX_PAGES`.
 pub async fn scan_pages(
     base: &aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder,

@@ -57,6 +57,8 @@ pub struct TestServer {
     data_dir: tempfile::TempDir,
     log_dir: tempfile::TempDir,
     extra_args: Vec<String>,
+    /// Extra environment of the server process (e.g. `CIRRUS_FAILPOINTS`).
+    env: Vec<(String, String)>,
     starts: u32,
 }
 
@@ -68,6 +70,11 @@ impl TestServer {
 
     /// Start a server with extra `cirrus serve` flags (e.g. `["--partitions-per-table", "4"]`).
     pub fn start_with(args: &[&str]) -> TestServer {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Start a server with extra flags and extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let data_dir = tempfile::Builder::new()
             .prefix("cirrus-test-data-")
             .tempdir()
@@ -82,10 +89,41 @@ impl TestServer {
             data_dir,
             log_dir,
             extra_args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
             starts: 0,
         };
+        server.set_env(env);
         server.spawn();
         server
+    }
+
+    /// The extra environment of the next starts.
+    pub fn set_env(&mut self, env: &[(&str, &str)]) {
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+
+    /// Waits (bounded) for a server that is bound to exit on its own (e.g. at an armed
+    /// crash failpoint) and reaps it.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server is not running");
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "cirrus serve did not exit within {SHUTDOWN_TIMEOUT:?}\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -150,6 +188,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(&self.extra_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_BACKTRACE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
@@ -300,6 +339,20 @@ impl TestServer {
     ) -> std::io::Result<RawResponse> {
         raw_http_post(self.addr(), headers, body)
     }
+
+    /// Sends a whole request (as `raw_request`) without waiting for the answer; dropping
+    /// the returned connection hangs up, like a client that gives up.
+    pub fn send_and_leave_open(&self, target: &str, body: &str) -> TcpStream {
+        let headers = [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amz-Target", target),
+        ];
+        let mut stream = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(5))
+            .expect("connect to cirrus serve");
+        write_request(&mut stream, self.addr(), &headers, body.as_bytes())
+            .expect("send the request");
+        stream
+    }
 }
 
 impl Drop for TestServer {
@@ -380,25 +433,7 @@ fn raw_http_post(
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.set_write_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = String::new();
-    req.push_str("POST / HTTP/1.1\r\n");
-    req.push_str(&format!("Host: {addr}\r\n"));
-    req.push_str("X-Amz-Date: 20240101T000000Z\r\n");
-    req.push_str(
-        "Authorization: AWS4-HMAC-SHA256 \
-         Credential=AKIDCIRRUSTEST/20240101/us-east-1/dynamodb/aws4_request, \
-         SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
-         Signature=0000000000000000000000000000000000000000000000000000000000000000\r\n",
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    req.push_str("Connection: close\r\n\r\n");
-    stream.write_all(req.as_bytes())?;
-    // The server may answer (e.g. 413) and close before reading a large body; still try
-    // to read whatever response it sent.
-    let write_result = stream.write_all(body).and_then(|_| stream.flush());
+    let write_result = write_request(&mut stream, addr, headers, body);
     // Read until a complete response has arrived (by Content-Length or the final chunk),
     // or the server closes the connection.
     let mut raw = Vec::new();
@@ -422,6 +457,35 @@ fn raw_http_post(
         ));
     }
     parse_http_response(&raw)
+}
+
+/// Writes a `POST /` with the given extra headers (plus Host, Content-Length,
+/// Connection: close, X-Amz-Date and an Authorization header in SigV4 form) and body.
+fn write_request(
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut req = String::new();
+    req.push_str("POST / HTTP/1.1\r\n");
+    req.push_str(&format!("Host: {addr}\r\n"));
+    req.push_str("X-Amz-Date: 20240101T000000Z\r\n");
+    req.push_str(
+        "Authorization: AWS4-HMAC-SHA256 \
+         Credential=AKIDCIRRUSTEST/20240101/us-east-1/dynamodb/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
+         Signature=0000000000000000000000000000000000000000000000000000000000000000\r\n",
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    req.push_str("Connection: close\r\n\r\n");
+    stream.write_all(req.as_bytes())?;
+    // The server may answer (e.g. 413) and close before reading a large body; the caller
+    // still tries to read whatever response it sent.
+    stream.write_all(body).and_then(|_| stream.flush())
 }
 
 /// Whether `raw` holds a whole HTTP response (headers plus the body they announce).
@@ -1102,6 +1166,75 @@ pub fn from_stream_item(
     m.iter()
         .map(|(k, v)| (k.clone(), from_stream_value(v)))
         .collect()
+}
+
+/// Every record of every shard of the stream, from TRIM_HORIZON until caught up.
+pub async fn stream_records(
+    streams: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
+    // How many pages a paging loop may fetch before it counts as runaway.
+    const MAX_STREAM_PAGES: usize = 1_000;
+    let mut shards = Vec::new();
+    let mut start: Option<String> = None;
+    for page in 0.. {
+        assert!(
+            page < MAX_STREAM_PAGES,
+            "DescribeStream {arn}: runaway paging"
+        );
+        let out = streams
+            .describe_stream()
+            .stream_arn(arn)
+            .set_exclusive_start_shard_id(start.take())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeStream {arn}: {e:?}"));
+        let desc = out.stream_description().expect("StreamDescription");
+        shards.extend(desc.shards().iter().cloned());
+        match desc.last_evaluated_shard_id() {
+            Some(id) => start = Some(id.to_owned()),
+            None => break,
+        }
+    }
+    let mut records = Vec::new();
+    for shard in shards {
+        let shard_id = shard.shard_id().expect("ShardId").to_owned();
+        let mut iter = streams
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(&shard_id)
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetShardIterator {shard_id}: {e:?}"))
+            .shard_iterator()
+            .expect("ShardIterator")
+            .to_owned();
+        let mut empty = 0;
+        for page in 0.. {
+            assert!(
+                page < MAX_STREAM_PAGES,
+                "GetRecords {shard_id}: runaway paging"
+            );
+            let out = streams
+                .get_records()
+                .shard_iterator(&iter)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GetRecords {shard_id}: {e:?}"));
+            records.extend(out.records().iter().cloned());
+            empty = if out.records().is_empty() {
+                empty + 1
+            } else {
+                0
+            };
+            match out.next_shard_iterator() {
+                Some(next) if empty < 2 => iter = next.to_owned(),
+                _ => break,
+            }
+        }
+    }
+    records
 }
 
 /// Compares two stream sequence numbers (decimal strings) as big integers.

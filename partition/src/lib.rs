@@ -36,7 +36,9 @@ pub use catalog::{
     BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, KeyAttribute, KeySchema,
     Projected, StreamDescriptor, TableDescriptor, Throughput, ViewType,
 };
-pub use command::{ApplyOutcome, Command, Rejection, TxAction, TxFailure, TxWrite, WantedImages};
+pub use command::{
+    ApplyOutcome, Command, Rejection, TxAction, TxFailure, TxToken, TxWrite, WantedImages,
+};
 pub use error::PartitionError;
 pub use node::{ItemLocation, Node, NodeConfig, ReadTarget, ScanResume, Table};
 pub use state_machine::Counts;

@@ -538,6 +538,7 @@ impl Node {
         for group in table.groups.iter() {
             group.shutdown().await?;
         }
+        self.finish_transactions_of(&table).await?;
         let table_id = table.descriptor.table_id;
         let table_start = table_id.to_be_bytes();
         let mut families = vec![CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS, CF_EXPIRY];

@@ -25,8 +25,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodbstreams::types::{OperationType, Record, ShardIteratorType};
-use aws_sdk_dynamodbstreams::Client as Streams;
+use aws_sdk_dynamodbstreams::types::{OperationType, Record};
 use common::*;
 
 use ScalarAttributeType::{N as NUM, S as STR};
@@ -44,8 +43,6 @@ const TTL_STATE_TIMEOUT: Duration = Duration::from_secs(10);
 const YEAR: i64 = 365 * 24 * 3600;
 const UPDATE_TTL_TARGET: &str = "DynamoDB_20120810.UpdateTimeToLive";
 const DESCRIBE_TTL_TARGET: &str = "DynamoDB_20120810.DescribeTimeToLive";
-/// How many pages a paging loop over the Streams API may fetch before it counts as runaway.
-const MAX_STREAM_PAGES: usize = 1_000;
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -274,70 +271,6 @@ async fn set_attr(
     req.send()
         .await
         .unwrap_or_else(|e| panic!("UpdateItem {table} {key} {attr}: {e:?}"));
-}
-
-/// Every record of every shard of the stream, from TRIM_HORIZON until caught up.
-async fn stream_records(streams: &Streams, arn: &str) -> Vec<Record> {
-    let mut shards = Vec::new();
-    let mut start: Option<String> = None;
-    for page in 0.. {
-        assert!(
-            page < MAX_STREAM_PAGES,
-            "DescribeStream {arn}: runaway paging"
-        );
-        let out = streams
-            .describe_stream()
-            .stream_arn(arn)
-            .set_exclusive_start_shard_id(start.take())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("DescribeStream {arn}: {e:?}"));
-        let desc = out.stream_description().expect("StreamDescription");
-        shards.extend(desc.shards().iter().cloned());
-        match desc.last_evaluated_shard_id() {
-            Some(id) => start = Some(id.to_owned()),
-            None => break,
-        }
-    }
-    let mut records = Vec::new();
-    for shard in shards {
-        let shard_id = shard.shard_id().expect("ShardId").to_owned();
-        let mut iter = streams
-            .get_shard_iterator()
-            .stream_arn(arn)
-            .shard_id(&shard_id)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GetShardIterator {shard_id}: {e:?}"))
-            .shard_iterator()
-            .expect("ShardIterator")
-            .to_owned();
-        let mut empty = 0;
-        for page in 0.. {
-            assert!(
-                page < MAX_STREAM_PAGES,
-                "GetRecords {shard_id}: runaway paging"
-            );
-            let out = streams
-                .get_records()
-                .shard_iterator(&iter)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GetRecords {shard_id}: {e:?}"));
-            records.extend(out.records().iter().cloned());
-            empty = if out.records().is_empty() {
-                empty + 1
-            } else {
-                0
-            };
-            match out.next_shard_iterator() {
-                Some(next) if empty < 2 => iter = next.to_owned(),
-                _ => break,
-            }
-        }
-    }
-    records
 }
 
 fn index_projection() -> Projection {

@@ -1,15 +1,17 @@
 //! ClientRequestToken idempotency of TransactWriteItems: for ten minutes, a repeated
 //! token with the same request returns the first response without applying it again;
-//! with a different request it is refused. Completed tokens are recorded durably on
-//! the node (before the response goes out), so a client retrying after a crash is
-//! still recognised.
+//! with a different request it is refused. A committed transaction's token is recorded
+//! durably together with its commit decision, so a client retrying after a crash at any
+//! point past the commit is still recognised; the response replaces that record once
+//! it is known (a crash before then replays an empty response, which DynamoDB allows:
+//! "the responses to the calls might not be the same").
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
-use cirrus_partition::{Node, PartitionError};
+use cirrus_partition::{Node, PartitionError, TxToken};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::validation::now_epoch_seconds;
@@ -25,13 +27,59 @@ struct Entry {
     response: Option<Value>,
 }
 
+impl Entry {
+    fn record(&self) -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(self).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
 #[derive(Default)]
-pub struct TransactionTokens(Mutex<HashMap<String, Entry>>);
+struct Tokens {
+    entries: HashMap<String, Entry>,
+    /// Every claim, oldest first, as (`since_ms`, token): expiry pops from the front,
+    /// so a claim does work only for the tokens that expire.
+    by_age: VecDeque<(u64, String)>,
+}
+
+impl Tokens {
+    /// Drops the entries out of their window as of `now`, returning their tokens.
+    fn expire(&mut self, now: u64) -> Vec<String> {
+        let mut expired = Vec::new();
+        while let Some((since_ms, _)) = self.by_age.front() {
+            if now.saturating_sub(*since_ms) < WINDOW_MS {
+                break;
+            }
+            let Some((since_ms, token)) = self.by_age.pop_front() else {
+                break;
+            };
+            // A token released and claimed again has a newer entry, expiring later.
+            if self
+                .entries
+                .get(&token)
+                .is_some_and(|entry| entry.since_ms == since_ms)
+            {
+                self.entries.remove(&token);
+                expired.push(token);
+            }
+        }
+        expired
+    }
+
+    fn insert(&mut self, token: &str, entry: Entry) {
+        self.by_age.push_back((entry.since_ms, token.to_string()));
+        self.entries.insert(token.to_string(), entry);
+    }
+}
+
+/// The tokens in their window; clones share them.
+#[derive(Clone, Default)]
+pub struct TransactionTokens(Arc<Mutex<Tokens>>);
 
 /// What a request with a token must do.
 pub enum TokenClaim {
-    /// Run the transaction, then call [`TransactionTokens::finish`].
-    Run,
+    /// Run the transaction, committing it with this token record, then call
+    /// [`TransactionTokens::finish`].
+    Run(TxToken),
     /// The same request already succeeded: answer with its response.
     Replay(Value),
 }
@@ -59,30 +107,43 @@ impl TransactionTokens {
     /// The tokens recorded on the node that are still in their window.
     pub fn load(node: &Node) -> Result<TransactionTokens, PartitionError> {
         let now = now_ms();
-        let mut entries = HashMap::new();
+        let mut live = Vec::new();
         for (token, record) in node.client_tokens()? {
             match serde_json::from_slice::<Entry>(&record) {
                 Ok(entry) if now.saturating_sub(entry.since_ms) < WINDOW_MS => {
-                    entries.insert(token, entry);
+                    live.push((token, entry));
                 }
                 _ => node.forget_client_token(&token)?,
             }
         }
-        Ok(TransactionTokens(Mutex::new(entries)))
+        live.sort_by_key(|(_, entry)| entry.since_ms);
+        let mut tokens = Tokens::default();
+        for (token, entry) in live {
+            tokens.insert(&token, entry);
+        }
+        Ok(TransactionTokens(Arc::new(Mutex::new(tokens))))
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn tokens(&self) -> std::sync::MutexGuard<'_, Tokens> {
         // Entries are replaced whole, so a poisoned map is still consistent.
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn claim(&self, token: &str, fingerprint: u64) -> Result<TokenClaim, ApiError> {
+    pub fn claim(
+        &self,
+        node: &Node,
+        token: &str,
+        fingerprint: u64,
+    ) -> Result<TokenClaim, ApiError> {
         let now = now_ms();
-        let mut entries = self.entries();
-        entries.retain(|_, entry| now.saturating_sub(entry.since_ms) < WINDOW_MS);
-        match entries.get(token) {
+        let expired = self.tokens().expire(now);
+        for token in &expired {
+            node.forget_client_token(token)?;
+        }
+        let mut tokens = self.tokens();
+        match tokens.entries.get(token) {
             Some(entry) if entry.fingerprint != fingerprint => {
                 Err(ApiError::IdempotentParameterMismatch(
                     "Specified idempotent token was used with different request parameters within \
@@ -98,37 +159,47 @@ impl TransactionTokens {
                 ..
             }) => Ok(TokenClaim::Replay(response.clone())),
             None => {
-                entries.insert(
-                    token.to_string(),
+                let committed = Entry {
+                    fingerprint,
+                    since_ms: now,
+                    response: Some(json!({})),
+                };
+                let record = committed.record()?;
+                tokens.insert(
+                    token,
                     Entry {
-                        fingerprint,
-                        since_ms: now,
                         response: None,
+                        ..committed
                     },
                 );
-                Ok(TokenClaim::Run)
+                Ok(TokenClaim::Run(TxToken {
+                    token: token.to_string(),
+                    record,
+                }))
             }
         }
     }
 
-    /// Records a claimed token's outcome: a response to replay (recorded durably), or
-    /// `None` when the transaction did not happen (the token may then be used again).
+    /// Records a claimed token's outcome: the response to replay, or `None` when the
+    /// transaction did not happen (the token may then be used again).
     pub fn finish(
         &self,
         node: &Node,
         token: &str,
         response: Option<&Value>,
     ) -> Result<(), ApiError> {
-        let mut entries = self.entries();
-        let Some(response) = response else {
-            entries.remove(token);
-            return Ok(());
+        let record = {
+            let mut tokens = self.tokens();
+            let Some(response) = response else {
+                tokens.entries.remove(token);
+                return Ok(());
+            };
+            let Some(entry) = tokens.entries.get_mut(token) else {
+                return Ok(());
+            };
+            entry.response = Some(response.clone());
+            entry.record()?
         };
-        let Some(entry) = entries.get_mut(token) else {
-            return Ok(());
-        };
-        entry.response = Some(response.clone());
-        let record = serde_json::to_vec(entry).map_err(|e| ApiError::Internal(e.to_string()))?;
         node.save_client_token(token, &record)?;
         Ok(())
     }

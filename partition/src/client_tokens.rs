@@ -1,6 +1,7 @@
-//! Durable records of completed transactions' ClientRequestTokens, so that a retry
-//! after a crash is still recognised. The record itself is opaque here: `api` owns its
-//! meaning and its ten-minute window.
+//! Durable records of committed transactions' ClientRequestTokens, so that a retry
+//! after a crash is still recognised. A transaction's commit decision writes its
+//! token's first record (see `TxDecide`); `api` may then replace it with the response.
+//! The record itself is opaque here: `api` owns its meaning and its ten-minute window.
 
 use cirrus_storage::engine::{prefix_end, CF_META};
 use rocksdb::WriteBatch;
@@ -10,12 +11,13 @@ use crate::meta_keys;
 use crate::node::Node;
 
 impl Node {
-    /// Records a token durably (the WAL is synced before this returns).
+    /// Replaces a committed transaction's token record. Not synced: the commit decision
+    /// recorded the token durably already, and a crash only loses the refinement.
     pub fn save_client_token(&self, token: &str, record: &[u8]) -> Result<(), PartitionError> {
         let engine = self.engine();
         let mut batch = WriteBatch::default();
         batch.put_cf(engine.cf(CF_META)?, meta_keys::client_token(token), record);
-        Ok(engine.write_synced(batch)?)
+        Ok(engine.write(batch)?)
     }
 
     pub fn forget_client_token(&self, token: &str) -> Result<(), PartitionError> {

@@ -85,17 +85,23 @@ pub enum Command {
         coordinator: PartitionRef,
         actions: Vec<TxAction>,
     },
-    /// Records the decision to commit, in the coordinator partition; after it, every
-    /// participant's prepared writes are applied even across crashes.
-    TxDecideCommit {
+    /// Records the decision on the transaction, in the coordinator partition: the first
+    /// decision applied stands. After a commit decision, every participant's prepared
+    /// writes are applied even across crashes. Applied as a no-op with
+    /// `Rejection::TransactionConflict` when the opposite decision was recorded first.
+    TxDecide {
         tx: TxId,
+        commit: bool,
         participants: Vec<PartitionRef>,
+        /// The request's ClientRequestToken, recorded with a commit decision so that a
+        /// retry after any crash past the commit point is recognised.
+        token: Option<TxToken>,
     },
     /// Applies the transaction's pending writes in this partition and unlocks them.
     TxCommit { tx: TxId },
     /// Drops the transaction's locks in this partition without writing.
     TxAbort { tx: TxId },
-    /// Forgets the transaction's decision record once every participant committed.
+    /// Forgets the transaction's decision record once every participant finished.
     TxForget { tx: TxId },
     /// Deletes the item at `key` as TTL expiry (a system delete), if at apply time it is
     /// still expired as of `now` (epoch seconds): a rewrite with a later expiry wins.
@@ -137,6 +143,14 @@ pub type TxId = u128;
 
 /// A partition of some table: `(table_id, partition)`.
 pub type PartitionRef = (u32, u16);
+
+/// A ClientRequestToken and the record that marks its transaction committed (opaque
+/// here: `api` owns its meaning).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxToken {
+    pub token: String,
+    pub record: Vec<u8>,
+}
 
 /// One action of a transaction on one item of the partition.
 #[derive(Debug, Clone, Serialize, Deserialize)]

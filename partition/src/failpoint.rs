@@ -1,12 +1,13 @@
-//! Crash points for tests: windows between two durable steps that `kill -9` cannot hit
-//! reliably. A test starts the server with `CIRRUS_FAILPOINTS=name[,name…]`; when the
-//! code reaches a named point, the process aborts on the spot (no destructors, no
-//! flushes), exactly like a crash there. Without the variable every point is a no-op.
-//!
-//! Delay points, armed the same way, stand for slow work instead: the thread that
-//! reaches one sleeps, so a test can show what the rest of the server does meanwhile.
+//! Failpoints for tests: windows between two durable steps that `kill -9` cannot hit
+//! reliably, failures a healthy node never produces on demand, and slow work. A test
+//! starts the server with `CIRRUS_FAILPOINTS=name[,name…]`; when the code reaches a named
+//! crash point, the process aborts on the spot (no destructors, no flushes), exactly like
+//! a crash there; a named fail point fires once (the caller fails or pauses there); a
+//! named delay point holds its thread for seconds, so a test can show what the rest of
+//! the server does meanwhile. Without the variable every point is a no-op.
 
-use std::sync::OnceLock;
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// How long an armed delay point holds its thread.
@@ -49,4 +50,22 @@ pub fn delay_point(name: &str) {
         eprintln!("failpoint {name}: delaying");
         std::thread::sleep(DELAY);
     }
+}
+
+/// Whether the armed failpoint `name` fires here: true the first time it is reached,
+/// false ever after (so a retry of the failed step goes through).
+pub fn fail_point(name: &str) -> bool {
+    static FIRED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    if !is_armed(name) {
+        return false;
+    }
+    let mut fired = FIRED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let first = fired.insert(name.to_string());
+    if first {
+        eprintln!("failpoint {name}: fired");
+    }
+    first
 }

@@ -38,7 +38,7 @@ pub use catalog::{
     Projected, StreamDescriptor, TableDescriptor, Throughput, ViewType,
 };
 pub use command::{
-    ApplyOutcome, Command, Proposal, Rejection, TxAction, TxFailure, TxWrite, WantedImages,
+    ApplyOutcome, Command, Proposal, Rejection, TxAction, TxFailure, TxToken, TxWrite, WantedImages,
 };
 pub use error::PartitionError;
 pub use node::{ItemLocation, Node, NodeConfig, ReadTarget, ScanResume, Table};

@@ -252,7 +252,6 @@ impl Node {
             descriptors.push(value.to_vec());
             Ok(true)
         })?;
-        finish_interrupted_deletions(&engine)?;
         let mut tables = BTreeMap::new();
         for bytes in descriptors {
             let descriptor = decode_descriptor(&bytes)?;
@@ -295,6 +294,9 @@ impl Node {
             }
         }
         node.recover_transactions().await?;
+        // Only now: recovery reads the decisions of transactions coordinated in a table
+        // whose deletion a crash interrupted.
+        finish_interrupted_deletions(&node.engine)?;
         Ok(node)
     }
 
@@ -635,6 +637,7 @@ impl Node {
         for group in table.groups.iter() {
             group.shutdown().await?;
         }
+        self.finish_transactions_of(&table).await?;
         let engine = self.engine.clone();
         blocking::run(move || remove_table_data(&engine, table_id)).await?;
         Ok(table)

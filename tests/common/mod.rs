@@ -365,6 +365,20 @@ impl TestServer {
     ) -> std::io::Result<RawResponse> {
         raw_http_post(self.addr(), headers, declared, body)
     }
+
+    /// Sends a whole request (as `raw_request`) without waiting for the answer; dropping
+    /// the returned connection hangs up, like a client that gives up.
+    pub fn send_and_leave_open(&self, target: &str, body: &str) -> TcpStream {
+        let headers = [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amz-Target", target),
+        ];
+        let mut stream = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(5))
+            .expect("connect to cirrus serve");
+        write_request(&mut stream, self.addr(), &headers, body.as_bytes())
+            .expect("send the request");
+        stream
+    }
 }
 
 impl Drop for TestServer {
@@ -488,6 +502,35 @@ fn raw_http_post(
         ));
     }
     parse_http_response(&raw)
+}
+
+/// Writes a `POST /` with the given extra headers (plus Host, Content-Length,
+/// Connection: close, X-Amz-Date and an Authorization header in SigV4 form) and body.
+fn write_request(
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut req = String::new();
+    req.push_str("POST / HTTP/1.1\r\n");
+    req.push_str(&format!("Host: {addr}\r\n"));
+    req.push_str("X-Amz-Date: 20240101T000000Z\r\n");
+    req.push_str(
+        "Authorization: AWS4-HMAC-SHA256 \
+         Credential=AKIDCIRRUSTEST/20240101/us-east-1/dynamodb/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
+         Signature=0000000000000000000000000000000000000000000000000000000000000000\r\n",
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    req.push_str("Connection: close\r\n\r\n");
+    stream.write_all(req.as_bytes())?;
+    // The server may answer (e.g. 413) and close before reading a large body; the caller
+    // still tries to read whatever response it sent.
+    stream.write_all(body).and_then(|_| stream.flush())
 }
 
 /// Whether `raw` holds a whole HTTP response (headers plus the body they announce).
@@ -1212,50 +1255,70 @@ pub fn from_stream_item(
         .collect()
 }
 
-/// Every record the stream holds now: each shard read from TRIM_HORIZON until a page
-/// comes back empty (bounded), shards in DescribeStream order.
-pub async fn read_whole_stream(
+/// Every record of every shard of the stream, from TRIM_HORIZON until caught up.
+pub async fn stream_records(
     streams: &aws_sdk_dynamodbstreams::Client,
     arn: &str,
 ) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
-    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-    let description = streams
-        .describe_stream()
-        .stream_arn(arn)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("DescribeStream {arn}: {e:?}"));
-    let shards = description
-        .stream_description()
-        .map(|d| d.shards().to_vec())
-        .unwrap_or_default();
-    let mut records = Vec::new();
-    for shard in shards {
-        let mut iterator = streams
-            .get_shard_iterator()
+    // How many pages a paging loop may fetch before it counts as runaway.
+    const MAX_STREAM_PAGES: usize = 1_000;
+    let mut shards = Vec::new();
+    let mut start: Option<String> = None;
+    for page in 0.. {
+        assert!(
+            page < MAX_STREAM_PAGES,
+            "DescribeStream {arn}: runaway paging"
+        );
+        let out = streams
+            .describe_stream()
             .stream_arn(arn)
-            .shard_id(shard.shard_id().unwrap_or_default())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .set_exclusive_start_shard_id(start.take())
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GetShardIterator {arn}: {e:?}"))
+            .unwrap_or_else(|e| panic!("DescribeStream {arn}: {e:?}"));
+        let desc = out.stream_description().expect("StreamDescription");
+        shards.extend(desc.shards().iter().cloned());
+        match desc.last_evaluated_shard_id() {
+            Some(id) => start = Some(id.to_owned()),
+            None => break,
+        }
+    }
+    let mut records = Vec::new();
+    for shard in shards {
+        let shard_id = shard.shard_id().expect("ShardId").to_owned();
+        let mut iter = streams
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(&shard_id)
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetShardIterator {shard_id}: {e:?}"))
             .shard_iterator()
-            .map(str::to_owned);
-        for _ in 0..1000 {
-            let Some(current) = iterator.take() else {
-                break;
-            };
-            let page = streams
+            .expect("ShardIterator")
+            .to_owned();
+        let mut empty = 0;
+        for page in 0.. {
+            assert!(
+                page < MAX_STREAM_PAGES,
+                "GetRecords {shard_id}: runaway paging"
+            );
+            let out = streams
                 .get_records()
-                .shard_iterator(current)
+                .shard_iterator(&iter)
                 .send()
                 .await
-                .unwrap_or_else(|e| panic!("GetRecords {arn}: {e:?}"));
-            if page.records().is_empty() {
-                break;
+                .unwrap_or_else(|e| panic!("GetRecords {shard_id}: {e:?}"));
+            records.extend(out.records().iter().cloned());
+            empty = if out.records().is_empty() {
+                empty + 1
+            } else {
+                0
+            };
+            match out.next_shard_iterator() {
+                Some(next) if empty < 2 => iter = next.to_owned(),
+                _ => break,
             }
-            records.extend(page.records().iter().cloned());
-            iterator = page.next_shard_iterator().map(str::to_owned);
         }
     }
     records

@@ -124,7 +124,7 @@ async fn a_sweep_reads_only_the_expired_entries() -> TestResult {
                         );
                     }
                     let failures = node
-                        .transact_write(items)
+                        .transact_write(items, None)
                         .await
                         .map_err(|e| e.to_string())?
                         .failures;

@@ -5,8 +5,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use cirrus_partition::capacity::ReadConsistency;
-use cirrus_partition::transactions::TxItem;
-use cirrus_partition::{ItemLocation, Rejection, Table, TxAction, TxFailure, TxWrite};
+use cirrus_partition::transactions::{TxItem, TxOutcome};
+use cirrus_partition::{
+    ItemLocation, PartitionError, Rejection, Table, TxAction, TxFailure, TxWrite,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -255,48 +257,68 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
         }
         planned.push(planned_item);
     }
-    let token = input.client_request_token.as_deref();
-    if let Some(token) = token {
-        if let TokenClaim::Replay(response) =
-            state.transaction_tokens.claim(token, token_fingerprint)?
-        {
-            return Ok(response);
-        }
-    }
-    let count = planned.len();
-    let tables: Vec<Arc<Table>> = planned.iter().map(|p| p.table.clone()).collect();
     for item in &planned {
         admit_write(&item.table, item.location.partition)?;
     }
-    let outcome = state.node.transact_write(planned).await;
-    let result = match outcome {
-        Ok(outcome) => {
-            // Transactional writes cost twice their single-item equivalents, charged
-            // also when the transaction is cancelled.
-            let mut consumed = Vec::new();
-            for ((table_id, partition), units) in &outcome.consumed {
-                if let Some(table) = tables.iter().find(|t| t.descriptor().table_id == *table_id) {
-                    consumed.push(charge_write(table, *partition, units, 2.0));
-                }
-            }
-            if outcome.failures.is_empty() {
-                let mut response = json!({});
-                if let Some(consumed) = per_table_json(&consumed, detail) {
-                    response["ConsumedCapacity"] = consumed;
-                }
-                Ok(response)
-            } else {
-                Err(cancellation(count, outcome.failures)?)
+    let token = input.client_request_token;
+    let tx_token = match &token {
+        Some(token) => {
+            match state
+                .transaction_tokens
+                .claim(&state.node, token, token_fingerprint)?
+            {
+                TokenClaim::Replay(response) => return Ok(response),
+                TokenClaim::Run(tx_token) => Some(tx_token),
             }
         }
-        Err(e) => Err(e.into()),
+        None => None,
     };
-    if let Some(token) = token {
-        state
-            .transaction_tokens
-            .finish(&state.node, token, result.as_ref().ok())?;
+    // The transaction runs in a task of its own: a client that goes away must not stop
+    // it between its steps (its locks would stay until a restart).
+    let node = state.node.clone();
+    let tokens = state.transaction_tokens.clone();
+    let run = tokio::spawn(async move {
+        let count = planned.len();
+        let tables: Vec<Arc<Table>> = planned.iter().map(|p| p.table.clone()).collect();
+        let outcome = node.transact_write(planned, tx_token).await;
+        let result = respond(outcome, &tables, count, detail);
+        if let Some(token) = token {
+            // The outcome stands either way: a committed transaction's token was recorded
+            // with its decision, and replays an empty response without this one.
+            if let Err(e) = tokens.finish(&node, &token, result.as_ref().ok()) {
+                tracing::warn!(token, "cannot record the transaction's response: {e}");
+            }
+        }
+        result
+    });
+    run.await
+        .map_err(|e| ApiError::Internal(format!("transaction task: {e}")))?
+}
+
+/// The response to a finished transaction, or its cancellation.
+fn respond(
+    outcome: Result<TxOutcome, PartitionError>,
+    tables: &[Arc<Table>],
+    count: usize,
+    detail: Detail,
+) -> Result<Value, ApiError> {
+    let outcome = outcome?;
+    // Transactional writes cost twice their single-item equivalents, charged also when
+    // the transaction is cancelled.
+    let mut consumed = Vec::new();
+    for ((table_id, partition), units) in &outcome.consumed {
+        if let Some(table) = tables.iter().find(|t| t.descriptor().table_id == *table_id) {
+            consumed.push(charge_write(table, *partition, units, 2.0));
+        }
     }
-    result
+    if !outcome.failures.is_empty() {
+        return Err(cancellation(count, outcome.failures)?);
+    }
+    let mut response = json!({});
+    if let Some(consumed) = per_table_json(&consumed, detail) {
+        response["ConsumedCapacity"] = consumed;
+    }
+    Ok(response)
 }
 
 fn conflict_reason() -> CancellationReason {

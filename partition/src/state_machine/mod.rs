@@ -340,9 +340,12 @@ impl StateMachine {
                 coordinator,
                 actions,
             } => return self.tx_prepare(tx, coordinator, actions, batch),
-            Command::TxDecideCommit { tx, participants } => {
-                return self.tx_decide_commit(tx, participants, batch)
-            }
+            Command::TxDecide {
+                tx,
+                commit,
+                participants,
+                token,
+            } => return self.tx_decide(tx, commit, participants, token, batch),
             Command::TxCommit { tx } => return self.tx_finish(tx, true, batch),
             Command::TxAbort { tx } => return self.tx_finish(tx, false, batch),
             Command::TxForget { tx } => return self.tx_forget(tx, batch),

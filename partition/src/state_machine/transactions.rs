@@ -4,7 +4,13 @@
 //!
 //! The `transactions` column family holds, under the partition's prefix:
 //! - `L · item key suffix` → [`Lock`]: the item is held by a prepared transaction;
-//! - `D · tx id` → [`Decision`]: the transaction committed (only in its coordinator).
+//! - `D · tx id` → [`Decision`]: the transaction committed (only in its coordinator);
+//! - `A · tx id` → nothing: the transaction was aborted after a decision was sought
+//!   (only in its coordinator).
+//!
+//! A transaction has at most one of `D` and `A`: the first decision applied stands, so
+//! a coordinator that does not know whether its commit decision went in can seek an
+//! abort and obey whichever decision it gets back.
 //!
 //! Locks are also kept in memory ([`TxLocks`]) so that every single-item write and every
 //! transactional read can check them without touching RocksDB.
@@ -16,17 +22,21 @@ use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
 use cirrus_storage::change_log::ChangeOrigin;
-use cirrus_storage::engine::{prefix_end, CF_TRANSACTIONS};
+use cirrus_storage::engine::{prefix_end, CF_META, CF_TRANSACTIONS};
 use cirrus_storage::StorageError;
 use openraft::ErrorVerb;
 
 use super::{check_condition, encode, sm_error, Change, ItemWrite, StateMachine, StatsRecord};
 use crate::capacity::write_units;
-use crate::command::{ApplyOutcome, PartitionRef, Rejection, TxAction, TxFailure, TxId, TxWrite};
+use crate::command::{
+    ApplyOutcome, PartitionRef, Rejection, TxAction, TxFailure, TxId, TxToken, TxWrite,
+};
+use crate::meta_keys;
 use crate::raft_types::RaftStorageError;
 
 const LOCK: u8 = b'L';
 const DECISION: u8 = b'D';
+const ABORTED: u8 = b'A';
 
 /// A prepared action's hold on its item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,15 +82,17 @@ impl TxLocks {
         found
     }
 
+    /// The transaction's locks in key order: applying them must not depend on the map's
+    /// per-process hashing, or a replay (or another replica) would differ.
     fn of(&self, tx: TxId) -> Vec<(Vec<u8>, Lock)> {
-        let mut found: Vec<(Vec<u8>, Lock)> = self
+        let mut held: Vec<(Vec<u8>, Lock)> = self
             .lock()
             .iter()
             .filter(|(_, lock)| lock.tx == tx)
             .map(|(key, lock)| (key.clone(), lock.clone()))
             .collect();
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        found
+        held.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        held
     }
 
     pub(super) fn insert(&self, key: Vec<u8>, lock: Lock) {
@@ -229,21 +241,57 @@ impl StateMachine {
         Ok((ApplyOutcome::default(), StatsRecord::default()))
     }
 
-    pub(super) fn tx_decide_commit(
+    /// Records the decision on `tx` unless one is recorded already; a commit decision
+    /// carries the request's ClientRequestToken record into the same batch.
+    pub(super) fn tx_decide(
         &mut self,
         tx: TxId,
+        commit: bool,
         participants: Vec<PartitionRef>,
+        token: Option<TxToken>,
         batch: &mut WriteBatch,
     ) -> Result<(ApplyOutcome, StatsRecord), RaftStorageError> {
+        let id = tx.to_be_bytes();
+        let read = |tag| {
+            self.engine
+                .get(CF_TRANSACTIONS, &self.tx_key(tag, &id))
+                .map(|found| found.is_some())
+                .map_err(|e| sm_error(ErrorVerb::Read, e))
+        };
+        let recorded = if read(DECISION)? {
+            Some(true)
+        } else if read(ABORTED)? {
+            Some(false)
+        } else {
+            None
+        };
+        if let Some(recorded) = recorded {
+            let outcome = ApplyOutcome {
+                rejection: (recorded != commit).then_some(Rejection::TransactionConflict),
+                ..Default::default()
+            };
+            return Ok((outcome, StatsRecord::default()));
+        }
         let cf = self
             .engine
             .cf(CF_TRANSACTIONS)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        batch.put_cf(
-            cf,
-            self.tx_key(DECISION, &tx.to_be_bytes()),
-            encode(&Decision { participants })?,
-        );
+        if commit {
+            batch.put_cf(
+                cf,
+                self.tx_key(DECISION, &id),
+                encode(&Decision { participants })?,
+            );
+            if let Some(token) = token {
+                let meta = self
+                    .engine
+                    .cf(CF_META)
+                    .map_err(|e| sm_error(ErrorVerb::Write, e))?;
+                batch.put_cf(meta, meta_keys::client_token(&token.token), token.record);
+            }
+        } else {
+            batch.put_cf(cf, self.tx_key(ABORTED, &id), []);
+        }
         Ok((ApplyOutcome::default(), StatsRecord::default()))
     }
 
@@ -256,7 +304,9 @@ impl StateMachine {
             .engine
             .cf(CF_TRANSACTIONS)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        batch.delete_cf(cf, self.tx_key(DECISION, &tx.to_be_bytes()));
+        for tag in [DECISION, ABORTED] {
+            batch.delete_cf(cf, self.tx_key(tag, &tx.to_be_bytes()));
+        }
         Ok((ApplyOutcome::default(), StatsRecord::default()))
     }
 
@@ -273,7 +323,7 @@ impl StateMachine {
         let cf = engine
             .cf(CF_TRANSACTIONS)
             .map_err(|e| sm_error(ErrorVerb::Write, e))?;
-        let mut delta = StatsRecord::default();
+        let mut total = StatsRecord::default();
         for (key, lock) in self.locks.of(tx) {
             batch.delete_cf(cf, self.tx_key(LOCK, &key[self.prefix.len()..]));
             if let (true, Some(new)) = (commit, &lock.pending) {
@@ -295,6 +345,8 @@ impl StateMachine {
                     new: new.as_deref(),
                     new_item: new_item.as_ref(),
                 };
+                // Each item's own change: its item collection's size grows by it alone.
+                let mut delta = StatsRecord::default();
                 // The decision is taken: a commit can no longer be refused.
                 if self
                     .write_item(&indexes, write, false, batch, &mut delta)?
@@ -302,27 +354,31 @@ impl StateMachine {
                 {
                     return Err(corrupt("an unenforced write was refused"));
                 }
+                total.add(&delta);
             }
             self.unlock_after_write.push(key);
         }
-        Ok((ApplyOutcome::default(), delta))
+        Ok((ApplyOutcome::default(), total))
     }
 
-    /// The transactions whose decision records a partition still keeps.
+    /// The transactions whose decisions a partition still keeps, each with whether it
+    /// committed.
     pub fn decisions(
         engine: &cirrus_storage::engine::Engine,
         at: PartitionRef,
-    ) -> Result<Vec<TxId>, StorageError> {
-        let mut start = cirrus_storage::engine::partition_prefix(at.0, at.1).to_vec();
-        start.push(DECISION);
+    ) -> Result<Vec<(TxId, bool)>, StorageError> {
         let mut found = Vec::new();
-        engine.scan(CF_TRANSACTIONS, &start, &prefix_end(&start), |key, _| {
-            let id: [u8; 16] = key[start.len()..]
-                .try_into()
-                .map_err(|_| StorageError::Corrupt("transaction decision key".into()))?;
-            found.push(TxId::from_be_bytes(id));
-            Ok(true)
-        })?;
+        for tag in [DECISION, ABORTED] {
+            let mut start = cirrus_storage::engine::partition_prefix(at.0, at.1).to_vec();
+            start.push(tag);
+            engine.scan(CF_TRANSACTIONS, &start, &prefix_end(&start), |key, _| {
+                let id: [u8; 16] = key[start.len()..]
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("transaction decision key".into()))?;
+                found.push((TxId::from_be_bytes(id), tag == DECISION));
+                Ok(true)
+            })?;
+        }
         Ok(found)
     }
 

@@ -216,9 +216,11 @@ impl Partition {
             }],
         })
         .await?;
-        self.command(Command::TxDecideCommit {
+        self.command(Command::TxDecide {
             tx: 8,
+            commit: true,
             participants: vec![coordinator],
+            token: None,
         })
         .await?;
         Ok(())

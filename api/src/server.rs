@@ -125,6 +125,8 @@ async fn handle(state: &Arc<ApiState>, budget: &BodyBudget, request: Request) ->
         Ok(permit) => permit,
         Err(error) => return respond(Err(error)),
     };
+    // Tests hold admitted requests here to count how many the budget lets in at once.
+    cirrus_partition::failpoint::pause_point("request_admitted").await;
     // A bug must cost one request a 500, never the connection or the server.
     let outcome = AssertUnwindSafe(dispatch(state, &target, &body))
         .catch_unwind()

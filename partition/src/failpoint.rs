@@ -52,6 +52,16 @@ pub fn delay_point(name: &str) {
     }
 }
 
+/// Holds the calling task (not its thread) for a few seconds if the failpoint `name` is
+/// armed, announcing itself like `delay_point`: for tests that count how many requests
+/// reach a point at once.
+pub async fn pause_point(name: &str) {
+    if is_armed(name) {
+        eprintln!("failpoint {name}: delaying");
+        tokio::time::sleep(DELAY).await;
+    }
+}
+
 /// Whether the armed failpoint `name` fires here: true the first time it is reached,
 /// false ever after (so a retry of the failed step goes through).
 pub fn fail_point(name: &str) -> bool {

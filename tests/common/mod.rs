@@ -108,7 +108,13 @@ impl TestServer {
     /// Waits (bounded) for a server that is bound to exit on its own (e.g. at an armed
     /// crash failpoint) and reaps it.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("server is not running");
+        let child = self.child.take().expect("server is not running");
+        self.reap(child, "")
+    }
+
+    /// Waits up to `SHUTDOWN_TIMEOUT` for the process to exit (`after` says since when)
+    /// and returns its status; past it, SIGKILLs it and panics.
+    fn reap(&self, mut child: Child, after: &str) -> ExitStatus {
         let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
         loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
@@ -118,7 +124,7 @@ impl TestServer {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!(
-                    "cirrus serve did not exit within {SHUTDOWN_TIMEOUT:?}\n{}",
+                    "cirrus serve did not exit within {SHUTDOWN_TIMEOUT:?}{after}\n{}",
                     self.log_tail()
                 );
             }
@@ -228,28 +234,14 @@ impl TestServer {
     /// Send SIGTERM and wait (bounded) for the process to exit; returns its exit status.
     /// Panics if it does not exit within `SHUTDOWN_TIMEOUT` (the process is then SIGKILLed).
     pub fn stop_graceful(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("server is not running");
+        let child = self.child.take().expect("server is not running");
         let pid = child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("run kill -TERM");
         assert!(sent.success(), "kill -TERM {pid} failed");
-        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "cirrus serve did not exit within {SHUTDOWN_TIMEOUT:?} of SIGTERM\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.reap(child, " of SIGTERM")
     }
 
     /// Graceful restart: SIGTERM, wait for exit, start again on the same data dir and port.

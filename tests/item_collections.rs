@@ -1,15 +1,17 @@
 //! Item collections on tables with local secondary indexes (ItemCollectionMetrics and
 //! ItemCollectionSizeLimitExceededException, with the limit lowered by
-//! `--item-collection-limit-bytes` so a test can reach it), and how soon a write is
-//! visible through a global index (printed as p50/p99 for docs/benchmarks.md).
+//! `--item-collection-limit-bytes` so a test can reach it; also for a transaction
+//! writing to several collections), and how soon a write is visible through a global
+//! index (printed as p50/p99 for docs/benchmarks.md).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    BillingMode, KeyType, LocalSecondaryIndex, Projection, ProjectionType, PutRequest,
-    ReturnItemCollectionMetrics, ScalarAttributeType, WriteRequest,
+    BillingMode, KeyType, LocalSecondaryIndex, Projection, ProjectionType, Put, PutRequest,
+    ReturnItemCollectionMetrics, ScalarAttributeType, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use common::*;
@@ -49,6 +51,54 @@ fn padded(pk: &str, sk: u32, bytes: usize) -> Attrs {
         ("l", s("x")),
         ("pad", s(&"z".repeat(bytes))),
     ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_over_two_collections_sizes_each_by_its_own_items() {
+    // Items count twice (item and ALL-projected LSI entry) against a 10,000-byte limit.
+    // The transaction puts about 4.4 KB in each of two collections; each then takes
+    // about 3 KB more, but not 6 KB more.
+    let server = TestServer::start_with(&[
+        "--partitions-per-table",
+        "1",
+        "--item-collection-limit-bytes",
+        "10000",
+    ]);
+    let client = server.client_no_retry();
+    create_lsi_table(&client, "coll").await;
+    let put = |it: Attrs| {
+        let put = Put::builder().table_name("coll").set_item(Some(it)).build();
+        TransactWriteItem::builder().put(put.unwrap()).build()
+    };
+    client
+        .transact_write_items()
+        .transact_items(put(padded("a", 1, 2200)))
+        .transact_items(put(padded("b", 1, 2200)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the transaction: {:?} {:?}", e.code(), e.message()));
+    let put_item = |pk: &'static str, sk: u32| {
+        client
+            .put_item()
+            .table_name("coll")
+            .set_item(Some(padded(pk, sk, 1500)))
+            .send()
+    };
+    for pk in ["a", "b"] {
+        put_item(pk, 2).await.unwrap_or_else(|e| {
+            panic!(
+                "collection {pk} (about 7.5 KB of 10,000 bytes) refused a put: {:?} {:?}",
+                e.code(),
+                e.message()
+            )
+        });
+    }
+    let over = put_item("a", 3).await;
+    assert_eq!(
+        over.as_ref().err().and_then(|e| e.code()),
+        Some("ItemCollectionSizeLimitExceededException"),
+        "collection a would hold about 10.5 KB of 10,000 bytes: {over:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

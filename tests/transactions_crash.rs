@@ -2,9 +2,8 @@
 //! deletions, made reproducible with failpoints (the server runs with
 //! `CIRRUS_FAILPOINTS`, see `cirrus_partition::failpoint`): a crash at each window of
 //! the two-phase commit, a step that fails (or whose reply is lost) once, a pause
-//! between two steps. Also the apply-side facts a transaction must keep: each item
-//! collection sized by its own items, and stream records in the same order wherever
-//! the same transaction is applied.
+//! between two steps. Also an apply-side fact a transaction must keep: its stream
+//! records come in the same order wherever the same transaction is applied.
 //!
 //! The expected behaviour is DynamoDB's: "The actions are completed atomically so that
 //! either all of them succeed, or all of them fail"; a ClientRequestToken makes "multiple
@@ -18,9 +17,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    BillingMode, KeyType, LocalSecondaryIndex, Projection, ProjectionType, Put,
-    ScalarAttributeType::{N as NUM, S as STR},
-    StreamSpecification, StreamViewType, TransactWriteItem, Update,
+    BillingMode, KeyType, Put, ScalarAttributeType::S as STR, StreamSpecification, StreamViewType,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use common::*;
@@ -276,86 +274,6 @@ async fn deleting_the_coordinating_table_keeps_a_decided_transaction_whole() {
 fn put_item(table: &str, it: Attrs) -> TransactWriteItem {
     let put = Put::builder().table_name(table).set_item(Some(it)).build();
     TransactWriteItem::builder().put(put.unwrap()).build()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transaction_over_two_item_collections_sizes_each_by_its_own_items() {
-    // Collections are limited to 10,000 bytes here. The transaction puts about 4.4 KB in
-    // each of two collections; each then takes 3 KB more, but not 6 KB more.
-    let server = TestServer::start_with(&[
-        "--partitions-per-table",
-        "1",
-        "--item-collection-limit-bytes",
-        "10000",
-    ]);
-    let client = server.client_no_retry();
-    client
-        .create_table()
-        .table_name("lsi")
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr_def("pk", STR))
-        .attribute_definitions(attr_def("sk", NUM))
-        .attribute_definitions(attr_def("x", NUM))
-        .local_secondary_indexes(
-            LocalSecondaryIndex::builder()
-                .index_name("by_x")
-                .key_schema(key("pk", KeyType::Hash))
-                .key_schema(key("x", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateTable lsi: {e:?}"));
-    wait_active(&client, "lsi").await;
-    let it = |pk: &str, sk: &str, bytes: usize| {
-        item(&[
-            ("pk", s(pk)),
-            ("sk", n(sk)),
-            ("x", n(sk)),
-            ("data", s(&"d".repeat(bytes))),
-        ])
-    };
-    client
-        .transact_write_items()
-        .transact_items(put_item("lsi", it("a", "1", 4400)))
-        .transact_items(put_item("lsi", it("b", "1", 4400)))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the transaction: {:?} {:?}", e.code(), e.message()));
-    for pk in ["a", "b"] {
-        client
-            .put_item()
-            .table_name("lsi")
-            .set_item(Some(it(pk, "2", 3000)))
-            .send()
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "collection {pk} (about 7.5 KB of 10,000 bytes) refused a put: {:?} {:?}",
-                    e.code(),
-                    e.message()
-                )
-            });
-    }
-    let over = client
-        .put_item()
-        .table_name("lsi")
-        .set_item(Some(it("a", "3", 3000)))
-        .send()
-        .await;
-    assert_eq!(
-        over.as_ref().err().and_then(|e| e.code()),
-        Some("ItemCollectionSizeLimitExceededException"),
-        "collection a would hold about 10.5 KB of 10,000 bytes: {over:?}"
-    );
 }
 
 /// The items' keys in the order of their records in the table's stream.

@@ -204,3 +204,34 @@ impl TransactionTokens {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(since_ms: u64) -> Entry {
+        Entry {
+            fingerprint: 7,
+            since_ms,
+            response: None,
+        }
+    }
+
+    #[test]
+    fn tokens_expire_oldest_first_and_only_once_out_of_their_window() {
+        let mut tokens = Tokens::default();
+        tokens.insert("old", entry(1_000));
+        tokens.insert("released", entry(2_000));
+        tokens.insert("young", entry(3_000));
+        // "released" finished without committing and was claimed again later: its first
+        // claim's expiry must not drop the second.
+        tokens.entries.remove("released");
+        tokens.insert("released", entry(WINDOW_MS));
+        assert!(tokens.expire(1_000 + WINDOW_MS - 1).is_empty());
+        assert_eq!(tokens.expire(2_000 + WINDOW_MS), ["old"]);
+        assert!(tokens.entries.contains_key("released"));
+        assert_eq!(tokens.expire(3_000 + WINDOW_MS), ["young"]);
+        assert_eq!(tokens.expire(2 * WINDOW_MS), ["released"]);
+        assert!(tokens.entries.is_empty() && tokens.by_age.is_empty());
+    }
+}

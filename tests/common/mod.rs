@@ -104,6 +104,26 @@ impl TestServer {
         self.child.as_ref().expect("server is not running").id()
     }
 
+    /// Waits up to `SHUTDOWN_TIMEOUT` for the process to exit (`after` says since when)
+    /// and returns its status; past it, SIGKILLs it and panics.
+    fn reap(&self, mut child: Child, after: &str) -> ExitStatus {
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "cirrus serve did not exit within {SHUTDOWN_TIMEOUT:?}{after}\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
     }
@@ -206,28 +226,14 @@ impl TestServer {
     /// Send SIGTERM and wait (bounded) for the process to exit; returns its exit status.
     /// Panics if it does not exit within `SHUTDOWN_TIMEOUT` (the process is then SIGKILLed).
     pub fn stop_graceful(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("server is not running");
+        let child = self.child.take().expect("server is not running");
         let pid = child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("run kill -TERM");
         assert!(sent.success(), "kill -TERM {pid} failed");
-        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "cirrus serve did not exit within {SHUTDOWN_TIMEOUT:?} of SIGTERM\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.reap(child, " of SIGTERM")
     }
 
     /// Graceful restart: SIGTERM, wait for exit, start again on the same data dir and port.
@@ -258,22 +264,8 @@ impl TestServer {
     /// Waits (bounded) for a server that reached an armed crash point to die, then
     /// starts it again with no failpoint armed. Panics if it did not crash.
     pub fn restart_after_crash(&mut self) {
-        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-        let mut child = self.child.take().expect("server is not running");
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "the server did not reach its crash point\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let child = self.child.take().expect("server is not running");
+        let status = self.reap(child, " (it was to reach a crash point)");
         assert!(
             !status.success(),
             "the server exited cleanly instead of crashing"

@@ -452,22 +452,7 @@ fn raw_http_post(
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.set_write_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = String::new();
-    req.push_str("POST / HTTP/1.1\r\n");
-    req.push_str(&format!("Host: {addr}\r\n"));
-    req.push_str("X-Amz-Date: 20240101T000000Z\r\n");
-    req.push_str(
-        "Authorization: AWS4-HMAC-SHA256 \
-         Credential=AKIDCIRRUSTEST/20240101/us-east-1/dynamodb/aws4_request, \
-         SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
-         Signature=0000000000000000000000000000000000000000000000000000000000000000\r\n",
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!("Content-Length: {content_length}\r\n"));
-    req.push_str("Connection: close\r\n\r\n");
-    stream.write_all(req.as_bytes())?;
+    stream.write_all(request_head(addr, headers, content_length).as_bytes())?;
     // The server may answer (e.g. 413) and close before reading a large body; still try
     // to read whatever response it sent.
     let write_result = stream.write_all(body).and_then(|_| stream.flush());
@@ -496,14 +481,9 @@ fn raw_http_post(
     parse_http_response(&raw)
 }
 
-/// Writes a `POST /` with the given extra headers (plus Host, Content-Length,
-/// Connection: close, X-Amz-Date and an Authorization header in SigV4 form) and body.
-fn write_request(
-    stream: &mut TcpStream,
-    addr: SocketAddr,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<()> {
+/// The head of a `POST /` with the given extra headers, plus Host, Content-Length,
+/// Connection: close, X-Amz-Date and an Authorization header in SigV4 form.
+fn request_head(addr: SocketAddr, headers: &[(&str, &str)], content_length: usize) -> String {
     let mut req = String::new();
     req.push_str("POST / HTTP/1.1\r\n");
     req.push_str(&format!("Host: {addr}\r\n"));
@@ -517,9 +497,20 @@ fn write_request(
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    req.push_str(&format!("Content-Length: {content_length}\r\n"));
     req.push_str("Connection: close\r\n\r\n");
-    stream.write_all(req.as_bytes())?;
+    req
+}
+
+/// Writes a `POST /` with the given extra headers (plus Host, Content-Length,
+/// Connection: close, X-Amz-Date and an Authorization header in SigV4 form) and body.
+fn write_request(
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    stream.write_all(request_head(addr, headers, body.len()).as_bytes())?;
     // The server may answer (e.g. 413) and close before reading a large body; the caller
     // still tries to read whatever response it sent.
     stream.write_all(body).and_then(|_| stream.flush())

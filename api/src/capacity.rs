@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use cirrus_partition::capacity::{read_units, ReadConsistency, Throttled, WriteConsumption};
+use cirrus_partition::capacity::{read_units, Limit, ReadConsistency, Throttled, WriteConsumption};
 use cirrus_partition::{IndexDescriptor, IndexKind, Table};
 use cirrus_storage::engine::StoredItem;
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ThrottlingReason};
+use crate::state::ApiState;
 
 pub const RETURN_CONSUMED_CAPACITY: &[&str] = &["INDEXES", "TOTAL", "NONE"];
 
@@ -32,32 +33,61 @@ impl Detail {
     }
 }
 
-fn throttled(throttled: Throttled) -> ApiError {
-    match throttled {
-        Throttled::Provisioned => ApiError::ProvisionedThroughputExceeded(
-            "The level of configured provisioned throughput for the table was exceeded. Consider \
-             increasing your provisioning level with the UpdateTable API."
+/// DynamoDB's exception for a throttled request, with its ThrottlingReasons.
+fn throttled(state: &ApiState, table: &Table, throttled: Throttled) -> ApiError {
+    let table_arn = state.table_arn(&table.descriptor().name);
+    let resource = match throttled
+        .index
+        .and_then(|id| table.descriptor().indexes.iter().find(|i| i.spec.id == id))
+    {
+        Some(index) => format!("{table_arn}/index/{}", index.spec.name),
+        None => table_arn,
+    };
+    let reasons = vec![ThrottlingReason {
+        reason: throttled.reason(),
+        resource,
+    }];
+    match throttled.limit {
+        Limit::KeyRange | Limit::Provisioned => ApiError::ProvisionedThroughputExceeded {
+            message: "The level of configured provisioned throughput for the table was exceeded. \
+                      Consider increasing your provisioning level with the UpdateTable API."
                 .into(),
-        ),
-        Throttled::OnDemandMaximum => ApiError::Throttling(
-            "Throughput exceeds the maximum OnDemandThroughput configured on table or index".into(),
-        ),
+            reasons,
+        },
+        Limit::AccountLimit => ApiError::RequestLimitExceeded {
+            message: "Throughput exceeds the current throughput limit for your account. Please \
+                      contact AWS Support at https://aws.amazon.com/support request a limit increase"
+                .into(),
+            reasons,
+        },
+        Limit::MaxOnDemand => ApiError::Throttling {
+            message: "Throughput exceeds the maximum OnDemandThroughput configured on table or index"
+                .into(),
+            reasons,
+        },
     }
 }
 
-pub fn admit_write(table: &Table, partition: u16) -> Result<(), ApiError> {
-    table.capacity().admit_write(partition).map_err(throttled)
+/// Whether a write of the item with partition-key hash `hash` may start.
+pub fn admit_write(state: &ApiState, table: &Table, hash: u64) -> Result<(), ApiError> {
+    table
+        .capacity()
+        .admit_write(hash)
+        .map_err(|t| throttled(state, table, t))
 }
 
+/// Whether a read may start: of one partition-key value (`hash`), of the whole table
+/// (`None`), or of `index`.
 pub fn admit_read(
+    state: &ApiState,
     table: &Table,
-    partitions: &[u16],
+    hash: Option<u64>,
     index: Option<&IndexDescriptor>,
 ) -> Result<(), ApiError> {
     table
         .capacity()
-        .admit_read(partitions, global_index_id(index))
-        .map_err(throttled)
+        .admit_read(hash, global_index_id(index))
+        .map_err(|t| throttled(state, table, t))
 }
 
 /// The read units of one item as stored (a missing item still costs the minimum).
@@ -153,7 +183,7 @@ impl Consumed {
 /// Charges a write (`multiplier` 2 for transactions) and returns what it consumed.
 pub fn charge_write(
     table: &Table,
-    partition: u16,
+    hash: u64,
     consumption: &WriteConsumption,
     multiplier: f64,
 ) -> Consumed {
@@ -180,14 +210,14 @@ pub fn charge_write(
     }
     table
         .capacity()
-        .charge_write(partition, table_units, &global_units);
+        .charge_write(hash, table_units, &global_units);
     consumed
 }
 
 /// Charges a read of the table or of `index` and returns what it consumed.
 pub fn charge_read(
     table: &Table,
-    partition: Option<u16>,
+    hash: Option<u64>,
     index: Option<&IndexDescriptor>,
     units: f64,
 ) -> Consumed {
@@ -204,7 +234,7 @@ pub fn charge_read(
     }
     table
         .capacity()
-        .charge_read(partition, global_index_id(index), units);
+        .charge_read(hash, global_index_id(index), units);
     consumed
 }
 

@@ -26,10 +26,24 @@ pub enum ApiError {
     ItemCollectionSizeLimitExceeded(String),
     #[error("{0}")]
     TransactionConflict(String),
-    #[error("{0}")]
-    ProvisionedThroughputExceeded(String),
-    #[error("{0}")]
-    Throttling(String),
+    /// Throttled by a provisioned throughput or a key range's ceiling.
+    #[error("{message}")]
+    ProvisionedThroughputExceeded {
+        message: String,
+        reasons: Vec<ThrottlingReason>,
+    },
+    /// Throttled by an on-demand table's per-table account quota.
+    #[error("{message}")]
+    RequestLimitExceeded {
+        message: String,
+        reasons: Vec<ThrottlingReason>,
+    },
+    /// Throttled by an on-demand table's configured maximum.
+    #[error("{message}")]
+    Throttling {
+        message: String,
+        reasons: Vec<ThrottlingReason>,
+    },
     #[error("{0}")]
     ExpiredIterator(String),
     #[error("{0}")]
@@ -78,10 +92,13 @@ impl ApiError {
             ApiError::TransactionConflict(_) => {
                 "com.amazonaws.dynamodb.v20120810#TransactionConflictException"
             }
-            ApiError::ProvisionedThroughputExceeded(_) => {
+            ApiError::ProvisionedThroughputExceeded { .. } => {
                 "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
             }
-            ApiError::Throttling(_) => "com.amazon.coral.availability#ThrottlingException",
+            ApiError::RequestLimitExceeded { .. } => {
+                "com.amazonaws.dynamodb.v20120810#RequestLimitExceeded"
+            }
+            ApiError::Throttling { .. } => "com.amazon.coral.availability#ThrottlingException",
             ApiError::ExpiredIterator(_) => {
                 "com.amazonaws.dynamodb.v20120810#ExpiredIteratorException"
             }
@@ -114,6 +131,14 @@ impl ApiError {
             _ => StatusCode::BAD_REQUEST,
         }
     }
+}
+
+/// One entry of a throttling error's ThrottlingReasons: which limit, on which table or
+/// index ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThrottlingReason {
+    pub reason: String,
+    pub resource: String,
 }
 
 /// One action's entry in a TransactionCanceledException's CancellationReasons.
@@ -166,6 +191,8 @@ struct ErrorBody<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     reasons: Option<&'a [CancellationReason]>,
+    #[serde(rename = "ThrottlingReasons", skip_serializing_if = "Option::is_none")]
+    throttling_reasons: Option<&'a [ThrottlingReason]>,
 }
 
 impl ApiError {
@@ -181,6 +208,12 @@ impl ApiError {
             },
             reasons: match self {
                 ApiError::TransactionCanceled { reasons, .. } => Some(reasons),
+                _ => None,
+            },
+            throttling_reasons: match self {
+                ApiError::ProvisionedThroughputExceeded { reasons, .. }
+                | ApiError::RequestLimitExceeded { reasons, .. }
+                | ApiError::Throttling { reasons, .. } => Some(reasons),
                 _ => None,
             },
         };

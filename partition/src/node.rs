@@ -43,6 +43,8 @@ pub struct NodeConfig {
 /// The partition and RocksDB key of one item.
 pub struct ItemLocation {
     pub partition: u16,
+    /// The partition-key hash, which also picks the key range that capacity is charged to.
+    pub hash: u64,
     pub key: Vec<u8>,
 }
 
@@ -140,9 +142,14 @@ impl Table {
         partition_key: &[u8],
         sort_key: &[u8],
     ) -> Result<ItemLocation, PartitionError> {
-        let partition = self.partition_of_key(partition_key);
+        let hash = partition_key_hash(partition_key);
+        let partition = partition_of(hash, self.descriptor.partitions);
         let key = item_key(self.descriptor.table_id, partition, partition_key, sort_key);
-        Ok(ItemLocation { partition, key })
+        Ok(ItemLocation {
+            partition,
+            hash,
+            key,
+        })
     }
 
     pub(crate) fn group(&self, partition: u16) -> Result<&RaftGroup, PartitionError> {

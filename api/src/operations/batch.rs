@@ -131,7 +131,7 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiEr
         } else {
             ReadConsistency::Eventual
         };
-        admit_read(&table, &[], None)?;
+        admit_read(state, &table, None, None)?;
         let mut table_units = 0.0;
         let mut seen = HashSet::new();
         let mut found = Vec::new();
@@ -335,7 +335,7 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8
     let mut admitted = Vec::with_capacity(writes.len());
     let mut first_refusal = None;
     for write in writes {
-        match admit_write(&write.table, write.location.partition) {
+        match admit_write(state, &write.table, write.location.hash) {
             Ok(()) => admitted.push(write),
             Err(e) => {
                 first_refusal.get_or_insert(e);
@@ -357,12 +357,7 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8
             .node
             .propose(&write.table, &write.location, write.command)
             .await?;
-        let consumed = charge_write(
-            &write.table,
-            write.location.partition,
-            &outcome.consumed,
-            1.0,
-        );
+        let consumed = charge_write(&write.table, write.location.hash, &outcome.consumed, 1.0);
         if outcome.rejection == Some(Rejection::TransactionConflict) {
             return Ok::<_, ApiError>((
                 WriteResult::Unprocessed(table_name, write.request),

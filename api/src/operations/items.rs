@@ -335,7 +335,7 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiEr
     let table = state.node.table(table_name)?;
     let (key, stored) = prepare_put(&table, &item)?;
     let location = table.locate(&key.partition, &key.sort)?;
-    admit_write(&table, location.partition)?;
+    admit_write(state, &table, location.hash)?;
     let command = Command::Put {
         key: location.key.clone(),
         item: stored,
@@ -343,7 +343,7 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiEr
         wanted: input.options.wanted(return_old, false),
     };
     let outcome = state.node.propose(&table, &location, command).await?;
-    let consumed = charge_write(&table, location.partition, &outcome.consumed, 1.0);
+    let consumed = charge_write(&table, location.hash, &outcome.consumed, 1.0);
     rejection_error(&outcome)?;
     old_item_response(&input.options, &table, &item, &outcome, &consumed)
 }
@@ -381,7 +381,7 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     )?;
     let (table, _, key) = locate_key(state, table_name, key)?;
     let location = table.locate(&key.partition, &key.sort)?;
-    admit_read(&table, &[location.partition], None)?;
+    admit_read(state, &table, Some(location.hash), None)?;
     let stored = state.node.get_item(&location)?;
     let consistency = if input.consistent_read == Some(true) {
         ReadConsistency::Strong
@@ -389,7 +389,7 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
         ReadConsistency::Eventual
     };
     let units = item_read_units(stored.as_deref(), consistency)?;
-    let consumed = charge_read(&table, Some(location.partition), None, units);
+    let consumed = charge_read(&table, Some(location.hash), None, units);
     response_body(&GetItemOutput {
         item: stored
             .as_deref()
@@ -433,14 +433,14 @@ pub async fn delete_item(state: &ApiState, request: Value) -> Result<Vec<u8>, Ap
     let return_old = input.options.return_old_only()?;
     let (table, key_attributes, key) = locate_key(state, table_name, key)?;
     let location = table.locate(&key.partition, &key.sort)?;
-    admit_write(&table, location.partition)?;
+    admit_write(state, &table, location.hash)?;
     let command = Command::Delete {
         key: location.key.clone(),
         condition,
         wanted: input.options.wanted(return_old, false),
     };
     let outcome = state.node.propose(&table, &location, command).await?;
-    let consumed = charge_write(&table, location.partition, &outcome.consumed, 1.0);
+    let consumed = charge_write(&table, location.hash, &outcome.consumed, 1.0);
     rejection_error(&outcome)?;
     old_item_response(&input.options, &table, &key_attributes, &outcome, &consumed)
 }
@@ -496,9 +496,9 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Vec<u8>, Ap
             matches!(return_values, "ALL_NEW" | "UPDATED_NEW"),
         ),
     };
-    admit_write(&table, location.partition)?;
+    admit_write(state, &table, location.hash)?;
     let outcome = state.node.propose(&table, &location, command).await?;
-    let consumed = charge_write(&table, location.partition, &outcome.consumed, 1.0);
+    let consumed = charge_write(&table, location.hash, &outcome.consumed, 1.0);
     rejection_error(&outcome)?;
     let image = match return_values {
         "ALL_OLD" | "UPDATED_OLD" => outcome.old_item.as_deref().map(decode_stored).transpose()?,

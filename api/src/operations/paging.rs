@@ -171,7 +171,7 @@ impl ReadOptions {
     pub fn charge(
         &self,
         table: &Table,
-        partition: Option<u16>,
+        hash: Option<u64>,
         index: Option<&IndexDescriptor>,
         page: Page<'_>,
     ) -> Result<Vec<u8>, ApiError> {
@@ -181,7 +181,7 @@ impl ReadOptions {
             ReadConsistency::Eventual
         };
         let units = read_units(page.bytes as u64, consistency);
-        let consumed = charge_read(table, partition, index, units);
+        let consumed = charge_read(table, hash, index, units);
         page.response(consumed.json(Detail::parse(self.return_consumed_capacity.as_deref())))
     }
 

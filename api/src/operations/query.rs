@@ -368,11 +368,11 @@ pub fn query(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
             .read
             .reading(state, &table, index, filter.as_ref(), projection.as_ref());
     let target = index.map_or(ReadTarget::Table, ReadTarget::Index);
-    let partition = match index {
+    let hash = match index {
         Some(index) if index.kind == IndexKind::Global => None,
-        _ => Some(table.locate(&partition_key, b"")?.partition),
+        _ => Some(table.locate(&partition_key, b"")?.hash),
     };
-    admit_read(&table, partition.as_slice(), index)?;
+    admit_read(state, &table, hash, index)?;
     if end.as_ref().is_none_or(|end| start < *end) {
         state.node.query(
             &table,
@@ -384,5 +384,5 @@ pub fn query(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
             |stored| reader.visit(&mut page, stored),
         )?;
     }
-    input.read.charge(&table, partition, index, page)
+    input.read.charge(&table, hash, index, page)
 }

@@ -82,7 +82,7 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
         input
             .read
             .reading(state, &table, index, filter.as_ref(), projection.as_ref());
-    admit_read(&table, &[], index)?;
+    admit_read(state, &table, None, index)?;
     state.node.scan(
         &table,
         index.map_or(ReadTarget::Table, ReadTarget::Index),

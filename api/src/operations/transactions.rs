@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use cirrus_partition::capacity::ReadConsistency;
+use cirrus_partition::command::PartitionRef;
 use cirrus_partition::transactions::{TxItem, TxOutcome};
 use cirrus_partition::{
     ItemLocation, PartitionError, Rejection, Table, TxAction, TxFailure, TxWrite,
@@ -258,7 +259,7 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
         planned.push(planned_item);
     }
     for item in &planned {
-        admit_write(&item.table, item.location.partition)?;
+        admit_write(state, &item.table, item.location.hash)?;
     }
     let token = input.client_request_token;
     let tx_token = match &token {
@@ -280,8 +281,16 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
     let run = tokio::spawn(async move {
         let count = planned.len();
         let tables: Vec<Arc<Table>> = planned.iter().map(|p| p.table.clone()).collect();
+        // A participant partition's units are charged to the key range of its first item.
+        let hashes: Vec<(PartitionRef, u64)> = planned
+            .iter()
+            .map(|p| {
+                let at = (p.table.descriptor().table_id, p.location.partition);
+                (at, p.location.hash)
+            })
+            .collect();
         let outcome = node.transact_write(planned, tx_token).await;
-        let result = respond(outcome, &tables, count, detail);
+        let result = respond(outcome, &tables, &hashes, count, detail);
         if let Some(token) = token {
             // The outcome stands either way: a committed transaction's token was recorded
             // with its decision, and replays an empty response without this one.
@@ -299,6 +308,7 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
 fn respond(
     outcome: Result<TxOutcome, PartitionError>,
     tables: &[Arc<Table>],
+    hashes: &[(PartitionRef, u64)],
     count: usize,
     detail: Detail,
 ) -> Result<Value, ApiError> {
@@ -306,9 +316,13 @@ fn respond(
     // Transactional writes cost twice their single-item equivalents, charged also when
     // the transaction is cancelled.
     let mut consumed = Vec::new();
-    for ((table_id, partition), units) in &outcome.consumed {
-        if let Some(table) = tables.iter().find(|t| t.descriptor().table_id == *table_id) {
-            consumed.push(charge_write(table, *partition, units, 2.0));
+    for (at, units) in &outcome.consumed {
+        let hash = hashes
+            .iter()
+            .find(|(item_at, _)| item_at == at)
+            .map_or(0, |(_, hash)| *hash);
+        if let Some(table) = tables.iter().find(|t| t.descriptor().table_id == at.0) {
+            consumed.push(charge_write(table, hash, units, 2.0));
         }
     }
     if !outcome.failures.is_empty() {
@@ -423,7 +437,7 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Vec<
         reads.push((table, location));
     }
     for (table, location) in &reads {
-        admit_read(table, &[location.partition], None)?;
+        admit_read(state, table, Some(location.hash), None)?;
     }
     // Up to 100 items read at least twice: blocking RocksDB work, done on the blocking
     // pool. `transact_get` waits between its attempts with tokio's timer, so the pool
@@ -450,7 +464,7 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Vec<
     let mut consumed = Vec::with_capacity(stored.len());
     for ((table, location), stored) in reads.iter().zip(&stored) {
         let units = item_read_units(stored.as_deref(), ReadConsistency::Transactional)?;
-        consumed.push(charge_read(table, Some(location.partition), None, units));
+        consumed.push(charge_read(table, Some(location.hash), None, units));
     }
     let responses = stored
         .iter()

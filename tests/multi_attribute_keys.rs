@@ -33,6 +33,9 @@ use ScalarAttributeType::{B, N, S};
 
 const INDEX: &str = "by_match";
 
+/// Expression attribute values a query adds to `:t` and `:r`.
+type Values<'a> = Vec<(&'a str, AttributeValue)>;
+
 fn all() -> Projection {
     Projection::builder()
         .projection_type(ProjectionType::All)
@@ -428,7 +431,7 @@ async fn queries_take_every_partition_attribute_and_sort_attributes_left_to_righ
     }
     let all_in_order = ["m1", "m2", "m3", "m4", "m5", "m6", "m7"];
     let mut f = Failures::new();
-    let cases: Vec<(&str, Vec<(&str, AttributeValue)>, Vec<&str>)> = vec![
+    let cases: Vec<(&str, Values, Vec<&str>)> = vec![
         // Rounds compare numerically, brackets by unsigned bytes, players by UTF-8.
         ("tournament = :t AND area = :r", vec![], all_in_order.to_vec()),
         ("area = :r AND round = :n AND tournament = :t", vec![(":n", n("9"))], vec!["m2", "m3", "m4"]),
@@ -497,7 +500,7 @@ async fn queries_take_every_partition_attribute_and_sort_attributes_left_to_righ
         VALIDATION,
         Some("Query condition missed key schema element: area"),
     ));
-    let rejected: Vec<(&str, Vec<(&str, AttributeValue)>, &str)> = vec![
+    let rejected: Vec<(&str, Values, &str)> = vec![
         (
             "tournament = :t AND area > :r",
             vec![],

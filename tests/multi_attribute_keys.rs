@@ -634,6 +634,37 @@ async fn queries_take_every_partition_attribute_and_sort_attributes_left_to_righ
         VALIDATION,
         Some("Query condition missed key schema element: area"),
     ));
+    // KeyConditions may have one condition per key attribute of what is queried: five
+    // for this index, but still two for the table.
+    let count = "Conditions can be of length 1 or 2 only";
+    let mut six = legacy();
+    for (name, value) in [
+        ("round", n("10")),
+        ("bracket", b(&[1])),
+        ("player", s("bo")),
+        ("colour", s("red")),
+    ] {
+        six = six.key_conditions(name, eq(value));
+    }
+    f.check(check_err(
+        "six KeyConditions on a five-attribute key",
+        six.send().await,
+        VALIDATION,
+        Some(count),
+    ));
+    f.check(check_err(
+        "three KeyConditions on a table",
+        client
+            .query()
+            .table_name("matches")
+            .key_conditions("pk", eq(s("m1")))
+            .key_conditions("tournament", eq(s("w")))
+            .key_conditions("area", eq(n("1")))
+            .send()
+            .await,
+        VALIDATION,
+        Some(count),
+    ));
     f.assert_none();
 }
 

@@ -407,27 +407,26 @@ mod tests {
     fn sort_attributes_go_left_to_right() {
         let hash = || vec![compare("h1", Comparator::Eq), compare("h2", Comparator::Eq)];
         let with = |more: Vec<Condition>| [hash(), more].concat();
-        assert_eq!(
-            error(with(vec![compare("b", Comparator::Eq)])),
-            "RANGE key attributes a must have equality conditions specified in the query because \
-             a condition is present on key attribute b"
-        );
-        assert_eq!(
-            error(with(vec![
-                compare("a", Comparator::Eq),
-                compare("c", Comparator::Eq)
-            ])),
-            "RANGE key attributes b must have equality conditions specified in the query because \
-             a condition is present on key attribute c"
-        );
-        assert_eq!(
-            error(with(vec![
-                compare("a", Comparator::Lt),
-                compare("b", Comparator::Eq)
-            ])),
-            "RANGE key attributes a must have equality conditions specified in the query because \
-             a condition is present on key attribute b"
-        );
+        let needs_equality = |earlier: &str, later: &str| {
+            format!(
+                "RANGE key attributes {earlier} must have equality conditions specified in the \
+                 query because a condition is present on key attribute {later}"
+            )
+        };
+        let cases = [
+            (vec![compare("b", Comparator::Eq)], ("a", "b")),
+            (
+                vec![compare("a", Comparator::Eq), compare("c", Comparator::Eq)],
+                ("b", "c"),
+            ),
+            (
+                vec![compare("a", Comparator::Lt), compare("b", Comparator::Eq)],
+                ("a", "b"),
+            ),
+        ];
+        for (sort, (earlier, later)) in cases {
+            assert_eq!(error(with(sort)), needs_equality(earlier, later));
+        }
         assert_eq!(
             error(vec![compare("h1", Comparator::Eq)]),
             "Query condition missed key schema element: h2"

@@ -1,7 +1,7 @@
 //! Primary keys: checking an item's or a `Key`'s attributes against the table's key
 //! schema, DynamoDB's key limits, and encoding them for storage.
 
-use cirrus_partition::{KeyAttribute, KeySchema};
+use cirrus_partition::KeySchema;
 use cirrus_storage::key::encode_key_value;
 use cirrus_storage::size::value_size;
 use cirrus_storage::{AttributeMap, AttributeValue};
@@ -11,7 +11,8 @@ use crate::error::ApiError;
 const MAX_PARTITION_KEY_BYTES: usize = 2048;
 const MAX_SORT_KEY_BYTES: usize = 1024;
 
-/// An item's primary key, encoded (order-preserving, self-delimiting).
+/// An item's primary key (or an index key), encoded (order-preserving,
+/// self-delimiting): each part is its attributes' encodings one after another.
 pub struct EncodedKey {
     pub partition: Vec<u8>,
     pub sort: Vec<u8>,
@@ -25,10 +26,8 @@ fn is_empty_key_value(value: &AttributeValue) -> Option<&'static str> {
     }
 }
 
-fn encode(value: &AttributeValue) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::with_capacity(16);
-    encode_key_value(value, &mut out).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(out)
+fn encode_into(value: &AttributeValue, out: &mut Vec<u8>) -> Result<(), ApiError> {
+    encode_key_value(value, out).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn check_sizes(
@@ -36,14 +35,14 @@ fn check_sizes(
     attributes: &AttributeMap,
     prefix: &str,
 ) -> Result<(), ApiError> {
-    if let Some(value) = attributes.get(&schema.partition_key.name) {
+    if let Some(value) = attributes.get(&schema.partition_key().name) {
         if value_size(value) > MAX_PARTITION_KEY_BYTES {
             return Err(ApiError::validation(format!(
                 "{prefix}Size of hashkey has exceeded the maximum size limit of{MAX_PARTITION_KEY_BYTES} bytes"
             )));
         }
     }
-    if let Some(sort) = &schema.sort_key {
+    if let Some(sort) = schema.sort_key() {
         if let Some(value) = attributes.get(&sort.name) {
             if value_size(value) > MAX_SORT_KEY_BYTES {
                 return Err(ApiError::validation(format!(
@@ -55,33 +54,28 @@ fn check_sizes(
     Ok(())
 }
 
-fn key_attributes(schema: &KeySchema) -> impl Iterator<Item = &KeyAttribute> {
-    std::iter::once(&schema.partition_key).chain(schema.sort_key.iter())
-}
-
 /// Encodes the key attributes of `attributes` that are present (missing ones encode
 /// as empty).
 pub fn encode_key(schema: &KeySchema, attributes: &AttributeMap) -> Result<EncodedKey, ApiError> {
-    let partition = attributes
-        .get(&schema.partition_key.name)
-        .map(encode)
-        .transpose()?
-        .unwrap_or_default();
-    let sort = match &schema.sort_key {
-        Some(sort) => attributes
-            .get(&sort.name)
-            .map(encode)
-            .transpose()?
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let mut partition = Vec::with_capacity(16);
+    for attribute in schema.partition_keys() {
+        if let Some(value) = attributes.get(&attribute.name) {
+            encode_into(value, &mut partition)?;
+        }
+    }
+    let mut sort = Vec::new();
+    for attribute in schema.sort_keys() {
+        if let Some(value) = attributes.get(&attribute.name) {
+            encode_into(value, &mut sort)?;
+        }
+    }
     Ok(EncodedKey { partition, sort })
 }
 
 /// The key of an item being written (PutItem): every key attribute present, of its
 /// declared type, non-empty and within the size limits.
 pub fn key_of_item(schema: &KeySchema, item: &AttributeMap) -> Result<EncodedKey, ApiError> {
-    for attribute in key_attributes(schema) {
+    for attribute in schema.attributes() {
         let Some(value) = item.get(&attribute.name) else {
             return Err(ApiError::validation(format!(
                 "One or more parameter values were invalid: Missing the key {} in the item",
@@ -110,9 +104,9 @@ pub fn key_of_item(schema: &KeySchema, item: &AttributeMap) -> Result<EncodedKey
 
 /// A `Key` parameter (GetItem, DeleteItem): exactly the key attributes, of their types.
 pub fn key_of_key_map(schema: &KeySchema, key: &AttributeMap) -> Result<EncodedKey, ApiError> {
-    let expected = key_attributes(schema).count();
+    let expected = schema.attributes().count();
     let matches = key.len() == expected
-        && key_attributes(schema).all(|attribute| {
+        && schema.attributes().all(|attribute| {
             key.get(&attribute.name)
                 .is_some_and(|value| value.scalar_type() == Some(attribute.ty))
         });
@@ -121,7 +115,7 @@ pub fn key_of_key_map(schema: &KeySchema, key: &AttributeMap) -> Result<EncodedK
             "The provided key element does not match the schema",
         ));
     }
-    for attribute in key_attributes(schema) {
+    for attribute in schema.attributes() {
         if let Some(kind) = key.get(&attribute.name).and_then(is_empty_key_value) {
             return Err(ApiError::validation(format!(
                 "One or more parameter values are not valid. The AttributeValue for a key attribute \

@@ -29,6 +29,7 @@ use cirrus_storage::expression::{
     balanced_tree, Comparator, Condition, Operand, Path, PathElement, Projection, SetOperand,
     SetValue, UpdateActions,
 };
+use cirrus_storage::key_schema::MAX_KEY_PART_ATTRIBUTES;
 use cirrus_storage::AttributeValue;
 use serde_json::{Map, Value};
 
@@ -239,8 +240,10 @@ pub fn key_conditions_to_condition(key_conditions: &Value) -> Result<Condition, 
         conditions.push(filter_entry(entry)?);
     }
     // DynamoDB validates every condition before it counts them, and only meets a
-    // non-indexable operator when it walks the key schema, after all validation.
-    if conditions.len() != 1 && conditions.len() != 2 {
+    // non-indexable operator when it walks the key schema, after all validation. A
+    // global index's key has up to eight attributes; the queried key's own count is
+    // checked once the key schema is known.
+    if conditions.is_empty() || conditions.len() > 2 * MAX_KEY_PART_ATTRIBUTES {
         return Err(ApiError::validation(msg::KEY_CONDITION_COUNT));
     }
     if operators
@@ -1701,6 +1704,12 @@ mod tests {
                 "a": {"ComparisonOperator": "NULL"},
                 "b": {"ComparisonOperator": "NULL"},
                 "c": {"ComparisonOperator": "NULL"},
+                "d": {"ComparisonOperator": "NULL"},
+                "e": {"ComparisonOperator": "NULL"},
+                "f": {"ComparisonOperator": "NULL"},
+                "g": {"ComparisonOperator": "NULL"},
+                "h": {"ComparisonOperator": "NULL"},
+                "i": {"ComparisonOperator": "NULL"},
             }))),
             msg::KEY_CONDITION_COUNT
         );

@@ -801,7 +801,7 @@ impl Node {
         let partitions = table.descriptor.partitions;
         let first = partition_of(low, partitions);
         let last = partition_of(high, partitions);
-        let key_type = table.descriptor.key_schema.partition_key.ty;
+        let key_type = table.descriptor.key_schema.partition_key().ty;
         // Index entries start with the index key; the table's partition key follows.
         let index_key_types: Vec<_> = match target {
             ReadTarget::Table => Vec::new(),
@@ -914,13 +914,13 @@ mod tests {
             name: name.into(),
             table_id: 0,
             uuid: "u".into(),
-            key_schema: KeySchema {
-                partition_key: KeyAttribute {
+            key_schema: KeySchema::simple(
+                KeyAttribute {
                     name: "pk".into(),
                     ty: ScalarType::S,
                 },
-                sort_key: None,
-            },
+                None,
+            ),
             attribute_definitions: vec![KeyAttribute {
                 name: "pk".into(),
                 ty: ScalarType::S,

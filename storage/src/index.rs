@@ -226,17 +226,15 @@ mod tests {
     use crate::key_schema::KeyAttribute;
     use crate::value::ScalarType;
 
-    fn schema(pk: &str, sk: Option<&str>) -> KeySchema {
-        KeySchema {
-            partition_key: KeyAttribute {
-                name: pk.into(),
-                ty: ScalarType::S,
-            },
-            sort_key: sk.map(|name| KeyAttribute {
-                name: name.into(),
-                ty: ScalarType::S,
-            }),
+    fn string(name: &str) -> KeyAttribute {
+        KeyAttribute {
+            name: name.into(),
+            ty: ScalarType::S,
         }
+    }
+
+    fn schema(pk: &str, sk: Option<&str>) -> KeySchema {
+        KeySchema::simple(string(pk), sk.map(string))
     }
 
     fn item(pairs: &[(&str, AttributeValue)]) -> Item {
@@ -248,6 +246,55 @@ mod tests {
 
     fn s(v: &str) -> AttributeValue {
         AttributeValue::S(v.into())
+    }
+
+    #[test]
+    fn multi_attribute_entries_are_sparse_and_sort_by_each_attribute() {
+        let number = |name: &str| KeyAttribute {
+            name: name.into(),
+            ty: ScalarType::N,
+        };
+        let spec = IndexSpec {
+            id: 1,
+            name: "g".into(),
+            key_schema: KeySchema::multi(
+                vec![string("h1"), string("h2")],
+                vec![number("r1"), string("r2")],
+            )
+            .unwrap(),
+            projection: Projected::KeysOnly,
+        };
+        let table = schema("pk", None);
+        let prefix = index_prefix(1, 0, 1);
+        let n = |v: &str| AttributeValue::N(crate::Number::parse(v).unwrap());
+        let full = |r1: &str, r2: &str| {
+            item(&[
+                ("pk", s("p")),
+                ("h1", s("a")),
+                ("h2", s("b")),
+                ("r1", n(r1)),
+                ("r2", s(r2)),
+            ])
+        };
+        // Numbers compare numerically before the next attribute is looked at.
+        let keys: Vec<Vec<u8>> = [("9", "z"), ("10", "a"), ("10", "b")]
+            .iter()
+            .map(|(r1, r2)| spec.entry_key(&prefix, &full(r1, r2), b"k").unwrap())
+            .collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        for missing in ["h1", "h2", "r1", "r2"] {
+            let mut sparse = full("1", "a");
+            sparse.remove(missing);
+            assert!(
+                spec.entry_key(&prefix, &sparse, b"k").is_none(),
+                "{missing}"
+            );
+        }
+        let projected = spec.project(&full("1", "a"), &table);
+        assert_eq!(
+            projected.keys().collect::<Vec<_>>(),
+            ["h1", "h2", "pk", "r1", "r2"]
+        );
     }
 
     #[test]

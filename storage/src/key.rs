@@ -352,6 +352,36 @@ mod tests {
             prop_assert_eq!(left.cmp(&right), expected);
         }
 
+        /// A multi-attribute sort key is queried with equalities on its first
+        /// attributes and a range on the next: one byte range must hold exactly the
+        /// entries that match, whatever follows them (the table key).
+        #[test]
+        fn equal_prefix_and_range_are_one_byte_range(
+            (first, other) in key_pair(),
+            same_first in any::<bool>(),
+            (second, low) in key_pair(),
+            high in any::<u8>(),
+            tail in binary(),
+        ) {
+            let wanted = if same_first { first.clone() } else { other };
+            // `high` is a third value of the second attribute's type.
+            let high = match &second {
+                Key::S(_) => Key::S(char::from(high % 128).to_string()),
+                Key::B(_) => Key::B(vec![high]),
+                Key::N(_) => Key::N(Number::from_parts(false, u128::from(high), 0).unwrap()),
+            };
+            let equal = encode(&wanted.value());
+            let start = [equal.as_slice(), &encode(&low.value())].concat();
+            let end = [equal.as_slice(), &encode(&high.value())].concat();
+            let mut entry = encode(&first.value());
+            entry.extend(encode(&second.value()));
+            entry.extend(&tail);
+            let matches = first.dynamo_cmp(&wanted) == std::cmp::Ordering::Equal
+                && second.dynamo_cmp(&low) != std::cmp::Ordering::Less
+                && second.dynamo_cmp(&high) == std::cmp::Ordering::Less;
+            prop_assert_eq!(start <= entry && entry < end, matches);
+        }
+
         #[test]
         fn prefix_encoding_matches_begins_with(value in string(), prefix in string()) {
             let mut encoded_prefix = Vec::new();

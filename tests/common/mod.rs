@@ -702,6 +702,32 @@ pub fn check_err<
     }
 }
 
+/// Like `check_err`, for a raw response: HTTP 400, an `__type` ending in `#code`, and a
+/// message containing every part.
+pub fn check_raw_error(
+    what: &str,
+    r: &RawResponse,
+    code: &str,
+    msg: &[&str],
+) -> Result<(), String> {
+    let t = r.error_type().unwrap_or_default();
+    let m = r.error_message().unwrap_or_default();
+    if r.status != 400 || !t.ends_with(&format!("#{code}")) {
+        return Err(format!(
+            "{what}: expected 400 {code}, got {} {t:?}: {m:?}",
+            r.status
+        ));
+    }
+    for part in msg {
+        if !m.contains(part) {
+            return Err(format!(
+                "{what}: {code} as expected, but message {m:?} does not contain {part:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Collects failures from many cases and panics once with all of them.
 #[derive(Default)]
 pub struct Failures(Vec<String>);

@@ -35,10 +35,7 @@ fn descriptor() -> TableDescriptor {
         name: "million".into(),
         table_id: 0,
         uuid: "u".into(),
-        key_schema: KeySchema {
-            partition_key: pk.clone(),
-            sort_key: None,
-        },
+        key_schema: KeySchema::simple(pk.clone(), None),
         attribute_definitions: vec![pk],
         billing_mode: BillingMode::PayPerRequest,
         throughput: Throughput::default(),

@@ -204,7 +204,7 @@ pub fn collection_metrics(
     size: Option<u64>,
 ) -> Option<CollectionMetrics> {
     let size = size?;
-    let name = &table.descriptor().key_schema.partition_key.name;
+    let name = &table.descriptor().key_schema.partition_key().name;
     let value = attributes.get(name)?;
     let key = Item::from([(name.clone(), value.clone())]);
     let lower = (size as f64 / f64::from(1u32 << 30)).floor();

@@ -2,7 +2,10 @@
 
 pub mod account;
 pub mod batch;
+pub mod index_updates;
 pub mod items;
+pub mod key_condition;
+pub mod key_schemas;
 pub mod paging;
 pub mod query;
 pub mod scan;

@@ -10,8 +10,8 @@ use cirrus_streams::names::{self, parse_shard_id, parse_stream_arn, sequence_num
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::key_schemas::key_schema_json;
 use super::table_streams::view_type_name;
-use super::tables::key_schema_json;
 use crate::error::ApiError;
 use crate::state::ApiState;
 use crate::validation::{now_epoch_seconds, parse_input, Constraints};

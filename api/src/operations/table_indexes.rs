@@ -8,14 +8,12 @@ use cirrus_partition::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::tables::{
-    check_throughput, key_schema_json, parse_key_schema, KeySchemaElement,
-    ProvisionedThroughputInput,
-};
+use super::key_schemas::{key_schema_json, parse_key_schema, KeySchemaElement, KeyShape};
+use super::tables::{check_throughput, ProvisionedThroughputInput};
 use crate::error::ApiError;
 use crate::validation::Constraints;
 
-const MAX_GLOBAL_INDEXES: usize = 20;
+pub const MAX_GLOBAL_INDEXES: usize = 20;
 const MAX_LOCAL_INDEXES: usize = 5;
 const MAX_PROJECTED_ATTRIBUTES: usize = 100;
 
@@ -39,10 +37,16 @@ pub struct IndexInput {
 
 impl IndexInput {
     /// The members' own constraints, under `member` (e.g. `globalSecondaryIndexes.1.member`).
-    pub fn check(&self, constraints: &mut Constraints, member: &str) {
+    pub fn check(&self, constraints: &mut Constraints, member: &str, kind: IndexKind) {
         constraints.table_name(&self.index_name, &format!("{member}.indexName"));
         constraints.not_null(&self.key_schema, &format!("{member}.keySchema"));
         if let Some(elements) = &self.key_schema {
+            // A global index's key may have several attributes of each part; how many
+            // is checked with its schema.
+            let most = match kind {
+                IndexKind::Global => usize::MAX,
+                IndexKind::Local => 2,
+            };
             constraints.length_between(
                 Some(elements.len()),
                 if elements.is_empty() {
@@ -52,7 +56,7 @@ impl IndexInput {
                 },
                 &format!("{member}.keySchema"),
                 1,
-                2,
+                most,
             );
             for (i, element) in elements.iter().enumerate() {
                 element.check(constraints, &format!("{member}.keySchema.{}.member", i + 1));
@@ -80,6 +84,11 @@ impl IndexInput {
             &self.provisioned_throughput,
             &format!("{member}.provisionedThroughput"),
         );
+    }
+
+    /// The index's name, once the constraints have been checked.
+    pub fn name(&self) -> &str {
+        self.index_name.as_deref().unwrap_or_default()
     }
 
     fn projection(&self, name: &str) -> Result<Projected, ApiError> {
@@ -128,16 +137,21 @@ impl IndexInput {
         let (Some(name), Some(elements)) = (&self.index_name, &self.key_schema) else {
             return Err(ApiError::Internal("validated members missing".into()));
         };
-        let key_schema = parse_key_schema(elements, definitions)?;
+        let shape = match kind {
+            IndexKind::Global => KeyShape::MultiAttribute,
+            IndexKind::Local => KeyShape::Single,
+        };
+        let key_schema = parse_key_schema(elements, definitions, shape)?;
         if kind == IndexKind::Local {
-            if key_schema.partition_key.name != table_keys.partition_key.name {
+            let (index_hash, table_hash) = (key_schema.partition_key(), table_keys.partition_key());
+            if index_hash.name != table_hash.name {
                 return Err(ApiError::validation(format!(
                     "One or more parameter values were invalid: Index KeySchema does not have the same \
                      leading hash key as table KeySchema for index: {name}. index hash key: {}, table hash key: {}",
-                    key_schema.partition_key.name, table_keys.partition_key.name
+                    index_hash.name, table_hash.name
                 )));
             }
-            if key_schema.sort_key.is_none() {
+            if key_schema.sort_key().is_none() {
                 return Err(ApiError::validation(format!(
                     "One or more parameter values were invalid: Index KeySchema does not have a range key for index: {name}"
                 )));
@@ -185,7 +199,7 @@ pub fn table_indexes(
     billing_mode: BillingMode,
     definitions: &[KeyAttribute],
 ) -> Result<Vec<IndexDescriptor>, ApiError> {
-    if local.is_some() && table_keys.sort_key.is_none() {
+    if local.is_some() && table_keys.sort_key().is_none() {
         return Err(ApiError::validation(
             "One or more parameter values were invalid: Table KeySchema does not have a range key, \
              which is required when specifying a LocalSecondaryIndex",

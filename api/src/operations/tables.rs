@@ -3,10 +3,8 @@
 use std::collections::BTreeMap;
 
 use cirrus_partition::{
-    BillingMode, IndexKind, KeyAttribute, KeySchema, PartitionError, Table, TableDescriptor,
-    Throughput,
+    BillingMode, IndexKind, KeyAttribute, KeySchema, Table, TableDescriptor, Throughput,
 };
-use cirrus_storage::ScalarType;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -14,39 +12,16 @@ use crate::error::ApiError;
 use crate::state::ApiState;
 use crate::validation::{now_epoch_seconds, parse_input, Constraints};
 
-use super::table_indexes::{
-    check_projected_attribute_total, describe_indexes, table_indexes, IndexInput,
+use super::index_updates::{check_updates, update_indexes, IndexUpdateInput};
+use super::key_schemas::{
+    attribute_definitions, check_attribute_definitions, key_schema_json, parse_key_schema,
+    AttributeDefinition, KeySchemaElement, KeyShape,
 };
+use super::table_indexes::{describe_indexes, table_indexes, IndexInput};
 use super::table_streams::{
     describe_streams, initial_streams, update_streams, StreamSpecificationInput,
 };
 use super::tags::{parse_tags, TagInput};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct KeySchemaElement {
-    attribute_name: Option<String>,
-    key_type: Option<String>,
-}
-
-impl KeySchemaElement {
-    pub fn check(&self, constraints: &mut Constraints, member: &str) {
-        constraints.not_null(&self.key_type, &format!("{member}.keyType"));
-        constraints.one_of(
-            &self.key_type,
-            &format!("{member}.keyType"),
-            &["HASH", "RANGE"],
-        );
-        constraints.not_null(&self.attribute_name, &format!("{member}.attributeName"));
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AttributeDefinition {
-    attribute_name: Option<String>,
-    attribute_type: Option<String>,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -115,28 +90,6 @@ struct UpdateTableInput {
     stream_specification: Option<StreamSpecificationInput>,
 }
 
-/// One element of UpdateTable's GlobalSecondaryIndexUpdates.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct IndexUpdateInput {
-    create: Option<IndexInput>,
-    delete: Option<IndexNameInput>,
-    update: Option<IndexThroughputInput>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct IndexNameInput {
-    index_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct IndexThroughputInput {
-    index_name: Option<String>,
-    provisioned_throughput: Option<ProvisionedThroughputInput>,
-}
-
 const BILLING_MODES: &[&str] = &["PROVISIONED", "PAY_PER_REQUEST"];
 
 /// `member` is where the throughput sits, e.g. `provisionedThroughput`.
@@ -163,96 +116,6 @@ fn billing_mode_of(name: Option<&str>) -> Option<BillingMode> {
         Some("PROVISIONED") => Some(BillingMode::Provisioned),
         _ => None,
     }
-}
-
-fn scalar_type(name: &str) -> Option<ScalarType> {
-    match name {
-        "S" => Some(ScalarType::S),
-        "N" => Some(ScalarType::N),
-        "B" => Some(ScalarType::B),
-        _ => None,
-    }
-}
-
-fn attribute_definitions(definitions: &[AttributeDefinition]) -> Vec<KeyAttribute> {
-    definitions
-        .iter()
-        .filter_map(|d| {
-            Some(KeyAttribute {
-                name: d.attribute_name.clone()?,
-                ty: scalar_type(d.attribute_type.as_deref()?)?,
-            })
-        })
-        .collect()
-}
-
-fn check_attribute_definitions(
-    constraints: &mut Constraints,
-    definitions: &Option<Vec<AttributeDefinition>>,
-) {
-    for (i, definition) in definitions.iter().flatten().enumerate() {
-        let member = format!("attributeDefinitions.{}.member", i + 1);
-        constraints.not_null(
-            &definition.attribute_type,
-            &format!("{member}.attributeType"),
-        );
-        constraints.one_of(
-            &definition.attribute_type,
-            &format!("{member}.attributeType"),
-            &["B", "N", "S"],
-        );
-        constraints.not_null(
-            &definition.attribute_name,
-            &format!("{member}.attributeName"),
-        );
-    }
-}
-
-/// Builds a table's or an index's key schema from validated elements, with DynamoDB's
-/// checks.
-pub fn parse_key_schema(
-    elements: &[KeySchemaElement],
-    definitions: &[KeyAttribute],
-) -> Result<KeySchema, ApiError> {
-    let key_names: Vec<&str> = elements
-        .iter()
-        .filter_map(|e| e.attribute_name.as_deref())
-        .collect();
-    if elements.first().and_then(|e| e.key_type.as_deref()) != Some("HASH") {
-        return Err(ApiError::validation(
-            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
-        ));
-    }
-    if elements.len() == 2 {
-        if elements[1].key_type.as_deref() != Some("RANGE") {
-            return Err(ApiError::validation(
-                "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
-            ));
-        }
-        if key_names.first() == key_names.get(1) {
-            return Err(ApiError::validation(
-                "Both the Hash Key and the Range Key element in the KeySchema have the same name",
-            ));
-        }
-    }
-    let find = |name: &str| definitions.iter().find(|d| d.name == name).cloned();
-    if key_names.iter().any(|name| find(name).is_none()) {
-        let defined: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
-        return Err(ApiError::validation(format!(
-            "One or more parameter values were invalid: Some index key attributes are not defined in \
-             AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-            key_names.join(", "),
-            defined.join(", ")
-        )));
-    }
-    let mut keys = key_names.iter().filter_map(|name| find(name));
-    let partition_key = keys
-        .next()
-        .ok_or_else(|| ApiError::Internal("validated key schema is empty".into()))?;
-    Ok(KeySchema {
-        partition_key,
-        sort_key: keys.next(),
-    })
 }
 
 /// DynamoDB refuses attribute definitions that no table or index key uses.
@@ -300,12 +163,24 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         }
     }
     check_attribute_definitions(&mut constraints, &input.attribute_definitions);
-    for (indexes, member) in [
-        (&input.global_secondary_indexes, "globalSecondaryIndexes"),
-        (&input.local_secondary_indexes, "localSecondaryIndexes"),
+    for (indexes, member, kind) in [
+        (
+            &input.global_secondary_indexes,
+            "globalSecondaryIndexes",
+            IndexKind::Global,
+        ),
+        (
+            &input.local_secondary_indexes,
+            "localSecondaryIndexes",
+            IndexKind::Local,
+        ),
     ] {
         for (i, index) in indexes.iter().flatten().enumerate() {
-            index.check(&mut constraints, &format!("{member}.{}.member", i + 1));
+            index.check(
+                &mut constraints,
+                &format!("{member}.{}.member", i + 1),
+                kind,
+            );
         }
     }
     constraints.one_of(&input.billing_mode, "billingMode", BILLING_MODES);
@@ -345,8 +220,8 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         }
         (BillingMode::PayPerRequest, None) => Throughput::default(),
     };
-    let attribute_definitions = attribute_definitions(definitions);
-    let key_schema = parse_key_schema(elements, &attribute_definitions)?;
+    let attribute_definitions = attribute_definitions(definitions)?;
+    let key_schema = parse_key_schema(elements, &attribute_definitions, KeyShape::Single)?;
     let indexes = table_indexes(
         input.global_secondary_indexes.as_deref(),
         input.local_secondary_indexes.as_deref(),
@@ -388,15 +263,6 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
     }
     let table = state.node.create_table(descriptor).await?;
     Ok(json!({ "TableDescription": table_description(state, &table, "CREATING") }))
-}
-
-pub fn key_schema_json(schema: &KeySchema) -> Value {
-    let mut elements =
-        vec![json!({ "AttributeName": schema.partition_key.name, "KeyType": "HASH" })];
-    if let Some(sort) = &schema.sort_key {
-        elements.push(json!({ "AttributeName": sort.name, "KeyType": "RANGE" }));
-    }
-    Value::Array(elements)
 }
 
 /// DynamoDB's TableDescription of a table.
@@ -491,7 +357,11 @@ pub async fn delete_table(state: &ApiState, request: Value) -> Result<Value, Api
         .node
         .table(&name)
         .map_err(|_| table_not_found(&name))?;
-    let description = table_description(state, &table, "DELETING");
+    let mut description = table_description(state, &table, "DELETING");
+    // DynamoDB's answer no longer lists the global indexes: they are the first to go.
+    if let Some(fields) = description.as_object_mut() {
+        fields.remove("GlobalSecondaryIndexes");
+    }
     state
         .node
         .delete_table(&name, now_epoch_seconds())
@@ -536,6 +406,17 @@ pub fn list_tables(state: &ApiState, request: Value) -> Result<Value, ApiError> 
 
 const DAY_SECONDS: f64 = 86_400.0;
 
+/// An UpdateTable that would provision what the table (or index) already has.
+pub fn unchanged_throughput(read: u64, write: u64) -> ApiError {
+    ApiError::validation(format!(
+        "The provisioned throughput for the table will not change. The requested value equals \
+         the current value. Current ReadCapacityUnits provisioned for the table: {read}. \
+         Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the \
+         table: {write}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB \
+         Developer Guide for current limits and how to request higher limits."
+    ))
+}
+
 pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let input: UpdateTableInput = parse_input(request)?;
     let mut constraints = Constraints::new();
@@ -556,33 +437,23 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
         .flatten()
         .enumerate()
     {
-        let member = format!("globalSecondaryIndexUpdates.{}.member", i + 1);
-        if let Some(create) = &update.create {
-            create.check(&mut constraints, &format!("{member}.create"));
-        }
-        if let Some(delete) = &update.delete {
-            constraints.table_name(&delete.index_name, &format!("{member}.delete.indexName"));
-        }
-        if let Some(change) = &update.update {
-            constraints.table_name(&change.index_name, &format!("{member}.update.indexName"));
-            constraints.not_null(
-                &change.provisioned_throughput,
-                &format!("{member}.update.provisionedThroughput"),
-            );
-            check_throughput(
-                &mut constraints,
-                &change.provisioned_throughput,
-                &format!("{member}.update.provisionedThroughput"),
-            );
-        }
+        update.check(
+            &mut constraints,
+            &format!("globalSecondaryIndexUpdates.{}.member", i + 1),
+        );
     }
     constraints.finish()?;
     let Some(name) = &input.table_name else {
         return Err(ApiError::Internal("validated members missing".into()));
     };
+    // An empty list of index updates asks for nothing, like no list.
+    let index_updates = input
+        .global_secondary_index_updates
+        .as_deref()
+        .filter(|updates| !updates.is_empty());
     if input.billing_mode.is_none()
         && input.provisioned_throughput.is_none()
-        && input.global_secondary_index_updates.is_none()
+        && index_updates.is_none()
         && input.stream_specification.is_none()
         && input.on_demand_throughput.is_none()
     {
@@ -591,11 +462,15 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
              GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
         ));
     }
-    let changes_indexes = input
-        .global_secondary_index_updates
-        .iter()
+    if let Some(updates) = index_updates {
+        check_updates(updates)?;
+    }
+    let definitions =
+        attribute_definitions(input.attribute_definitions.as_deref().unwrap_or_default())?;
+    let changes_indexes = index_updates
+        .into_iter()
         .flatten()
-        .any(|u| u.create.is_some() || u.delete.is_some());
+        .any(IndexUpdateInput::changes_structure);
     if changes_indexes && input.stream_specification.is_some() {
         return Err(ApiError::validation(
             "One or more parameter values were invalid: You cannot create or delete index while \
@@ -603,14 +478,8 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
         ));
     }
     let mut table = state.node.table(name).map_err(|_| table_not_found(name))?;
-    if let Some(updates) = &input.global_secondary_index_updates {
-        table = update_indexes(
-            state,
-            &table,
-            updates,
-            input.attribute_definitions.as_deref().unwrap_or_default(),
-        )
-        .await?;
+    if let Some(updates) = index_updates {
+        table = update_indexes(state, &table, updates, &definitions).await?;
         if input.billing_mode.is_none()
             && input.provisioned_throughput.is_none()
             && input.stream_specification.is_none()
@@ -664,13 +533,7 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
                 && read == current.read_capacity_units
                 && write == current.write_capacity_units
             {
-                return Err(ApiError::validation(format!(
-                    "The provisioned throughput for the table will not change. The requested value equals \
-                     the current value. Current ReadCapacityUnits provisioned for the table: {read}. \
-                     Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the \
-                     table: {write}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB \
-                     Developer Guide for current limits and how to request higher limits."
-                )));
+                return Err(unchanged_throughput(read, write));
             }
             if read > current.read_capacity_units || write > current.write_capacity_units {
                 current.last_increase = Some(now);
@@ -693,132 +556,4 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
     descriptor.billing_mode = mode;
     let table = state.node.update_table(descriptor).await?;
     Ok(json!({ "TableDescription": table_description(state, &table, "UPDATING") }))
-}
-
-/// UpdateTable's GlobalSecondaryIndexUpdates: create (then backfilled in the
-/// background), delete, or change the provisioned throughput of a global index.
-async fn update_indexes(
-    state: &ApiState,
-    table: &Table,
-    updates: &[IndexUpdateInput],
-    new_definitions: &[AttributeDefinition],
-) -> Result<std::sync::Arc<Table>, ApiError> {
-    let descriptor = table.descriptor();
-    let structural = updates
-        .iter()
-        .filter(|u| u.create.is_some() || u.delete.is_some())
-        .count();
-    let building = descriptor
-        .indexes
-        .iter()
-        .any(|i| i.status != cirrus_partition::IndexStatus::Active);
-    if structural > 1 || (structural == 1 && building) {
-        return Err(ApiError::LimitExceeded(
-            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table"
-                .into(),
-        ));
-    }
-    let mut changed = descriptor.clone();
-    let mut create = None;
-    let mut delete = None;
-    for update in updates {
-        match (&update.create, &update.delete, &update.update) {
-            (Some(input), None, None) => create = Some(input),
-            (None, Some(input), None) => delete = input.index_name.as_deref(),
-            (None, None, Some(input)) => {
-                let index_name = input.index_name.as_deref().unwrap_or_default();
-                let Some(index) = changed
-                    .indexes
-                    .iter_mut()
-                    .find(|i| i.spec.name == index_name && i.kind == IndexKind::Global)
-                else {
-                    return Err(PartitionError::IndexNotFound(index_name.to_string()).into());
-                };
-                if changed.billing_mode == BillingMode::PayPerRequest {
-                    return Err(ApiError::validation(
-                        "One or more parameter values were invalid: ProvisionedThroughput cannot be \
-                         specified for index when BillingMode is PAY_PER_REQUEST",
-                    ));
-                }
-                if let Some(t) = &input.provisioned_throughput {
-                    let throughput = index.throughput.get_or_insert_with(Throughput::default);
-                    throughput.read_capacity_units =
-                        t.read_capacity_units.unwrap_or(0).unsigned_abs();
-                    throughput.write_capacity_units =
-                        t.write_capacity_units.unwrap_or(0).unsigned_abs();
-                }
-            }
-            _ => {
-                return Err(ApiError::validation(
-                    "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Create, \
-                     GlobalSecondaryIndexUpdate.Update or GlobalSecondaryIndexUpdate.Delete must be specified",
-                ))
-            }
-        }
-    }
-    if let Some(input) = create {
-        let mut definitions = changed.attribute_definitions.clone();
-        for definition in attribute_definitions(new_definitions) {
-            match definitions.iter().find(|d| d.name == definition.name) {
-                Some(existing) if existing.ty != definition.ty => {
-                    return Err(ApiError::validation(format!(
-                        "One or more parameter values were invalid: Cannot change the type of \
-                         attribute {} which is a key of the table or of an index",
-                        definition.name
-                    )))
-                }
-                Some(_) => {}
-                None => definitions.push(definition),
-            }
-        }
-        let index = input.descriptor(
-            IndexKind::Global,
-            &changed.key_schema,
-            changed.billing_mode,
-            &definitions,
-        )?;
-        if changed.index(&index.spec.name).is_some() {
-            return Err(ApiError::validation(format!(
-                "One or more parameter values were invalid: Index with name: {} already exists",
-                index.spec.name
-            )));
-        }
-        let globals = changed
-            .indexes
-            .iter()
-            .filter(|i| i.kind == IndexKind::Global)
-            .count();
-        if globals >= 20 {
-            return Err(ApiError::LimitExceeded(
-                "Subscriber limit exceeded: Cannot have more than 20 global secondary indexes per table"
-                    .into(),
-            ));
-        }
-        let mut all = changed.indexes.clone();
-        all.push(index.clone());
-        check_projected_attribute_total(&all)?;
-        // Keep only definitions some key uses, as DynamoDB does.
-        changed.attribute_definitions = definitions
-            .into_iter()
-            .filter(|d| {
-                changed.key_schema.is_key_attribute(&d.name)
-                    || all
-                        .iter()
-                        .any(|i| i.spec.key_schema.is_key_attribute(&d.name))
-            })
-            .collect();
-        state.node.update_table(changed.clone()).await?;
-        return Ok(state.node.create_index(&changed.name, index).await?);
-    }
-    if let Some(index_name) = delete {
-        if !changed
-            .indexes
-            .iter()
-            .any(|i| i.spec.name == index_name && i.kind == IndexKind::Global)
-        {
-            return Err(PartitionError::IndexNotFound(index_name.to_string()).into());
-        }
-        return Ok(state.node.delete_index(&changed.name, index_name).await?);
-    }
-    Ok(state.node.update_table(changed).await?)
 }

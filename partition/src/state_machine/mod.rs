@@ -727,7 +727,7 @@ impl StateMachine {
         batch: &mut WriteBatch,
     ) -> Result<Option<u64>, RaftStorageError> {
         let table_key = &item_key[self.prefix.len()..];
-        let (_, pk_length) = decode_key_value(indexes.table_keys.partition_key.ty, table_key)
+        let (_, pk_length) = decode_key_value(indexes.table_keys.partition_key().ty, table_key)
             .map_err(|e| sm_error(ErrorVerb::Read, e))?;
         let mut collection_key = self.index_prefix(COLLECTION_SIZES).to_vec();
         collection_key.extend_from_slice(&table_key[..pk_length]);

@@ -52,10 +52,7 @@ fn descriptor() -> TableDescriptor {
         name: "t".into(),
         table_id: TABLE,
         uuid: "u".into(),
-        key_schema: KeySchema {
-            partition_key: key_attribute("pk"),
-            sort_key: Some(key_attribute("sk")),
-        },
+        key_schema: KeySchema::simple(key_attribute("pk"), Some(key_attribute("sk"))),
         attribute_definitions: vec![key_attribute("pk"), key_attribute("sk"), key_attribute("g")],
         billing_mode: BillingMode::PayPerRequest,
         throughput: Throughput::default(),
@@ -67,10 +64,7 @@ fn descriptor() -> TableDescriptor {
             spec: IndexSpec {
                 id: 1,
                 name: "by_g".into(),
-                key_schema: KeySchema {
-                    partition_key: key_attribute("g"),
-                    sort_key: None,
-                },
+                key_schema: KeySchema::simple(key_attribute("g"), None),
                 projection: Projected::All,
             },
             kind: IndexKind::Global,

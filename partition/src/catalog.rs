@@ -29,6 +29,11 @@ pub struct Throughput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableDescriptor {
     pub name: String,
+    /// The region whose namespace holds the table: each region's tables are apart, as in
+    /// DynamoDB. Empty only in descriptors written before regions existed, which
+    /// `Node::open` assigns to the default region once.
+    #[serde(default)]
+    pub region: String,
     /// Node-local numeric id used in every key of the table; assigned by the node.
     pub table_id: u32,
     /// The `TableId` DynamoDB reports: a UUID.

@@ -363,6 +363,7 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
     let streams = initial_streams(input.stream_specification.as_ref(), now)?;
     let descriptor = TableDescriptor {
         name: table_name.clone(),
+        region: state.region.to_string(),
         table_id: 0,
         uuid: uuid::Uuid::new_v4().to_string(),
         key_schema,
@@ -478,23 +479,17 @@ fn required_table_name(request: Value) -> Result<String, ApiError> {
 
 pub fn describe_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let name = required_table_name(request)?;
-    let table = state
-        .node
-        .table(&name)
-        .map_err(|_| table_not_found(&name))?;
+    let table = state.table(&name).map_err(|_| table_not_found(&name))?;
     Ok(json!({ "Table": table_description(state, &table, "ACTIVE") }))
 }
 
 pub async fn delete_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let name = required_table_name(request)?;
-    let table = state
-        .node
-        .table(&name)
-        .map_err(|_| table_not_found(&name))?;
+    let table = state.table(&name).map_err(|_| table_not_found(&name))?;
     let description = table_description(state, &table, "DELETING");
     state
         .node
-        .delete_table(&name, now_epoch_seconds())
+        .delete_table(&state.region, &name, now_epoch_seconds())
         .await
         .map_err(|e| match e {
             cirrus_partition::PartitionError::TableNotFound(_) => table_not_found(&name),
@@ -515,7 +510,7 @@ pub fn list_tables(state: &ApiState, request: Value) -> Result<Value, ApiError> 
     let limit = input.limit.map_or(100, |l| l.clamp(1, 100) as usize);
     let names: Vec<String> = state
         .node
-        .table_names()
+        .table_names(&state.region)
         .into_iter()
         .filter(|name| {
             input
@@ -602,7 +597,7 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
              changing stream status",
         ));
     }
-    let mut table = state.node.table(name).map_err(|_| table_not_found(name))?;
+    let mut table = state.table(name).map_err(|_| table_not_found(name))?;
     if let Some(updates) = &input.global_secondary_index_updates {
         table = update_indexes(
             state,
@@ -808,7 +803,10 @@ async fn update_indexes(
             })
             .collect();
         state.node.update_table(changed.clone()).await?;
-        return Ok(state.node.create_index(&changed.name, index).await?);
+        return Ok(state
+            .node
+            .create_index(&state.region, &changed.name, index)
+            .await?);
     }
     if let Some(index_name) = delete {
         if !changed
@@ -818,7 +816,10 @@ async fn update_indexes(
         {
             return Err(PartitionError::IndexNotFound(index_name.to_string()).into());
         }
-        return Ok(state.node.delete_index(&changed.name, index_name).await?);
+        return Ok(state
+            .node
+            .delete_index(&state.region, &changed.name, index_name)
+            .await?);
     }
     Ok(state.node.update_table(changed).await?)
 }

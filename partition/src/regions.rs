@@ -112,3 +112,144 @@ pub(crate) fn assign_default_region(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use cirrus_storage::ScalarType;
+
+    use super::*;
+    use crate::catalog::{BillingMode, KeyAttribute, KeySchema, Throughput};
+    use crate::node::{Node, NodeConfig};
+
+    fn descriptor(name: &str, region: &str) -> TableDescriptor {
+        let pk = KeyAttribute {
+            name: "pk".into(),
+            ty: ScalarType::S,
+        };
+        TableDescriptor {
+            name: name.into(),
+            region: region.into(),
+            table_id: 0,
+            uuid: "u".into(),
+            key_schema: KeySchema {
+                partition_key: pk.clone(),
+                sort_key: None,
+            },
+            attribute_definitions: vec![pk],
+            billing_mode: BillingMode::PayPerRequest,
+            throughput: Throughput::default(),
+            pay_per_request_since: None,
+            created_at: 0.0,
+            partitions: 0,
+            tags: BTreeMap::new(),
+            indexes: Vec::new(),
+            next_index_id: 0,
+            streams: Vec::new(),
+            ttl_attribute: None,
+            ttl_ready: false,
+            on_demand_max_read: None,
+            on_demand_max_write: None,
+            schema_version: 0,
+        }
+    }
+
+    /// Retries while the previous instance's tasks still hold RocksDB.
+    async fn retrying<T, F: std::future::Future<Output = Result<T, PartitionError>>>(
+        mut open: impl FnMut() -> F,
+    ) -> Result<T, PartitionError> {
+        let mut attempts = 0;
+        loop {
+            match open().await {
+                Err(PartitionError::Storage(_)) if attempts < 50 => attempts += 1,
+                outcome => return outcome,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn open(dir: &Path, default_region: &str) -> Result<Arc<Node>, PartitionError> {
+        retrying(|| {
+            Node::open(NodeConfig {
+                data_dir: dir.to_path_buf(),
+                partitions_per_table: 2,
+                item_collection_limit: u64::MAX,
+                enforce_capacity: false,
+                default_region: default_region.into(),
+            })
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tables_of_the_same_name_live_apart_in_two_regions(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let node = open(dir.path(), "us-east-1").await?;
+        let east = node.create_table(descriptor("t", "us-east-1")).await?;
+        let west = node.create_table(descriptor("t", "eu-west-1")).await?;
+        assert_ne!(east.descriptor().table_id, west.descriptor().table_id);
+        assert!(matches!(
+            node.create_table(descriptor("t", "eu-west-1")).await,
+            Err(PartitionError::TableExists(_))
+        ));
+        assert_eq!(node.table_names("eu-west-1"), vec!["t".to_string()]);
+        node.delete_table("us-east-1", "t", 0.0).await?;
+        assert!(node.table("us-east-1", "t").is_err());
+        assert_eq!(
+            node.table("eu-west-1", "t")?.descriptor().table_id,
+            west.descriptor().table_id
+        );
+        assert!(node.table_names("us-east-1").is_empty());
+        node.shutdown().await?;
+        Ok(())
+    }
+
+    /// A data directory written before regions existed: its tables (keyed `t/<name>`,
+    /// with no region in the descriptor) belong to the default region of the first start
+    /// that knows regions, and stay there.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tables_from_before_regions_join_the_default_region(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let node = open(dir.path(), "us-east-1").await?;
+        let table_id = node
+            .create_table(descriptor("old", "us-east-1"))
+            .await?
+            .descriptor()
+            .table_id;
+        node.shutdown().await?;
+        drop(node);
+        {
+            let path = dir.path().join("db");
+            let engine = retrying(|| async { Ok(Engine::open(&path)?) }).await?;
+            let key = meta_keys::table("us-east-1", "old");
+            let bytes = engine.get(CF_META, &key)?.ok_or("the descriptor")?;
+            let mut legacy: serde_json::Value = serde_json::from_slice(&bytes)?;
+            legacy
+                .as_object_mut()
+                .ok_or("a descriptor object")?
+                .remove("region");
+            let mut batch = WriteBatch::default();
+            batch.delete_cf(engine.cf(CF_META)?, key);
+            batch.put_cf(engine.cf(CF_META)?, b"t/old", serde_json::to_vec(&legacy)?);
+            engine.write_synced(batch)?;
+        }
+        let node = open(dir.path(), "eu-central-1").await?;
+        assert_eq!(
+            node.table("eu-central-1", "old")?.descriptor().table_id,
+            table_id
+        );
+        node.shutdown().await?;
+        drop(node);
+        // The assignment is recorded: another default region does not move the table.
+        let node = open(dir.path(), "ap-south-1").await?;
+        assert!(node.table("eu-central-1", "old").is_ok());
+        assert!(node.table_names("ap-south-1").is_empty());
+        node.shutdown().await?;
+        Ok(())
+    }
+}

@@ -65,7 +65,8 @@ async fn compressed_requests_are_decoded_whatever_the_codings() {
     table(&server).await;
     let mut members = gzip(&put_body("members")[..10]);
     members.extend(gzip(&put_body("members")[10..]));
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>);
+    let cases: Vec<Case> = vec![
         (
             "gzip",
             vec![("Content-Encoding", "gzip")],

@@ -4,11 +4,26 @@
 
 mod common;
 
-use aws_sdk_dynamodb::types::{ScalarAttributeType, StreamSpecification, StreamViewType, Tag};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ScalarAttributeType, StreamSpecification, StreamViewType, Tag,
+};
 use common::*;
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "eu-west-1";
+
+/// Who wrote the item `k` of the client's table `shared`.
+async fn writer_of_shared(client: &aws_sdk_dynamodb::Client) -> Option<AttributeValue> {
+    let got = client
+        .get_item()
+        .table_name("shared")
+        .key("pk", s("k"))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("GetItem");
+    got.item().and_then(|i| i.get("from")).cloned()
+}
 
 #[tokio::test]
 async fn each_region_keeps_its_own_tables() {
@@ -36,17 +51,9 @@ async fn each_region_keeps_its_own_tables() {
                 (&east, EAST, "east", vec!["shared"]),
                 (&west, WEST, "west", vec!["shared", "west-only"]),
             ] {
-                let got = client
-                    .get_item()
-                    .table_name("shared")
-                    .key("pk", s("k"))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .expect("GetItem");
                 assert_eq!(
-                    got.item().and_then(|i| i.get("from")),
-                    Some(&s(value)),
+                    writer_of_shared(client).await,
+                    Some(s(value)),
                     "{region} reads its own item"
                 );
                 let names = client.list_tables().send().await.expect("ListTables");
@@ -80,16 +87,11 @@ async fn each_region_keeps_its_own_tables() {
         .send()
         .await
         .expect("DeleteTable in the west");
-    let east = server.client_in(EAST);
-    let got = east
-        .get_item()
-        .table_name("shared")
-        .key("pk", s("k"))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("the east's table is still there");
-    assert_eq!(got.item().and_then(|i| i.get("from")), Some(&s("east")));
+    assert_eq!(
+        writer_of_shared(&east).await,
+        Some(s("east")),
+        "the east's table is still there"
+    );
 }
 
 #[tokio::test]
@@ -97,41 +99,25 @@ async fn unsigned_requests_use_the_default_region() {
     let server = TestServer::start_with(&["--region", WEST]);
     let west = server.client_in(WEST);
     create_table(&west, "unsigned", ("pk", ScalarAttributeType::S), None).await;
-    let r = raw_exchange(
-        server.addr(),
-        "POST",
-        "/",
-        &[
+    let list_tables = |authorization: Option<&str>| {
+        let mut headers = vec![
             ("Content-Type", "application/x-amz-json-1.0"),
             ("X-Amz-Target", "DynamoDB_20120810.ListTables"),
-        ],
-        b"{}",
-        None,
-    )
-    .expect("an unsigned ListTables");
+        ];
+        headers.extend(authorization.map(|a| ("Authorization", a)));
+        raw_exchange(server.addr(), "POST", "/", &headers, b"{}", None).expect("ListTables")
+    };
+    let r = list_tables(None);
     assert_eq!(r.status, 200, "{}", r.body_str());
     assert_eq!(r.json()["TableNames"], serde_json::json!(["unsigned"]));
     let health = raw_exchange(server.addr(), "GET", "/", &[], b"", None).expect("GET /");
     assert_eq!(health.status, 200);
 
     // A scope whose region could not be one is refused.
-    let r = raw_exchange(
-        server.addr(),
-        "POST",
-        "/",
-        &[
-            ("Content-Type", "application/x-amz-json-1.0"),
-            ("X-Amz-Target", "DynamoDB_20120810.ListTables"),
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=AKID/20240101/no_such:region/dynamodb/aws4_request, \
-                 SignedHeaders=host, Signature=0",
-            ),
-        ],
-        b"{}",
-        None,
-    )
-    .expect("a response");
+    let r = list_tables(Some(
+        "AWS4-HMAC-SHA256 Credential=AKID/20240101/no_such:region/dynamodb/aws4_request, \
+         SignedHeaders=host, Signature=0",
+    ));
     assert_eq!(
         (r.status, r.error_type().as_deref()),
         (

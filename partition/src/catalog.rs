@@ -110,6 +110,40 @@ impl TableDescriptor {
     }
 }
 
+/// A table of one string partition key `pk`, on demand, for tests.
+#[cfg(test)]
+pub(crate) fn test_descriptor(name: &str, region: &str) -> TableDescriptor {
+    let pk = KeyAttribute {
+        name: "pk".into(),
+        ty: cirrus_storage::ScalarType::S,
+    };
+    TableDescriptor {
+        name: name.into(),
+        region: region.into(),
+        table_id: 0,
+        uuid: "u".into(),
+        key_schema: KeySchema {
+            partition_key: pk.clone(),
+            sort_key: None,
+        },
+        attribute_definitions: vec![pk],
+        billing_mode: BillingMode::PayPerRequest,
+        throughput: Throughput::default(),
+        pay_per_request_since: None,
+        created_at: 0.0,
+        partitions: 0,
+        tags: BTreeMap::new(),
+        indexes: Vec::new(),
+        next_index_id: 0,
+        streams: Vec::new(),
+        ttl_attribute: None,
+        ttl_ready: false,
+        on_demand_max_read: None,
+        on_demand_max_write: None,
+        schema_version: 0,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IndexKind {
     Global,

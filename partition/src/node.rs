@@ -905,46 +905,12 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::catalog::{BillingMode, KeyAttribute, KeySchema, Throughput};
     use crate::command::WantedImages;
     use cirrus_storage::engine::StoredItem;
-    use cirrus_storage::ScalarType;
 
     fn descriptor(name: &str) -> TableDescriptor {
-        TableDescriptor {
-            name: name.into(),
-            region: "us-east-1".into(),
-            table_id: 0,
-            uuid: "u".into(),
-            key_schema: KeySchema {
-                partition_key: KeyAttribute {
-                    name: "pk".into(),
-                    ty: ScalarType::S,
-                },
-                sort_key: None,
-            },
-            attribute_definitions: vec![KeyAttribute {
-                name: "pk".into(),
-                ty: ScalarType::S,
-            }],
-            billing_mode: BillingMode::PayPerRequest,
-            throughput: Throughput::default(),
-            pay_per_request_since: None,
-            created_at: 0.0,
-            partitions: 0,
-            tags: BTreeMap::new(),
-            indexes: Vec::new(),
-            next_index_id: 0,
-            streams: Vec::new(),
-            ttl_attribute: None,
-            ttl_ready: false,
-            on_demand_max_read: None,
-            on_demand_max_write: None,
-            schema_version: 0,
-        }
+        crate::catalog::test_descriptor(name, "us-east-1")
     }
 
     /// The order-preserving encoding of a string partition key.

@@ -115,47 +115,12 @@ pub(crate) fn assign_default_region(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::path::Path;
     use std::time::Duration;
 
-    use cirrus_storage::ScalarType;
-
     use super::*;
-    use crate::catalog::{BillingMode, KeyAttribute, KeySchema, Throughput};
+    use crate::catalog::test_descriptor as descriptor;
     use crate::node::{Node, NodeConfig};
-
-    fn descriptor(name: &str, region: &str) -> TableDescriptor {
-        let pk = KeyAttribute {
-            name: "pk".into(),
-            ty: ScalarType::S,
-        };
-        TableDescriptor {
-            name: name.into(),
-            region: region.into(),
-            table_id: 0,
-            uuid: "u".into(),
-            key_schema: KeySchema {
-                partition_key: pk.clone(),
-                sort_key: None,
-            },
-            attribute_definitions: vec![pk],
-            billing_mode: BillingMode::PayPerRequest,
-            throughput: Throughput::default(),
-            pay_per_request_since: None,
-            created_at: 0.0,
-            partitions: 0,
-            tags: BTreeMap::new(),
-            indexes: Vec::new(),
-            next_index_id: 0,
-            streams: Vec::new(),
-            ttl_attribute: None,
-            ttl_ready: false,
-            on_demand_max_read: None,
-            on_demand_max_write: None,
-            schema_version: 0,
-        }
-    }
 
     /// Retries while the previous instance's tasks still hold RocksDB.
     async fn retrying<T, F: std::future::Future<Output = Result<T, PartitionError>>>(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cirrus_api::dispatch::dispatch;
-use cirrus_api::{ApiState, TransactionTokens};
+use cirrus_api::{ApiState, Region, ServerState, TransactionTokens};
 use cirrus_partition::{Node, NodeConfig};
 use cirrus_storage::engine::{Engine, CF_ITEMS};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -54,23 +54,26 @@ fn request_path(c: &mut Criterion) -> Result<(), Box<dyn std::error::Error>> {
             partitions_per_table: 2,
             item_collection_limit: u64::MAX,
             enforce_capacity: false,
+            default_region: "us-east-1".into(),
         })
         .await?;
         let tokens = TransactionTokens::load(&node)?;
-        Ok::<_, Box<dyn std::error::Error>>(Arc::new(ApiState {
+        let region = Region::new("us-east-1").ok_or("a region")?;
+        let shared = Arc::new(ServerState {
             node,
-            region: "us-east-1".into(),
+            default_region: region,
             account_id: "000000000000".into(),
             endpoint_address: "127.0.0.1:0".into(),
             expressions: Default::default(),
             transaction_tokens: tokens,
             stream_retention: Duration::from_secs(86_400),
-        }))
+        });
+        Ok::<_, Box<dyn std::error::Error>>(ApiState::new(shared, region))
     })?;
     let call = |target: &str, body: &serde_json::Value| {
         let bytes = body.to_string().into_bytes();
         runtime.block_on(dispatch(
-            &state,
+            state.clone(),
             &format!("DynamoDB_20120810.{target}"),
             &bytes,
         ))

@@ -32,7 +32,9 @@ pub struct ServeOptions {
     #[arg(long, default_value = "./cirrus-data")]
     pub data_dir: PathBuf,
 
-    /// AWS region this endpoint reports in ARNs.
+    /// The region of requests that are not signed. A signed request's region is the one
+    /// its credentials are scoped to; each region keeps its own tables (and ARNs, streams
+    /// and tags), as in DynamoDB.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
 

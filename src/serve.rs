@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cirrus_api::{ApiState, TransactionTokens};
+use cirrus_api::{Region, ServerState, TransactionTokens};
 use cirrus_partition::{Node, NodeConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -19,6 +19,8 @@ pub enum ServeError {
     Listen(std::net::SocketAddr, std::io::Error),
     #[error("server failed: {0}")]
     Server(std::io::Error),
+    #[error("--region {0:?} is not a region name (1-63 letters, digits and dashes)")]
+    Region(String),
 }
 
 fn default_partitions() -> u16 {
@@ -51,6 +53,8 @@ async fn shutdown_signal() {
 }
 
 async fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    let default_region =
+        Region::new(&options.region).ok_or_else(|| ServeError::Region(options.region.clone()))?;
     let node = Node::open(NodeConfig {
         data_dir: options.data_dir.clone(),
         partitions_per_table: options
@@ -58,6 +62,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
             .unwrap_or_else(default_partitions),
         item_collection_limit: options.item_collection_limit_bytes,
         enforce_capacity: !options.no_throttle,
+        default_region: options.region,
     })
     .await?;
     cirrus_streams::retention::spawn(node.clone(), Duration::from_secs(options.stream_retention));
@@ -68,9 +73,9 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| ServeError::Listen(options.listen, e))?;
-    let state = Arc::new(ApiState {
+    let state = Arc::new(ServerState {
         node: node.clone(),
-        region: options.region,
+        default_region,
         account_id: options.account_id,
         endpoint_address: options.listen.to_string(),
         expressions: Default::default(),

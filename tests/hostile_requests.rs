@@ -444,10 +444,11 @@ fn amplifying_batch(table: &str, request: usize, bytes: usize) -> String {
     json!({ "RequestItems": request_items }).to_string()
 }
 
-/// How many of `count` concurrent amplifying BatchWriteItems of `body_bytes` each the
-/// server works on at once with `--request-bytes-in-flight budget`: every admitted request
-/// is held for seconds at a delay point, and the server's log says which got there.
-async fn admitted_at_once(body_bytes: usize, budget: usize, count: usize) -> usize {
+/// How many of `count` concurrent amplifying BatchWriteItems of `body_bytes` each (sent
+/// gzipped when `gzipped`) the server works on at once with `--request-bytes-in-flight
+/// budget`: every admitted request is held for seconds at a delay point, and the server's
+/// log says which got there.
+async fn admitted_at_once(body_bytes: usize, budget: usize, count: usize, gzipped: bool) -> usize {
     let mut server = TestServer::start_armed(
         "request_admitted",
         &[
@@ -458,12 +459,15 @@ async fn admitted_at_once(body_bytes: usize, budget: usize, count: usize) -> usi
     );
     let client = server.client();
     keyed_table(&client, "wide").await;
-    let bodies: Vec<String> = (0..count)
-        .map(|request| amplifying_batch("wide", request, body_bytes))
+    let bodies: Vec<Vec<u8>> = (0..count)
+        .map(|request| amplifying_batch("wide", request, body_bytes).into_bytes())
+        .map(|body| if gzipped { gzip(&body) } else { body })
         .collect();
+    let coding = if gzipped { "gzip" } else { "identity" };
     let headers = [
         ("Content-Type", "application/x-amz-json-1.0"),
         ("X-Amz-Target", "DynamoDB_20120810.BatchWriteItem"),
+        ("Content-Encoding", coding),
     ];
     // Every request is held there, the set-up's too: count only the batches.
     let marker = "failpoint request_admitted: delaying";
@@ -471,7 +475,7 @@ async fn admitted_at_once(body_bytes: usize, budget: usize, count: usize) -> usi
     let admitted = std::thread::scope(|scope| {
         let sent: Vec<_> = bodies
             .iter()
-            .map(|body| scope.spawn(|| server.raw_request_with(&headers, body.as_bytes())))
+            .map(|body| scope.spawn(|| server.raw_request_with(&headers, body)))
             .collect();
         // The first admitted requests are held for seconds: count who got in meanwhile,
         // once the count has stayed put for a second.
@@ -502,8 +506,20 @@ async fn admitted_at_once(body_bytes: usize, budget: usize, count: usize) -> usi
 async fn concurrent_large_requests_do_not_all_expand_at_once() {
     let body_bytes = 1900 * 1024;
     // Room for two of these requests at a time, against room for all of them.
-    let bounded = admitted_at_once(body_bytes, 2 * body_bytes + 64 * 1024, 6).await;
-    let unbounded = admitted_at_once(body_bytes, 64 * body_bytes, 6).await;
+    let bounded = admitted_at_once(body_bytes, 2 * body_bytes + 64 * 1024, 6, false).await;
+    let unbounded = admitted_at_once(body_bytes, 64 * body_bytes, 6, false).await;
     assert_eq!(bounded, 2, "requests worked on at once with room for two");
     assert_eq!(unbounded, 6, "requests worked on at once with room for all");
+}
+
+/// A compressed body takes its decoded size from the budget: a few KB on the wire do
+/// not let six 1.9 MB requests expand at once.
+#[tokio::test]
+async fn compressed_requests_count_their_decoded_size() {
+    let body_bytes = 1900 * 1024;
+    let admitted = admitted_at_once(body_bytes, 2 * body_bytes + 64 * 1024, 6, true).await;
+    assert_eq!(
+        admitted, 2,
+        "compressed requests worked on at once with room for two"
+    );
 }

@@ -1,7 +1,5 @@
 //! Routing a request to its operation by `X-Amz-Target`.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use crate::blocking::run_blocking;
@@ -18,11 +16,11 @@ const STREAMS_PREFIX: &str = "DynamoDBStreams_20120810.";
 type BlockingRead = fn(&ApiState, Value) -> Result<Vec<u8>, ApiError>;
 
 /// Runs one request; `Ok` holds the JSON response body.
-pub async fn dispatch(
-    state: &Arc<ApiState>,
-    target: &str,
-    body: &[u8],
-) -> Result<Vec<u8>, ApiError> {
+pub async fn dispatch(state: ApiState, target: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    // DynamoDB parses the body before it looks at the target: malformed JSON is a
+    // SerializationException (with no message) whatever the operation.
+    let request: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::Serialization(String::new()))?;
     let operation = match (
         target.strip_prefix(DYNAMODB_PREFIX),
         target.strip_prefix(STREAMS_PREFIX),
@@ -34,9 +32,6 @@ pub async fn dispatch(
         },
         (None, None) => return Err(ApiError::UnknownOperation(String::new())),
     };
-    let request: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
-        ApiError::Serialization("Start of structure or map found where not expected.".into())
-    })?;
     if !request.is_object() {
         return Err(ApiError::Serialization(
             "Start of structure or map found where not expected.".into(),
@@ -53,9 +48,9 @@ pub async fn dispatch(
         _ => None,
     };
     if let Some(read) = blocking_read {
-        let state = Arc::clone(state);
         return run_blocking(move || read(&state, request)).await;
     }
+    let state = &state;
     match operation {
         "PutItem" => items::put_item(state, request).await,
         "GetItem" => items::get_item(state, request),
@@ -69,8 +64,8 @@ pub async fn dispatch(
         "ListTables" => json(tables::list_tables(state, request)),
         "DeleteTable" => json(tables::delete_table(state, request).await),
         "UpdateTable" => json(tables::update_table(state, request).await),
-        "TagResource" => json(tags::tag_resource(state, request).await),
-        "UntagResource" => json(tags::untag_resource(state, request).await),
+        "TagResource" => tags::tag_resource(state, request).await,
+        "UntagResource" => tags::untag_resource(state, request).await,
         "ListTagsOfResource" => json(tags::list_tags_of_resource(state, request)),
         "DescribeEndpoints" => json(Ok(account::describe_endpoints(state))),
         "DescribeLimits" => json(Ok(account::describe_limits())),

@@ -66,6 +66,16 @@ pub enum ApiError {
     /// A body past the largest request DynamoDB takes (HTTP 413).
     #[error("{0}")]
     RequestTooLarge(String),
+    /// The caller may not act on the resource (a table of another account or region).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The request's signature cannot be right (its credential scope names no region).
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// A body whose Content-Encoding is unknown or does not decode: DynamoDB answers it
+    /// with a server error (HTTP 500), but it is the client's, so it is not logged.
+    #[error("{0}")]
+    UndecodableBody(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -120,13 +130,19 @@ impl ApiError {
             ApiError::RequestTooLarge(_) => {
                 "com.amazon.coral.service#RequestEntityTooLargeException"
             }
-            ApiError::Internal(_) => "com.amazonaws.dynamodb.v20120810#InternalServerError",
+            ApiError::AccessDenied(_) => "com.amazon.coral.service#AccessDeniedException",
+            ApiError::InvalidSignature(_) => "com.amazon.coral.service#InvalidSignatureException",
+            ApiError::Internal(_) | ApiError::UndecodableBody(_) => {
+                "com.amazonaws.dynamodb.v20120810#InternalServerError"
+            }
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) | ApiError::UndecodableBody(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ApiError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -184,6 +200,9 @@ struct ErrorBody<'a> {
     type_name: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
+    /// Some coral errors spell their message `Message`.
+    #[serde(rename = "Message", skip_serializing_if = "Option::is_none")]
+    capitalized_message: Option<String>,
     #[serde(rename = "Item", skip_serializing_if = "Option::is_none")]
     item: Option<ItemJson<&'a Item>>,
     #[serde(
@@ -199,9 +218,15 @@ impl ApiError {
     /// The error as DynamoDB's JSON body.
     pub fn to_body(&self) -> Vec<u8> {
         let message = self.to_string();
+        let message = (!message.is_empty()).then_some(message);
+        let (message, capitalized_message) = match self {
+            ApiError::AccessDenied(_) => (None, message),
+            _ => (message, None),
+        };
         let body = ErrorBody {
             type_name: self.type_name(),
-            message: (!message.is_empty()).then_some(message),
+            message,
+            capitalized_message,
             item: match self {
                 ApiError::ConditionalCheckFailed(item) => item.as_ref().map(ItemJson),
                 _ => None,

@@ -7,6 +7,8 @@
 
 pub mod dispatch;
 pub mod error;
+pub mod http;
+pub mod region;
 pub mod server;
 pub mod state;
 pub mod wire;
@@ -20,6 +22,7 @@ mod operations;
 mod transaction_tokens;
 mod validation;
 
+pub use region::Region;
 pub use server::{router, serve};
-pub use state::ApiState;
+pub use state::{ApiState, ServerState};
 pub use transaction_tokens::TransactionTokens;

@@ -1,53 +1,51 @@
-//! The HTTP server: one `POST /` endpoint speaking DynamoDB's JSON protocol.
-//!
-//! Every response, success or error, carries `x-amzn-RequestId` and `x-amz-crc32`
-//! (the CRC32 of the body, which the SDKs verify).
+//! The HTTP server: DynamoDB's endpoint. A `POST` (to any path) is an API request,
+//! dispatched on `X-Amz-Target`; `GET /` is the health check; a CORS preflight is
+//! answered; anything else gets DynamoDB's 404. The HTTP details live in `crate::http`.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::{header, Method};
 use axum::response::Response;
-use axum::routing::post;
 use axum::serve::{Listener, ListenerExt};
 use axum::Router;
 use futures_util::FutureExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use crate::blocking::run_blocking;
 use crate::dispatch::dispatch;
 use crate::error::ApiError;
-use crate::state::ApiState;
+use crate::http::content_type::BodyType;
+use crate::http::encoding::{self, Coding};
+use crate::http::{self as layer, cors, Reply};
+use crate::region::{scoped_region, Region};
+use crate::state::{ApiState, ServerState};
 
-/// DynamoDB's largest request (a full BatchWriteItem) is 16 MB; leave room for JSON.
-pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024 + 64 * 1024;
+/// DynamoDB's largest request body: 16 MB, after any content coding is undone.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
 /// By default the server works on two of the largest requests at once, or more smaller
 /// ones.
 pub const DEFAULT_REQUEST_BYTES_IN_FLIGHT: usize = 2 * MAX_REQUEST_BYTES;
 
-const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
-
 /// `request_bytes_in_flight` bounds the request bodies being worked on at once, across
 /// all connections: a body grows about fifty-fold as it becomes a `serde_json::Value`,
 /// so concurrent large requests must not all expand at the same time.
-pub fn router(state: Arc<ApiState>, request_bytes_in_flight: usize) -> Router {
+pub fn router(state: Arc<ServerState>, request_bytes_in_flight: usize) -> Router {
     let budget = Arc::new(BodyBudget::new(request_bytes_in_flight));
-    let post_handler = move |State(state): State<Arc<ApiState>>, request: Request| {
-        let budget = budget.clone();
-        async move { handle(&state, &budget, request).await }
-    };
-    Router::new()
-        .route("/", post(post_handler).get(health))
-        .with_state(state)
+    Router::new().fallback(move |request: Request| {
+        let (state, budget) = (state.clone(), budget.clone());
+        async move { handle(state, &budget, request).await }
+    })
 }
 
 pub async fn serve(
     listener: TcpListener,
-    state: Arc<ApiState>,
+    state: Arc<ServerState>,
     request_bytes_in_flight: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -93,19 +91,54 @@ impl BodyBudget {
     }
 }
 
-/// DynamoDB answers a plain GET on its endpoint with a health line; load balancers and
-/// some tools rely on that.
-async fn health(State(state): State<Arc<ApiState>>) -> String {
-    format!("healthy: dynamodb.{}.amazonaws.com ", state.region)
+async fn handle(state: Arc<ServerState>, budget: &BodyBudget, request: Request) -> Response {
+    let cross_origin = cors::is_cross_origin(request.headers());
+    let mut response = match (request.method(), request.uri().path()) {
+        (&Method::POST, _) => api_request(state, budget, request).await,
+        (&Method::GET, "/") => {
+            let region = request_region(&state, &request).unwrap_or(state.default_region);
+            layer::health(request.headers(), || {
+                format!("dynamodb.{region}.amazonaws.com")
+            })
+        }
+        (&Method::OPTIONS, _) if cross_origin => cors::preflight(request.headers()),
+        _ => layer::not_found(),
+    };
+    layer::finish(&mut response, cross_origin);
+    response
 }
 
-async fn handle(state: &Arc<ApiState>, budget: &BodyBudget, request: Request) -> Response {
-    let target = request
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+/// The region of a request: its credential scope's, or the server's default for an
+/// unsigned request.
+fn request_region(state: &ServerState, request: &Request) -> Result<Region, ApiError> {
+    match scoped_region(request.headers(), request.uri().query()) {
+        None => Ok(state.default_region),
+        Some(name) => Region::new(name).ok_or_else(|| {
+            ApiError::InvalidSignature(format!(
+                "Credential should be scoped to a valid region, not '{name}'. "
+            ))
+        }),
+    }
+}
+
+async fn api_request(state: Arc<ServerState>, budget: &BodyBudget, request: Request) -> Response {
+    let reply = Reply {
+        body_type: BodyType::of(request.headers()),
+        coding: encoding::response_coding(request.headers()),
+    };
+    let outcome = match read_body(&state, request).await {
+        Ok(Some((api, target, body))) => admitted(api, budget, &target, body).await,
+        Ok(None) => return layer::not_found(),
+        Err(error) => Err(error),
+    };
+    layer::api_response(outcome, &reply).await
+}
+
+/// The request's state, target and decoded body; `None` when it is not an API request.
+async fn read_body(
+    state: &Arc<ServerState>,
+    request: Request,
+) -> Result<Option<(ApiState, String, Bytes)>, ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -113,63 +146,57 @@ async fn handle(state: &Arc<ApiState>, budget: &BodyBudget, request: Request) ->
         .and_then(|v| v.parse::<u64>().ok());
     // Refused before a byte of it is read.
     if declared.is_some_and(|length| length > MAX_REQUEST_BYTES as u64) {
-        return respond(Err(too_large()));
+        return Err(layer::too_large());
     }
+    let region = request_region(state, &request)?;
+    let body_type = BodyType::of(request.headers());
+    let codings = encoding::request_codings(request.headers())?;
+    let target = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     // The body itself is read as it arrives, so a slow client holds only what it sent and
     // no budget; the budget covers what parsing makes of it.
-    let body = match axum::body::to_bytes(request.into_body(), MAX_REQUEST_BYTES).await {
-        Ok(body) => body,
-        Err(_) => return respond(Err(too_large())),
+    let body = axum::body::to_bytes(request.into_body(), MAX_REQUEST_BYTES)
+        .await
+        .map_err(|_| layer::too_large())?;
+    if !body_type.is_api_request(body.len()) {
+        return Ok(None);
+    }
+    let body = decoded(body, codings).await?;
+    Ok(Some((ApiState::new(state.clone(), region), target, body)))
+}
+
+/// The body with its content codings undone, never more than the largest request.
+async fn decoded(body: Bytes, codings: Vec<Coding>) -> Result<Bytes, ApiError> {
+    if codings.is_empty() {
+        return Ok(body);
+    }
+    let decoded = if body.len() > encoding::OFF_WORKER_BYTES {
+        run_blocking(move || encoding::decode(&body, &codings, MAX_REQUEST_BYTES)).await
+    } else {
+        encoding::decode(&body, &codings, MAX_REQUEST_BYTES)
     };
-    let _admitted = match budget.admit(body.len()).await {
-        Ok(permit) => permit,
-        Err(error) => return respond(Err(error)),
-    };
+    decoded.map(Bytes::from)
+}
+
+/// Runs a request once its body fits the budget.
+async fn admitted(
+    state: ApiState,
+    budget: &BodyBudget,
+    target: &str,
+    body: Bytes,
+) -> Result<Vec<u8>, ApiError> {
+    let _admitted = budget.admit(body.len()).await?;
     // Tests hold admitted requests here to count how many the budget lets in at once.
     cirrus_partition::failpoint::pause_point("request_admitted").await;
     // A bug must cost one request a 500, never the connection or the server.
-    let outcome = AssertUnwindSafe(dispatch(state, &target, &body))
+    AssertUnwindSafe(dispatch(state, target, &body))
         .catch_unwind()
         .await
-        .unwrap_or_else(|_| Err(ApiError::Internal("Internal server error".into())));
-    respond(outcome)
-}
-
-fn too_large() -> ApiError {
-    ApiError::RequestTooLarge("Request size exceeded the maximum allowed request size".into())
-}
-
-/// Shapes a handler's outcome into DynamoDB's response.
-pub fn respond(outcome: Result<Vec<u8>, ApiError>) -> Response {
-    let (status, body) = match outcome {
-        Ok(body) => (StatusCode::OK, body),
-        Err(error) => {
-            if let ApiError::Internal(message) = &error {
-                tracing::error!(%message, "internal error");
-            }
-            (error.status(), error.to_body())
-        }
-    };
-    let crc = crc32fast::hash(&body);
-    let mut response = Response::new(Body::from(Bytes::from(body)));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    headers.insert("x-amz-crc32", HeaderValue::from(crc));
-    if let Ok(id) = HeaderValue::from_str(&request_id()) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    response
-}
-
-/// DynamoDB's request ids are 52 upper-case alphanumerics.
-fn request_id() -> String {
-    let a = uuid::Uuid::new_v4().simple().to_string();
-    let b = uuid::Uuid::new_v4().simple().to_string();
-    let mut id = a;
-    id.push_str(&b[..20]);
-    id.make_ascii_uppercase();
-    id
+        .unwrap_or_else(|_| Err(ApiError::Internal("Internal server error".into())))
 }
 
 #[cfg(test)]

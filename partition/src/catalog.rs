@@ -29,6 +29,11 @@ pub struct Throughput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableDescriptor {
     pub name: String,
+    /// The region whose namespace holds the table: each region's tables are apart, as in
+    /// DynamoDB. Empty only in descriptors written before regions existed, which
+    /// `Node::open` assigns to the default region once.
+    #[serde(default)]
+    pub region: String,
     /// Node-local numeric id used in every key of the table; assigned by the node.
     pub table_id: u32,
     /// The `TableId` DynamoDB reports: a UUID.
@@ -102,6 +107,37 @@ impl TableDescriptor {
             .filter(|index| index.status != IndexStatus::Deleting)
             .map(|index| index.spec.clone())
             .collect()
+    }
+}
+
+/// A table of one string partition key `pk`, on demand, for tests.
+#[cfg(test)]
+pub(crate) fn test_descriptor(name: &str, region: &str) -> TableDescriptor {
+    let pk = KeyAttribute {
+        name: "pk".into(),
+        ty: cirrus_storage::ScalarType::S,
+    };
+    TableDescriptor {
+        name: name.into(),
+        region: region.into(),
+        table_id: 0,
+        uuid: "u".into(),
+        key_schema: KeySchema::simple(pk.clone(), None),
+        attribute_definitions: vec![pk],
+        billing_mode: BillingMode::PayPerRequest,
+        throughput: Throughput::default(),
+        pay_per_request_since: None,
+        created_at: 0.0,
+        partitions: 0,
+        tags: BTreeMap::new(),
+        indexes: Vec::new(),
+        next_index_id: 0,
+        streams: Vec::new(),
+        ttl_attribute: None,
+        ttl_ready: false,
+        on_demand_max_read: None,
+        on_demand_max_write: None,
+        schema_version: 0,
     }
 }
 

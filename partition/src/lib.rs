@@ -28,6 +28,7 @@ mod log_store;
 pub mod meta_keys;
 mod network;
 mod raft_types;
+mod regions;
 mod state_machine;
 pub mod stream_owners;
 mod wal_sync;

@@ -6,8 +6,12 @@
 pub const TABLE_PREFIX: &[u8] = b"t/";
 pub const NEXT_TABLE_ID: &[u8] = b"next_table_id";
 
-pub fn table(name: &str) -> Vec<u8> {
+/// `t/<region>/<name>`: neither a region nor a table name holds a '/'. (Descriptors
+/// written before regions existed were keyed `t/<name>`.)
+pub fn table(region: &str, name: &str) -> Vec<u8> {
     let mut key = TABLE_PREFIX.to_vec();
+    key.extend_from_slice(region.as_bytes());
+    key.push(b'/');
     key.extend_from_slice(name.as_bytes());
     key
 }

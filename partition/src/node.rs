@@ -2,7 +2,6 @@
 //! of every table. It routes each item command to the partition that owns its key,
 //! reads tables and indexes, and runs the background jobs that build and drop indexes.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -29,6 +28,7 @@ use crate::group::{group_id, RaftGroup};
 use crate::hashing::{partition_key_hash, partition_of};
 use crate::log_store::LogStore;
 use crate::meta_keys;
+use crate::regions::{assign_default_region, LiveTables};
 use crate::wal_sync::WalSyncer;
 
 pub struct NodeConfig {
@@ -38,6 +38,8 @@ pub struct NodeConfig {
     pub item_collection_limit: u64,
     /// Whether capacity limits throttle requests (DynamoDB Local never throttles).
     pub enforce_capacity: bool,
+    /// The region of the tables created before regions existed.
+    pub default_region: String,
 }
 
 /// The partition and RocksDB key of one item.
@@ -165,7 +167,7 @@ pub struct Node {
     partitions_per_table: u16,
     item_collection_limit: u64,
     enforce_capacity: bool,
-    tables: RwLock<BTreeMap<String, Arc<Table>>>,
+    tables: RwLock<LiveTables>,
     /// Commands proposed so far; with `wal_fsyncs`, shows how much group commit shares.
     proposals: AtomicU64,
     /// Serialises catalog changes (create, update, delete), never item traffic.
@@ -252,6 +254,7 @@ impl Node {
             .map_err(|e| PartitionError::Corrupt(format!("{}: {e}", config.data_dir.display())))?;
         let engine = Engine::open(&config.data_dir.join("db"))?;
         let syncer = WalSyncer::start(Arc::downgrade(&engine)).map_err(PartitionError::raft)?;
+        assign_default_region(&engine, &config.default_region)?;
         let mut descriptors = Vec::new();
         let start = meta_keys::TABLE_PREFIX;
         let end = prefix_end(start);
@@ -259,14 +262,14 @@ impl Node {
             descriptors.push(value.to_vec());
             Ok(true)
         })?;
-        let mut tables = BTreeMap::new();
+        let mut tables = LiveTables::default();
         for bytes in descriptors {
             let descriptor = decode_descriptor(&bytes)?;
             let table = Self::open_table(&engine, &syncer, descriptor, &config).await?;
             // A crash may have come between a schema change's catalog write and its
             // entries in the partitions' logs: roll it forward.
             converge_schema(&table).await?;
-            tables.insert(table.descriptor.name.clone(), table);
+            tables.insert(table);
         }
         let node = Arc::new(Node {
             engine,
@@ -281,7 +284,7 @@ impl Node {
         });
         let unfinished: Vec<(Arc<Table>, IndexDescriptor)> = node
             .tables_read()
-            .values()
+            .all()
             .flat_map(|table| {
                 table
                     .descriptor
@@ -336,7 +339,7 @@ impl Node {
         }))
     }
 
-    fn tables_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Table>>> {
+    fn tables_read(&self) -> std::sync::RwLockReadGuard<'_, LiveTables> {
         // A panic while holding the lock cannot leave the map half-changed (inserts and
         // removes are single calls), so a poisoned lock is still consistent.
         self.tables
@@ -344,22 +347,23 @@ impl Node {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn tables_write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Table>>> {
+    fn tables_write(&self) -> std::sync::RwLockWriteGuard<'_, LiveTables> {
         self.tables
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn table(&self, name: &str) -> Result<Arc<Table>, PartitionError> {
+    /// The live table of this name in this region.
+    pub fn table(&self, region: &str, name: &str) -> Result<Arc<Table>, PartitionError> {
         self.tables_read()
-            .get(name)
+            .get(region, name)
             .cloned()
             .ok_or_else(|| PartitionError::TableNotFound(name.to_string()))
     }
 
-    /// All table names in ascending order.
-    pub fn table_names(&self) -> Vec<String> {
-        self.tables_read().keys().cloned().collect()
+    /// The names of a region's tables, in ascending order.
+    pub fn table_names(&self, region: &str) -> Vec<String> {
+        self.tables_read().names(region)
     }
 
     fn allocate_table_id(&self) -> Result<u32, PartitionError> {
@@ -381,7 +385,11 @@ impl Node {
         mut descriptor: TableDescriptor,
     ) -> Result<Arc<Table>, PartitionError> {
         let _guard = self.catalog_changes.lock().await;
-        if self.tables_read().contains_key(&descriptor.name) {
+        if self
+            .tables_read()
+            .get(&descriptor.region, &descriptor.name)
+            .is_some()
+        {
             return Err(PartitionError::TableExists(descriptor.name));
         }
         descriptor.table_id = self.allocate_table_id()?;
@@ -401,7 +409,7 @@ impl Node {
         );
         batch.put_cf(
             &meta,
-            meta_keys::table(&descriptor.name),
+            meta_keys::table(&descriptor.region, &descriptor.name),
             encode_descriptor(&descriptor)?,
         );
         self.write_catalog(batch).await?;
@@ -413,11 +421,11 @@ impl Node {
             partitions_per_table: self.partitions_per_table,
             item_collection_limit: self.item_collection_limit,
             enforce_capacity: self.enforce_capacity,
+            default_region: String::new(),
         };
         let table = Self::open_table(&self.engine, &self.syncer, descriptor, &config).await?;
         converge_schema(&table).await?;
-        self.tables_write()
-            .insert(table.descriptor.name.clone(), table.clone());
+        self.tables_write().insert(table.clone());
         Ok(table)
     }
 
@@ -443,7 +451,7 @@ impl Node {
         let mut batch = WriteBatch::default();
         batch.put_cf(
             &self.engine.cf(CF_META)?,
-            meta_keys::table(&descriptor.name),
+            meta_keys::table(&descriptor.region, &descriptor.name),
             encode_descriptor(&descriptor)?,
         );
         self.write_catalog(batch).await?;
@@ -455,8 +463,7 @@ impl Node {
             capacity: current.capacity.clone(),
         });
         converge_schema(&table).await?;
-        self.tables_write()
-            .insert(table.descriptor.name.clone(), table.clone());
+        self.tables_write().insert(table.clone());
         Ok(table)
     }
 
@@ -467,7 +474,7 @@ impl Node {
         mut descriptor: TableDescriptor,
     ) -> Result<Arc<Table>, PartitionError> {
         let _guard = self.catalog_changes.lock().await;
-        let current = self.table(&descriptor.name)?;
+        let current = self.table(&descriptor.region, &descriptor.name)?;
         // Index jobs may have moved on since the caller read the descriptor.
         let mut indexes = current.descriptor.indexes.clone();
         for index in &mut indexes {
@@ -484,11 +491,12 @@ impl Node {
     /// job backfills it from the existing items, then marks it active.
     pub async fn create_index(
         self: &Arc<Self>,
+        region: &str,
         table_name: &str,
         mut index: IndexDescriptor,
     ) -> Result<Arc<Table>, PartitionError> {
         let _guard = self.catalog_changes.lock().await;
-        let current = self.table(table_name)?;
+        let current = self.table(region, table_name)?;
         let mut descriptor = current.descriptor.clone();
         index.spec.id = descriptor.next_index_id;
         index.status = IndexStatus::Creating;
@@ -503,11 +511,12 @@ impl Node {
     /// the index itself.
     pub async fn delete_index(
         self: &Arc<Self>,
+        region: &str,
         table_name: &str,
         index_name: &str,
     ) -> Result<Arc<Table>, PartitionError> {
         let _guard = self.catalog_changes.lock().await;
-        let current = self.table(table_name)?;
+        let current = self.table(region, table_name)?;
         let mut descriptor = current.descriptor.clone();
         let Some(index) = descriptor
             .indexes
@@ -603,7 +612,7 @@ impl Node {
         change: impl FnOnce(&mut TableDescriptor),
     ) -> Result<(), PartitionError> {
         let _guard = self.catalog_changes.lock().await;
-        let Ok(current) = self.table(&table.descriptor.name) else {
+        let Ok(current) = self.table(&table.descriptor.region, &table.descriptor.name) else {
             return Ok(());
         };
         if current.descriptor.table_id != table.descriptor.table_id {
@@ -622,15 +631,16 @@ impl Node {
     /// epoch seconds.
     pub async fn delete_table(
         &self,
+        region: &str,
         name: &str,
         deleted_at: f64,
     ) -> Result<Arc<Table>, PartitionError> {
         let _guard = self.catalog_changes.lock().await;
-        let table = self.table(name)?;
+        let table = self.table(region, name)?;
         let table_id = table.descriptor.table_id;
         let meta = self.engine.cf(CF_META)?;
         let mut batch = WriteBatch::default();
-        batch.delete_cf(meta, meta_keys::table(name));
+        batch.delete_cf(meta, meta_keys::table(region, name));
         // Until its data is gone, the table is remembered as being deleted, so a crash
         // part-way is finished at start-up instead of leaking the table for good.
         batch.put_cf(meta, meta_keys::deleting_table(table_id), []);
@@ -640,7 +650,7 @@ impl Node {
         }
         self.write_catalog(batch).await?;
         crash_point("delete_table_after_catalog");
-        self.tables_write().remove(name);
+        self.tables_write().remove(region, name);
         for group in table.groups.iter() {
             group.shutdown().await?;
         }
@@ -674,8 +684,9 @@ impl Node {
     }
 
     /// Every live table, as of now.
+    /// Every live table, of every region, as of now.
     pub fn tables_snapshot(&self) -> Vec<Arc<Table>> {
-        self.tables_read().values().cloned().collect()
+        self.tables_read().all().cloned().collect()
     }
 
     /// Proposes a command on the item at `key` (from [`Table::locate`]) to the Raft group
@@ -888,7 +899,7 @@ impl Node {
 
     /// Stops every group and flushes RocksDB.
     pub async fn shutdown(&self) -> Result<(), PartitionError> {
-        let tables: Vec<Arc<Table>> = self.tables_read().values().cloned().collect();
+        let tables = self.tables_snapshot();
         for table in tables {
             for group in table.groups.iter() {
                 group.shutdown().await?;
@@ -901,45 +912,12 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::catalog::{BillingMode, KeyAttribute, KeySchema, Throughput};
     use crate::command::WantedImages;
     use cirrus_storage::engine::StoredItem;
-    use cirrus_storage::ScalarType;
 
     fn descriptor(name: &str) -> TableDescriptor {
-        TableDescriptor {
-            name: name.into(),
-            table_id: 0,
-            uuid: "u".into(),
-            key_schema: KeySchema::simple(
-                KeyAttribute {
-                    name: "pk".into(),
-                    ty: ScalarType::S,
-                },
-                None,
-            ),
-            attribute_definitions: vec![KeyAttribute {
-                name: "pk".into(),
-                ty: ScalarType::S,
-            }],
-            billing_mode: BillingMode::PayPerRequest,
-            throughput: Throughput::default(),
-            pay_per_request_since: None,
-            created_at: 0.0,
-            partitions: 0,
-            tags: BTreeMap::new(),
-            indexes: Vec::new(),
-            next_index_id: 0,
-            streams: Vec::new(),
-            ttl_attribute: None,
-            ttl_ready: false,
-            on_demand_max_read: None,
-            on_demand_max_write: None,
-            schema_version: 0,
-        }
+        crate::catalog::test_descriptor(name, "us-east-1")
     }
 
     /// The order-preserving encoding of a string partition key.
@@ -983,6 +961,7 @@ mod tests {
                 partitions_per_table: 4,
                 item_collection_limit: u64::MAX,
                 enforce_capacity: true,
+                default_region: "us-east-1".into(),
             };
             match Node::open(config).await {
                 Err(PartitionError::Storage(_)) if attempts < 50 => attempts += 1,
@@ -1031,7 +1010,7 @@ mod tests {
         drop((node, table));
 
         let node = open(dir.path()).await?;
-        let table = node.table("t1")?;
+        let table = node.table("us-east-1", "t1")?;
         assert_eq!(table.item_count(), 199);
         assert_eq!(get(&node, &table, "k8")?.as_deref(), Some(&b"k8"[..]));
         assert_eq!(get(&node, &table, "k7")?, None);
@@ -1043,9 +1022,9 @@ mod tests {
             })?;
         }
         assert_eq!(scanned, 199, "three segments together see every item once");
-        node.delete_table("t1", 0.0).await?;
+        node.delete_table("us-east-1", "t1", 0.0).await?;
         assert!(matches!(
-            node.table("t1"),
+            node.table("us-east-1", "t1"),
             Err(PartitionError::TableNotFound(_))
         ));
         node.shutdown().await?;

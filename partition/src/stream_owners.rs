@@ -14,6 +14,10 @@ use crate::node::Node;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StreamOwner {
     pub table_name: String,
+    /// The table's region; empty only in records written before regions existed, which
+    /// `Node::open` assigns to the default region once.
+    #[serde(default)]
+    pub region: String,
     pub table_id: u32,
     pub partitions: u16,
     pub key_schema: KeySchema,
@@ -26,6 +30,7 @@ impl StreamOwner {
     pub fn of(descriptor: &TableDescriptor) -> StreamOwner {
         StreamOwner {
             table_name: descriptor.name.clone(),
+            region: descriptor.region.clone(),
             table_id: descriptor.table_id,
             partitions: descriptor.partitions,
             key_schema: descriptor.key_schema.clone(),

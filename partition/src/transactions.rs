@@ -333,7 +333,7 @@ impl Node {
 
     /// Whether `table` is still the live table of its name (not deleted, not replaced).
     fn is_live(&self, table: &Table) -> bool {
-        self.table(&table.descriptor().name)
+        self.table(&table.descriptor().region, &table.descriptor().name)
             .is_ok_and(|live| live.descriptor().table_id == table.descriptor().table_id)
     }
 

@@ -34,11 +34,12 @@ impl Node {
     /// from now on; a background job builds it over existing items, or drops it.
     pub async fn set_time_to_live(
         self: &Arc<Self>,
+        region: &str,
         table_name: &str,
         attribute: Option<String>,
     ) -> Result<Arc<Table>, PartitionError> {
         let _guard = self.catalog_changes().lock().await;
-        let current = self.table(table_name)?;
+        let current = self.table(region, table_name)?;
         let mut descriptor = current.descriptor().clone();
         let enabling = attribute.is_some();
         descriptor.ttl_attribute = attribute;

@@ -303,11 +303,20 @@ impl TestServer {
     }
 
     fn client_with(&self, retry: RetryConfig) -> Client {
+        self.client_for(retry, "us-east-1")
+    }
+
+    /// An SDK client like `client()` that signs its requests for `region`.
+    pub fn client_in(&self, region: &str) -> Client {
+        self.client_for(RetryConfig::standard(), region)
+    }
+
+    fn client_for(&self, retry: RetryConfig, region: &str) -> Client {
         let http = aws_smithy_http_client::Builder::new().build_http();
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(self.endpoint())
-            .region(Region::new("us-east-1"))
+            .region(Region::new(region.to_string()))
             .credentials_provider(Credentials::from_keys(
                 "AKIDCIRRUSTEST",
                 "cirrus-test-secret",
@@ -449,13 +458,64 @@ fn raw_http_post(
     content_length: usize,
     body: &[u8],
 ) -> std::io::Result<RawResponse> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let mut stream = connect(addr)?;
     stream.write_all(request_head(addr, headers, content_length).as_bytes())?;
     // The server may answer (e.g. 413) and close before reading a large body; still try
     // to read whatever response it sent.
     let write_result = stream.write_all(body).and_then(|_| stream.flush());
+    read_response(&mut stream, write_result)
+}
+
+fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    Ok(stream)
+}
+
+/// One exchange with exactly this request line and these headers, plus Host and
+/// `Connection: close`: for what the other raw helpers add on their own (a signature,
+/// the POST method). The body goes with a Content-Length, or chunked in pieces of
+/// `chunk` bytes.
+pub fn raw_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    chunk: Option<usize>,
+) -> std::io::Result<RawResponse> {
+    let mut stream = connect(addr)?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    match chunk {
+        Some(_) => head.push_str("Transfer-Encoding: chunked\r\n"),
+        None => head.push_str(&format!("Content-Length: {}\r\n", body.len())),
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes())?;
+    let write_result = match chunk {
+        None => stream.write_all(body),
+        Some(size) => body
+            .chunks(size.max(1))
+            .try_for_each(|piece| {
+                stream.write_all(format!("{:x}\r\n", piece.len()).as_bytes())?;
+                stream.write_all(piece)?;
+                stream.write_all(b"\r\n")
+            })
+            .and_then(|_| stream.write_all(b"0\r\n\r\n")),
+    }
+    .and_then(|_| stream.flush());
+    read_response(&mut stream, write_result)
+}
+
+/// Reads a response (whatever arrived, even if writing the request failed part-way).
+fn read_response(
+    stream: &mut TcpStream,
+    write_result: std::io::Result<()>,
+) -> std::io::Result<RawResponse> {
     // Read until a complete response has arrived (by Content-Length or the final chunk),
     // or the server closes the connection.
     let mut raw = Vec::new();
@@ -1214,11 +1274,16 @@ pub fn index_differences(expected: &[Attrs], got: &[Attrs], table_keys: &[&str])
 /// A DynamoDB Streams SDK client for `server`, configured like `TestServer::client` (same
 /// endpoint, region, test credentials, plain HTTP, standard retries, bounded timeouts).
 pub fn streams_client(server: &TestServer) -> aws_sdk_dynamodbstreams::Client {
+    streams_client_in(server, "us-east-1")
+}
+
+/// A DynamoDB Streams SDK client like `streams_client` that signs for `region`.
+pub fn streams_client_in(server: &TestServer, region: &str) -> aws_sdk_dynamodbstreams::Client {
     let http = aws_smithy_http_client::Builder::new().build_http();
     let config = aws_sdk_dynamodbstreams::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(server.endpoint())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::from_keys(
             "AKIDCIRRUSTEST",
             "cirrus-test-secret",
@@ -1349,4 +1414,33 @@ impl TestServer {
     pub fn client_with_max_attempts(&self, attempts: u32) -> Client {
         self.client_with(RetryConfig::standard().with_max_attempts(attempts))
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Content codings
+// ---------------------------------------------------------------------------------------
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
+}
+
+/// HTTP's `deflate`: the zlib format.
+pub fn deflate(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).expect("deflate into memory");
+    encoder.finish().expect("deflate into memory")
+}
+
+pub fn gunzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+pub fn inflate(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(data).read_to_end(&mut out)?;
+    Ok(out)
 }

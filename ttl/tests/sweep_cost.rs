@@ -33,6 +33,7 @@ fn descriptor() -> TableDescriptor {
     };
     TableDescriptor {
         name: "million".into(),
+        region: "us-east-1".into(),
         table_id: 0,
         uuid: "u".into(),
         key_schema: KeySchema::simple(pk.clone(), None),
@@ -95,11 +96,12 @@ async fn a_sweep_reads_only_the_expired_entries() -> TestResult {
         partitions_per_table: 4,
         item_collection_limit: u64::MAX,
         enforce_capacity: false,
+        default_region: "us-east-1".into(),
     })
     .await?;
     node.create_table(descriptor()).await?;
     let table = node
-        .set_time_to_live("million", Some("expires".into()))
+        .set_time_to_live("us-east-1", "million", Some("expires".into()))
         .await?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let writers: Vec<_> = (0..4u64)
@@ -137,7 +139,7 @@ async fn a_sweep_reads_only_the_expired_entries() -> TestResult {
     for writer in writers {
         writer.await??;
     }
-    let table = node.table("million")?;
+    let table = node.table("us-east-1", "million")?;
     assert_eq!(table.item_count(), ITEMS as i64);
     let read_before = node.expiry_entries_read_total();
     let report = cirrus_ttl::sweep_once(&node).await?;

@@ -124,7 +124,7 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiEr
     let mut bytes = 0usize;
     let mut consumed = Vec::new();
     for (table_name, spec, keys, projection) in plans {
-        let table = state.node.table(table_name)?;
+        let table = state.table(table_name)?;
         let schema = &table.descriptor().key_schema;
         let consistency = if spec.get("ConsistentRead").and_then(Value::as_bool) == Some(true) {
             ReadConsistency::Strong
@@ -317,7 +317,7 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8
                  must satisfy constraint: [Member must have length greater than or equal to 1]",
             ));
         }
-        let table = state.node.table(table_name)?;
+        let table = state.table(table_name)?;
         let mut seen = HashSet::new();
         for request in requests {
             let write = plan_write(&table, request)?;

@@ -287,7 +287,7 @@ fn locate_key(
     key: &Value,
 ) -> Result<(std::sync::Arc<Table>, Item, EncodedKey), ApiError> {
     let key = parse_item(key)?;
-    let table = state.node.table(table_name)?;
+    let table = state.table(table_name)?;
     let encoded = key_of_key_map(&table.descriptor().key_schema, &key)?;
     Ok((table, key, encoded))
 }
@@ -332,7 +332,7 @@ pub async fn put_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiEr
     let (_, condition) = input.options.bind(state, None, None)?;
     let return_old = input.options.return_old_only()?;
     let item = parse_item(item)?;
-    let table = state.node.table(table_name)?;
+    let table = state.table(table_name)?;
     let (key, stored) = prepare_put(&table, &item)?;
     let location = table.locate(&key.partition, &key.sort)?;
     admit_write(state, &table, location.hash)?;

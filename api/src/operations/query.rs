@@ -73,7 +73,7 @@ pub fn query(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
         ));
     };
-    let table = state.node.table(table_name)?;
+    let table = state.table(table_name)?;
     let index = input.read.index(&table)?;
     let table_keys = &table.descriptor().key_schema;
     let schema = index.map_or(table_keys, |index| &index.spec.key_schema);

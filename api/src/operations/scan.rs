@@ -68,7 +68,7 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
         KeyConditionInput::default(),
         (FilterParameter::ScanFilter, input.scan_filter.as_ref()),
     )?;
-    let table = state.node.table(table_name)?;
+    let table = state.table(table_name)?;
     let index = input.read.index(&table)?;
     let table_keys = &table.descriptor().key_schema;
     let resume = input

@@ -84,7 +84,7 @@ fn find_stream(state: &ApiState, arn: &str) -> Result<(StreamOwner, StreamDescri
         .node
         .stream_owners()?
         .into_iter()
-        .filter(|owner| owner.table_name == table_name)
+        .filter(|owner| owner.region == *state.region && owner.table_name == table_name)
         .find_map(|owner| {
             let stream = owner
                 .streams
@@ -116,10 +116,11 @@ pub fn list_streams(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiErro
     let limit = input.limit.map_or(100, |l| l as usize);
     let mut streams = Vec::new();
     for owner in state.node.stream_owners()? {
-        if input
-            .table_name
-            .as_ref()
-            .is_some_and(|name| *name != owner.table_name)
+        if owner.region != *state.region
+            || input
+                .table_name
+                .as_ref()
+                .is_some_and(|name| *name != owner.table_name)
         {
             continue;
         }

@@ -238,6 +238,7 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
     let streams = initial_streams(input.stream_specification.as_ref(), now)?;
     let descriptor = TableDescriptor {
         name: table_name.clone(),
+        region: state.region.to_string(),
         table_id: 0,
         uuid: uuid::Uuid::new_v4().to_string(),
         key_schema,
@@ -344,19 +345,13 @@ fn required_table_name(request: Value) -> Result<String, ApiError> {
 
 pub fn describe_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let name = required_table_name(request)?;
-    let table = state
-        .node
-        .table(&name)
-        .map_err(|_| table_not_found(&name))?;
+    let table = state.table(&name).map_err(|_| table_not_found(&name))?;
     Ok(json!({ "Table": table_description(state, &table, "ACTIVE") }))
 }
 
 pub async fn delete_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let name = required_table_name(request)?;
-    let table = state
-        .node
-        .table(&name)
-        .map_err(|_| table_not_found(&name))?;
+    let table = state.table(&name).map_err(|_| table_not_found(&name))?;
     let mut description = table_description(state, &table, "DELETING");
     // DynamoDB's answer no longer lists the global indexes: they are the first to go.
     if let Some(fields) = description.as_object_mut() {
@@ -364,7 +359,7 @@ pub async fn delete_table(state: &ApiState, request: Value) -> Result<Value, Api
     }
     state
         .node
-        .delete_table(&name, now_epoch_seconds())
+        .delete_table(&state.region, &name, now_epoch_seconds())
         .await
         .map_err(|e| match e {
             cirrus_partition::PartitionError::TableNotFound(_) => table_not_found(&name),
@@ -385,7 +380,7 @@ pub fn list_tables(state: &ApiState, request: Value) -> Result<Value, ApiError> 
     let limit = input.limit.map_or(100, |l| l.clamp(1, 100) as usize);
     let names: Vec<String> = state
         .node
-        .table_names()
+        .table_names(&state.region)
         .into_iter()
         .filter(|name| {
             input
@@ -477,7 +472,7 @@ pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, Api
              changing stream status",
         ));
     }
-    let mut table = state.node.table(name).map_err(|_| table_not_found(name))?;
+    let mut table = state.table(name).map_err(|_| table_not_found(name))?;
     if let Some(updates) = index_updates {
         table = update_indexes(state, &table, updates, &definitions).await?;
         if input.billing_mode.is_none()

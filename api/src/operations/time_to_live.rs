@@ -63,7 +63,6 @@ pub async fn update_time_to_live(state: &ApiState, request: Value) -> Result<Val
         return Err(ApiError::Internal("validated members missing".into()));
     };
     let table = state
-        .node
         .table(table_name)
         .map_err(|_| table_not_found(table_name))?;
     let current = table.descriptor().ttl_attribute.as_deref();
@@ -88,7 +87,11 @@ pub async fn update_time_to_live(state: &ApiState, request: Value) -> Result<Val
     }
     state
         .node
-        .set_time_to_live(table_name, enabled.then(|| attribute.clone()))
+        .set_time_to_live(
+            &state.region,
+            table_name,
+            enabled.then(|| attribute.clone()),
+        )
         .await?;
     Ok(json!({
         "TimeToLiveSpecification": { "Enabled": enabled, "AttributeName": attribute }
@@ -105,7 +108,6 @@ pub fn describe_time_to_live(state: &ApiState, request: Value) -> Result<Value, 
         .as_deref()
         .ok_or_else(|| ApiError::Internal("validated members missing".into()))?;
     let table = state
-        .node
         .table(table_name)
         .map_err(|_| table_not_found(table_name))?;
     let description = match &table.descriptor().ttl_attribute {

@@ -133,7 +133,7 @@ fn plan_action(
     input: &ActionInput,
 ) -> Result<TxItem, ApiError> {
     let table_name = input.table_name.as_deref().ok_or_else(missing)?;
-    let table = state.node.table(table_name)?;
+    let table = state.table(table_name)?;
     let schema = &table.descriptor().key_schema;
     let update_expression = match kind {
         Kind::Update => input.update_expression.as_deref(),
@@ -419,9 +419,7 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Vec<
     let mut seen = HashSet::new();
     for item in items {
         let get = item.get.as_ref().ok_or_else(missing)?;
-        let table = state
-            .node
-            .table(get.table_name.as_deref().ok_or_else(missing)?)?;
+        let table = state.table(get.table_name.as_deref().ok_or_else(missing)?)?;
         let key = parse_item(get.key.as_ref().ok_or_else(missing)?)?;
         let key = key_of_key_map(&table.descriptor().key_schema, &key)?;
         let location = table.locate(&key.partition, &key.sort)?;

@@ -50,6 +50,7 @@ fn key_attribute(name: &str) -> KeyAttribute {
 fn descriptor() -> TableDescriptor {
     TableDescriptor {
         name: "t".into(),
+        region: "us-east-1".into(),
         table_id: TABLE,
         uuid: "u".into(),
         key_schema: KeySchema::simple(key_attribute("pk"), Some(key_attribute("sk"))),

@@ -155,13 +155,15 @@ pub async fn update_indexes(
         state.node.update_table(changed.clone()).await?;
         return Ok(state
             .node
-            .create_index(&state.region, &changed.name, index).await?);
+            .create_index(&state.region, &changed.name, index)
+            .await?);
     }
     if let Some(index_name) = delete {
         global_index(&mut changed, index_name)?;
         return Ok(state
             .node
-            .delete_index(&state.region, &changed.name, index_name).await?);
+            .delete_index(&state.region, &changed.name, index_name)
+            .await?);
     }
     Ok(state.node.update_table(changed).await?)
 }

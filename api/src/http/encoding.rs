@@ -5,7 +5,7 @@
 //! DynamoDB's answers, as ScyllaDB's Alternator tests observed them against DynamoDB: a
 //! coding it does not know, or a body that does not decode (an empty one included), is a
 //! server error (HTTP 500); it compresses a response of at least 4 KB with the coding
-//! the request's last `Accept-Encoding` header prefers, and `x-amz-crc32` is then the
+//! the request's first `Accept-Encoding` header prefers, and `x-amz-crc32` is then the
 //! CRC32 of the compressed bytes, which is what botocore and the Go SDK check.
 
 use std::io::{Read, Write};
@@ -102,17 +102,14 @@ pub fn decode(body: &[u8], codings: &[Coding], limit: usize) -> Result<Vec<u8>, 
     Ok(decoded)
 }
 
-/// The coding a response goes out in, as DynamoDB chooses it from the request's last
-/// `Accept-Encoding` header: among gzip, deflate and `*` (which stands for whichever of
+/// The coding a response goes out in, as DynamoDB chooses it from the request's first
+/// `Accept-Encoding` header (the others are ignored): among gzip, deflate and `*` (which stands for whichever of
 /// the two the header does not name, gzip first), the highest quality wins, the first
 /// named on a tie, and a coding named again keeps its first non-zero quality. A quality
 /// that does not parse counts as 1; one outside [0, 1] is clamped; `identity` and unknown
 /// codings are ignored.
 pub fn response_coding(headers: &HeaderMap) -> Option<Coding> {
-    let header = headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .next_back()?;
+    let header = headers.get_all(header::ACCEPT_ENCODING).iter().next()?;
     let header = header.to_str().ok()?;
     // Qualities of gzip, deflate and `*`; nothing chosen counts as the lowest quality
     // above zero, so a coding of quality 0 is never chosen.
@@ -170,17 +167,13 @@ pub fn response_coding(headers: &HeaderMap) -> Option<Coding> {
     })
 }
 
-/// `q=<number>` (spaces allowed around `=`), clamped to [0, 1]; `None` for any other
-/// parameter or a number that does not parse.
+/// A coding's quality as DynamoDB reads it: from the first parameter that contains
+/// `q=` (so `nq=0` counts and `q =0` does not), clamped to [0, 1]; a value that does not
+/// parse counts as 1.
 fn parse_quality(param: &str) -> Option<f32> {
-    let rest = param.trim_start();
-    let rest = rest
-        .strip_prefix('q')
-        .or_else(|| rest.strip_prefix('Q'))?
-        .trim_start()
-        .strip_prefix('=')?;
-    let q: f32 = rest.trim().parse().ok()?;
-    (!q.is_nan()).then(|| q.clamp(0.0, 1.0))
+    let (_, value) = param.split_once("q=").or_else(|| param.split_once("Q="))?;
+    let q = value.trim().parse::<f32>().ok().filter(|q| !q.is_nan());
+    Some(q.map_or(1.0, |q| q.clamp(0.0, 1.0)))
 }
 
 /// `body` in `coding`. Compression favours speed: responses are compressed on the
@@ -261,7 +254,11 @@ mod tests {
             ("deflate;q=0.5,gzip;q=0.", Some(Deflate)),
             ("deflate;q=0.5,gzip;q=0.x", Some(Gzip)),
             ("deflate;q=-0.5,gzip;q=0.2", Some(Gzip)),
-            ("gzip;nq=1;q=0 ", None),
+            ("deflate;q=0.5,gzip;q=0. x", Some(Gzip)),
+            ("gzip;q= 0;q=1", None),
+            ("gzip;q =0;q=1", Some(Gzip)),
+            ("gzip; q=0;q=1", None),
+            ("gzip;nq=0;q=1", None),
             ("gzip;q=0, gzip;q=1, gzip;q=0", Some(Gzip)),
             ("br,identity;q=0.5,gzip;q=0.0001", Some(Gzip)),
         ];
@@ -272,12 +269,12 @@ mod tests {
                 "{header:?}"
             );
         }
-        // Of several headers, only the last counts.
+        // Of several headers, only the first counts.
+        assert_eq!(response_coding(&accepting(&["identity", "gzip"])), None);
         assert_eq!(
-            response_coding(&accepting(&["identity", "gzip"])),
+            response_coding(&accepting(&["gzip", "identity"])),
             Some(Gzip)
         );
-        assert_eq!(response_coding(&accepting(&["gzip", "identity"])), None);
         assert_eq!(response_coding(&HeaderMap::new()), None);
     }
 

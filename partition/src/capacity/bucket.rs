@@ -99,10 +99,18 @@ impl Bucket {
         self.tokens_milli.load(Ordering::Relaxed) > 0
     }
 
+    /// Takes `units`; the bucket may go into debt (a request admitted with a little
+    /// capacity left can consume more), but never by more than a full bucket, so one
+    /// burst of large writes cannot lock a key range out for many seconds.
     pub fn charge(&self, units: f64) {
         if !self.unlimited.load(Ordering::Relaxed) {
-            self.tokens_milli
-                .fetch_sub((units * 1000.0) as i64, Ordering::Relaxed);
+            let taken = (units * 1000.0) as i64;
+            let floor = -self.burst_milli.load(Ordering::Relaxed);
+            let _ =
+                self.tokens_milli
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tokens| {
+                        Some(tokens.saturating_sub(taken).max(floor))
+                    });
         }
     }
 }
@@ -172,5 +180,13 @@ mod tests {
             admitted += 1;
         }
         assert!((10..=11).contains(&admitted), "admitted {admitted}");
+    }
+
+    #[test]
+    fn debt_is_at_most_one_full_bucket() {
+        let bucket = Bucket::limited(1_000, 1);
+        bucket.charge(10_000.0);
+        assert_eq!(bucket.tokens_milli.load(Ordering::Relaxed), -1_000_000);
+        assert!(!bucket.admits());
     }
 }

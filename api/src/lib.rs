@@ -11,6 +11,7 @@ pub mod server;
 pub mod state;
 pub mod wire;
 
+mod attribute_names;
 mod blocking;
 mod capacity;
 mod expressions;

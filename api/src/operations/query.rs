@@ -302,7 +302,7 @@ fn sort_range(condition: Option<&SortCondition>) -> Result<(Vec<u8>, Option<Vec<
 pub fn query(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: QueryInput = parse_input(request)?;
     let mut constraints = Constraints::new();
-    constraints.table_name(&input.table_name, "tableName");
+    constraints.item_table_name(&input.table_name, "tableName");
     input.read.check(&mut constraints);
     constraints.finish()?;
     let Some(table_name) = &input.table_name else {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::state::ApiState;
-use crate::validation::{now_epoch_seconds, parse_input, Constraints};
+use crate::validation::{now_epoch_seconds, parse_input, require, Constraints};
 
 use super::table_indexes::{
     check_projected_attribute_total, describe_indexes, table_indexes, IndexInput,
@@ -38,6 +38,7 @@ impl KeySchemaElement {
             &["HASH", "RANGE"],
         );
         constraints.not_null(&self.attribute_name, &format!("{member}.attributeName"));
+        constraints.key_attribute_name(&self.attribute_name, &format!("{member}.attributeName"));
     }
 }
 
@@ -205,6 +206,10 @@ fn check_attribute_definitions(
             &definition.attribute_name,
             &format!("{member}.attributeName"),
         );
+        constraints.key_attribute_name(
+            &definition.attribute_name,
+            &format!("{member}.attributeName"),
+        );
     }
 }
 
@@ -289,6 +294,7 @@ fn check_definitions_used(
 
 pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let input: CreateTableInput = parse_input(request)?;
+    require(&input.table_name, "TableName")?;
     let mut constraints = Constraints::new();
     constraints.not_null(&input.attribute_definitions, "attributeDefinitions");
     constraints.table_name(&input.table_name, "tableName");
@@ -468,6 +474,7 @@ fn table_not_found(name: &str) -> ApiError {
 
 fn required_table_name(request: Value) -> Result<String, ApiError> {
     let input: TableNameInput = parse_input(request)?;
+    require(&input.table_name, "TableName")?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.finish()?;
@@ -538,6 +545,7 @@ const DAY_SECONDS: f64 = 86_400.0;
 
 pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let input: UpdateTableInput = parse_input(request)?;
+    require(&input.table_name, "TableName")?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.one_of(&input.billing_mode, "billingMode", BILLING_MODES);

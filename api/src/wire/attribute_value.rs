@@ -29,6 +29,7 @@ use base64::Engine as _;
 use cirrus_storage::{sets, AttributeMap, AttributeValue, Item, Number, NumberError};
 use serde_json::{Map, Value};
 
+use crate::attribute_names::check_attribute_name;
 use crate::error::ApiError;
 
 pub use cirrus_storage::expression::update::MAX_NESTING_LEVELS;
@@ -175,6 +176,7 @@ fn parse_attributes(
     let level = nested_level(parent_level, fields.is_empty())?;
     let mut map = AttributeMap::new();
     for (name, value) in fields {
+        check_attribute_name(name)?;
         map.insert(name.clone(), parse_attribute_value(value, level)?);
     }
     Ok(map)

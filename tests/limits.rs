@@ -12,10 +12,17 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use common::*;
+use serde_json::{json, Value};
 
 const VALIDATION: &str = "ValidationException";
 const NAME_TOO_LARGE: &str =
     "1 validation error detected: Attribute name is too large, must be less than 65536 bytes";
+
+fn keys_only() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::KeysOnly)
+        .build()
+}
 
 /// The ways an item gets written.
 #[derive(Debug, Clone, Copy)]
@@ -199,21 +206,8 @@ async fn attribute_names_up_to_65535_bytes() {
         }
     }
     // Names that requests carry elsewhere: ExpressionAttributeNames, AttributesToGet,
-    // AttributeUpdates, and conditions.
-    let r = client
-        .get_item()
-        .table_name(table)
-        .key("pk", s("top"))
-        .projection_expression("#n")
-        .expression_attribute_names("#n", &too_long)
-        .send()
-        .await;
-    f.check(check_err(
-        "ProjectionExpression #n",
-        r,
-        VALIDATION,
-        Some(NAME_TOO_LARGE),
-    ));
+    // AttributeUpdates, conditions, and map members in ExpressionAttributeValues (whose
+    // message is not wrapped in ExpressionAttributeValues' own).
     let got = client
         .get_item()
         .table_name(table)
@@ -224,66 +218,41 @@ async fn attribute_names_up_to_65535_bytes() {
         .await
         .expect("AttributesToGet with the longest name");
     assert_eq!(got.item().map(|i| i.contains_key(&longest)), Some(true));
-    let r = client
-        .get_item()
-        .table_name(table)
-        .key("pk", s("top"))
-        .attributes_to_get(&too_long)
-        .send()
-        .await;
-    f.check(check_err(
-        "AttributesToGet",
-        r,
-        VALIDATION,
-        Some(NAME_TOO_LARGE),
-    ));
-    let r = client
-        .update_item()
-        .table_name(table)
-        .key("pk", s("top"))
-        .attribute_updates(
-            &too_long,
-            aws_sdk_dynamodb::types::AttributeValueUpdate::builder()
-                .value(s("v"))
-                .build(),
-        )
-        .send()
-        .await;
-    f.check(check_err(
-        "AttributeUpdates",
-        r,
-        VALIDATION,
-        Some(NAME_TOO_LARGE),
-    ));
-    let r = client
-        .delete_item()
-        .table_name(table)
-        .key("pk", s("top"))
-        .condition_expression("attribute_exists(#n)")
-        .expression_attribute_names("#n", &too_long)
-        .send()
-        .await;
-    f.check(check_err(
-        "ConditionExpression #n",
-        r,
-        VALIDATION,
-        Some(NAME_TOO_LARGE),
-    ));
-    // A name inside an ExpressionAttributeValues map gets the same message, unwrapped.
-    let r = client
-        .update_item()
-        .table_name(table)
-        .key("pk", s("top"))
-        .update_expression("SET m = :m")
-        .expression_attribute_values(":m", map(&[(too_long.as_str(), s("v"))]))
-        .send()
-        .await;
-    f.check(check_err(
-        "a map value's member",
-        r,
-        VALIDATION,
-        Some(NAME_TOO_LARGE),
-    ));
+    let key = json!({"pk": {"S": "top"}});
+    let requests = [
+        (
+            "GetItem",
+            json!({"Key": key, "ProjectionExpression": "#n",
+                   "ExpressionAttributeNames": {"#n": too_long}}),
+        ),
+        (
+            "GetItem",
+            json!({"Key": key, "AttributesToGet": [too_long]}),
+        ),
+        (
+            "UpdateItem",
+            json!({"Key": key, "AttributeUpdates": {too_long.as_str(): {"Value": {"S": "v"}}}}),
+        ),
+        (
+            "DeleteItem",
+            json!({"Key": key, "ConditionExpression": "attribute_exists(#n)",
+                   "ExpressionAttributeNames": {"#n": too_long}}),
+        ),
+        (
+            "UpdateItem",
+            json!({"Key": key, "UpdateExpression": "SET m = :m",
+                   "ExpressionAttributeValues": {":m": {"M": {too_long.as_str(): {"S": "v"}}}}}),
+        ),
+    ];
+    for (operation, mut body) in requests {
+        body["TableName"] = json!(table);
+        let response =
+            server.raw_request(&format!("DynamoDB_20120810.{operation}"), &body.to_string());
+        if response.error_message().as_deref() != Some(NAME_TOO_LARGE) {
+            let shown = body.to_string().replace(&too_long, "<65536 bytes>");
+            f.push(format!("{operation} {shown}: {}", response.status));
+        }
+    }
     f.assert_none();
 }
 
@@ -295,23 +264,6 @@ async fn key_attribute_and_projected_names_up_to_255_characters() {
     let longest = "k".repeat(255);
     let too_long = "k".repeat(256);
     let g255 = "g".repeat(255);
-    let gsi = |name: &str, key_name: &str, projected: Option<&str>| {
-        let projection = match projected {
-            Some(n) => Projection::builder()
-                .projection_type(ProjectionType::Include)
-                .non_key_attributes(n)
-                .build(),
-            None => Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        };
-        GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .key_schema(key(key_name, KeyType::Hash))
-            .projection(projection)
-            .build()
-            .unwrap()
-    };
     // At the limit: table, GSI and LSI keys and a projected name of 255 characters.
     client
         .create_table()
@@ -322,17 +274,25 @@ async fn key_attribute_and_projected_names_up_to_255_characters() {
         .attribute_definitions(attr_def(&longest, ScalarAttributeType::S))
         .attribute_definitions(attr_def("sk", ScalarAttributeType::S))
         .attribute_definitions(attr_def(&g255, ScalarAttributeType::S))
-        .global_secondary_indexes(gsi("by_g", &g255, Some("p".repeat(255).as_str())))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_g")
+                .key_schema(key(&g255, KeyType::Hash))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .non_key_attributes("p".repeat(255))
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
         .local_secondary_indexes(
             LocalSecondaryIndex::builder()
                 .index_name("by_l")
                 .key_schema(key(&longest, KeyType::Hash))
                 .key_schema(key(&g255, KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
+                .projection(keys_only())
                 .build()
                 .unwrap(),
         )
@@ -357,73 +317,55 @@ async fn key_attribute_and_projected_names_up_to_255_characters() {
              constraint: Member must have length less than or equal to 255"
         )
     };
-    let r = client
-        .create_table()
-        .table_name("too_long_keys")
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .key_schema(key(&too_long, KeyType::Hash))
-        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
-        .send()
-        .await;
-    f.check(check_err(
-        "table key name of 256",
-        r,
-        VALIDATION,
-        Some(&over("keySchema.1.member.attributeName")),
-    ));
-    let r = client
-        .create_table()
-        .table_name("too_long_keys")
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .attribute_definitions(attr_def(&too_long, ScalarAttributeType::S))
-        .send()
-        .await;
-    f.check(check_err(
-        "attribute definition of 256",
-        r,
-        VALIDATION,
-        Some(&over("attributeDefinitions.1.member.attributeName")),
-    ));
-    let r = client
-        .create_table()
-        .table_name("too_long_keys")
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
-        .attribute_definitions(attr_def("g", ScalarAttributeType::S))
-        .global_secondary_indexes(gsi("by_g", &too_long, None))
-        .send()
-        .await;
-    f.check(check_err(
-        "GSI key name of 256",
-        r,
-        VALIDATION,
-        Some(&over(
-            "globalSecondaryIndexes.1.member.keySchema.1.member.attributeName",
-        )),
-    ));
-    let r = client
-        .create_table()
-        .table_name("too_long_keys")
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
-        .attribute_definitions(attr_def("g", ScalarAttributeType::S))
-        .global_secondary_indexes(gsi("by_g", "g", Some(too_long.as_str())))
-        .send()
-        .await;
-    f.check(check_err(
-        "projected name of 256",
-        r,
-        VALIDATION,
-        Some(&format!(
-            "1 validation error detected: Value '[{too_long}]' at \
-             'globalSecondaryIndexes.1.member.projection.nonKeyAttributes' failed to satisfy \
-             constraint: Member must satisfy constraint: [Member must have length less than or \
-             equal to 255, Member must have length greater than or equal to 1]"
-        )),
-    ));
+    // CreateTable requests with one name too long, each with DynamoDB's answer.
+    let definitions = |names: &[&str]| -> Vec<Value> {
+        names
+            .iter()
+            .map(|n| json!({"AttributeName": n, "AttributeType": "S"}))
+            .collect()
+    };
+    let index = |key_name: &str, projection: Value| {
+        json!([{"IndexName": "by_g", "Projection": projection,
+                "KeySchema": [{"AttributeName": key_name, "KeyType": "HASH"}]}])
+    };
+    let cases = [
+        (
+            json!({"KeySchema": [{"AttributeName": too_long, "KeyType": "HASH"}],
+                   "AttributeDefinitions": definitions(&["pk"])}),
+            over("keySchema.1.member.attributeName"),
+        ),
+        (
+            json!({"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                   "AttributeDefinitions": definitions(&[&too_long])}),
+            over("attributeDefinitions.1.member.attributeName"),
+        ),
+        (
+            json!({"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                   "AttributeDefinitions": definitions(&["pk", "g"]),
+                   "GlobalSecondaryIndexes": index(&too_long, json!({"ProjectionType": "ALL"}))}),
+            over("globalSecondaryIndexes.1.member.keySchema.1.member.attributeName"),
+        ),
+        (
+            json!({"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                   "AttributeDefinitions": definitions(&["pk", "g"]),
+                   "GlobalSecondaryIndexes": index("g", json!({"ProjectionType": "INCLUDE",
+                                                               "NonKeyAttributes": [too_long]}))}),
+            format!(
+                "1 validation error detected: Value '[{too_long}]' at \
+                 'globalSecondaryIndexes.1.member.projection.nonKeyAttributes' failed to satisfy \
+                 constraint: Member must satisfy constraint: [Member must have length less than \
+                 or equal to 255, Member must have length greater than or equal to 1]"
+            ),
+        ),
+    ];
+    for (mut body, want) in cases {
+        body["TableName"] = json!("too_long_keys");
+        body["BillingMode"] = json!("PAY_PER_REQUEST");
+        let response = server.raw_request("DynamoDB_20120810.CreateTable", &body.to_string());
+        if response.error_message().as_deref() != Some(want.as_str()) {
+            f.push(format!("{want:.80}…: {}", response.body_str()));
+        }
+    }
     let r = client
         .update_table()
         .table_name("long_keys")
@@ -482,11 +424,7 @@ async fn table_and_index_key_sizes_on_every_write_path() {
                 .index_name("by_gp")
                 .key_schema(key("gp", KeyType::Hash))
                 .key_schema(key("gs", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
+                .projection(keys_only())
                 .build()
                 .unwrap(),
         )
@@ -495,11 +433,7 @@ async fn table_and_index_key_sizes_on_every_write_path() {
                 .index_name("by_ls")
                 .key_schema(key("pk", KeyType::Hash))
                 .key_schema(key("ls", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
+                .projection(keys_only())
                 .build()
                 .unwrap(),
         )
@@ -644,14 +578,7 @@ async fn an_index_backfill_passes_over_items_whose_key_is_too_large() {
         .update_table()
         .table_name(table)
         .attribute_definitions(attr_def("g", ScalarAttributeType::S))
-        .global_secondary_index_updates(gsi_create_action(
-            "by_g",
-            "g",
-            None,
-            Projection::builder()
-                .projection_type(ProjectionType::KeysOnly)
-                .build(),
-        ))
+        .global_secondary_index_updates(gsi_create_action("by_g", "g", None, keys_only()))
         .send()
         .await
         .expect("UpdateTable create GSI");

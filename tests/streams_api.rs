@@ -8,42 +8,13 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeAction, AttributeValueUpdate, ReturnValue, ScalarAttributeType, StreamSpecification,
-    StreamViewType, TransactWriteItem, Update,
+    AttributeAction, AttributeValueUpdate, ReturnValue, StreamViewType, TransactWriteItem, Update,
 };
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodbstreams::types::{ShardFilter, ShardFilterType};
 use aws_sdk_dynamodbstreams::Client as Streams;
 use common::*;
 
 const VALIDATION: &str = "ValidationException";
-
-/// Creates an on-demand table `name` (key `pk`) with a NEW_AND_OLD_IMAGES stream and
-/// returns the stream's ARN.
-async fn table_with_stream(client: &Client, name: &str) -> String {
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .key_schema(key("pk", aws_sdk_dynamodb::types::KeyType::Hash))
-        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateTable {name}: {e:?}"));
-    wait_active(client, name).await;
-    describe_table(client, name)
-        .await
-        .latest_stream_arn()
-        .expect("LatestStreamArn")
-        .to_owned()
-}
 
 async fn shard_ids(streams: &Streams, arn: &str, start: Option<&str>) -> Vec<String> {
     streams
@@ -66,7 +37,7 @@ async fn exclusive_start_shard_id_is_a_position() {
     let server = TestServer::start_with(&["--partitions-per-table", "4"]);
     let client = server.client();
     let streams = streams_client(&server);
-    let arn = table_with_stream(&client, "shards").await;
+    let arn = create_stream_table(&client, "shards", StreamViewType::NewAndOldImages).await;
     let all = shard_ids(&streams, &arn, None).await;
     assert_eq!(all.len(), 4);
     let mut sorted = all.clone();
@@ -114,7 +85,7 @@ async fn shard_filter_child_shards() {
     let server = TestServer::start_with(&["--partitions-per-table", "2"]);
     let client = server.client();
     let streams = streams_client(&server);
-    let arn = table_with_stream(&client, "filtered").await;
+    let arn = create_stream_table(&client, "filtered", StreamViewType::NewAndOldImages).await;
     let all = shard_ids(&streams, &arn, None).await;
     let filter = |kind: Option<ShardFilterType>, id: Option<&str>| {
         ShardFilter::builder()
@@ -213,7 +184,7 @@ async fn list_streams_paging_survives_a_deleted_table() {
     let client = server.client();
     let streams = streams_client(&server);
     for name in ["tab_a", "tab_b", "tab_c", "tab_d"] {
-        table_with_stream(&client, name).await;
+        create_stream_table(&client, name, StreamViewType::NewAndOldImages).await;
     }
     let (first, after_first) = list_page(&streams, None).await;
     let (second, after_second) = list_page(&streams, after_first).await;
@@ -284,7 +255,7 @@ async fn removing_from_a_missing_item_creates_nothing_and_writes_no_record() {
     let server = TestServer::start();
     let client = server.client();
     let streams = streams_client(&server);
-    let arn = table_with_stream(&client, "noop").await;
+    let arn = create_stream_table(&client, "noop", StreamViewType::NewAndOldImages).await;
     let key = |pk: &str| item(&[("pk", s(pk))]);
     let update = |pk: &str| {
         client

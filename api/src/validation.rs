@@ -255,4 +255,67 @@ mod tests {
         c.not_null(&Some(1), "key");
         assert!(c.finish().is_ok());
     }
+
+    fn message(c: Constraints) -> String {
+        match c.finish() {
+            Err(ApiError::Validation(message)) => message,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn item_operations_take_table_names_from_one_character() {
+        let mut c = Constraints::new();
+        c.item_table_name(&Some("ab".into()), "tableName");
+        c.item_table_name(&Some("x".into()), "tableName");
+        assert!(c.finish().is_ok());
+        let mut c = Constraints::new();
+        c.item_table_name(&Some(String::new()), "tableName");
+        assert_eq!(
+            message(c),
+            "1 validation error detected: Value '' at 'tableName' failed to satisfy constraint: \
+             Member must have length greater than or equal to 1"
+        );
+    }
+
+    #[test]
+    fn key_and_projected_attribute_names_are_at_most_255_characters() {
+        let mut c = Constraints::new();
+        c.key_attribute_name(&Some("é".repeat(255)), "keySchema.1.member.attributeName");
+        c.projected_attribute_names(&["a".repeat(255)], "projection.nonKeyAttributes");
+        assert!(c.finish().is_ok());
+        let mut c = Constraints::new();
+        c.key_attribute_name(&Some("k".repeat(256)), "keySchema.1.member.attributeName");
+        assert!(message(c).ends_with(
+            "at 'keySchema.1.member.attributeName' failed to satisfy constraint: Member must \
+             have length less than or equal to 255"
+        ));
+        let mut c = Constraints::new();
+        c.projected_attribute_names(&["a".into(), String::new()], "p.nonKeyAttributes");
+        assert_eq!(
+            message(c),
+            "1 validation error detected: Value '[a, ]' at 'p.nonKeyAttributes' failed to \
+             satisfy constraint: Member must satisfy constraint: [Member must have length less \
+             than or equal to 255, Member must have length greater than or equal to 1]"
+        );
+    }
+
+    #[test]
+    fn a_required_member_is_reported_alone() {
+        assert!(require(&Some(1), "TableName").is_ok());
+        assert_eq!(
+            require::<String>(&None, "TableName"),
+            Err(ApiError::Validation(
+                "The parameter 'TableName' is required but was not present in the request".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn request_structures_are_shown_as_java_prints_them() {
+        assert_eq!(java_objects("WriteRequest", 0), "[]");
+        let shown = java_objects("WriteRequest", 3);
+        assert!(shown.starts_with("[com.amazonaws.dynamodb.v20120810.WriteRequest@"));
+        assert_eq!(shown.matches(", ").count(), 2);
+    }
 }

@@ -262,6 +262,14 @@ impl From<cirrus_partition::PartitionError> for ApiError {
             PartitionError::IndexNotFound(name) => ApiError::ResourceNotFound(format!(
                 "Requested resource not found: Index: {name} not found"
             )),
+            PartitionError::StartKeyOutsideSegment {
+                segment,
+                total_segments,
+            } => ApiError::Validation(format!(
+                "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use \
+                 ExclusiveStartKey with correct Segment. TotalSegments: {total_segments} \
+                 Segment: {segment}"
+            )),
             other => ApiError::Internal(other.to_string()),
         }
     }

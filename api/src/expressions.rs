@@ -15,6 +15,7 @@ use cirrus_storage::expression::{
 use cirrus_storage::AttributeValue;
 use serde_json::Value;
 
+use crate::attribute_names::{check_attribute_name, is_name_too_large};
 use crate::error::ApiError;
 use crate::wire::attribute_value::parse_value;
 
@@ -145,6 +146,7 @@ impl Placeholders {
                             "Unexpected value type in payload".into(),
                         ));
                     };
+                    check_attribute_name(name)?;
                     names.insert(key.clone(), name.clone());
                 }
                 Some(names)
@@ -172,6 +174,7 @@ impl Placeholders {
                         )));
                     }
                     let value = parse_value(value).map_err(|e| match e {
+                        e if is_name_too_large(&e) => e,
                         ApiError::Validation(message) => ApiError::Validation(format!(
                             "ExpressionAttributeValues contains invalid value: {message} for key {key}"
                         )),

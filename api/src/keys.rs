@@ -3,13 +3,10 @@
 
 use cirrus_partition::KeySchema;
 use cirrus_storage::key::encode_key_value;
-use cirrus_storage::size::value_size;
+use cirrus_storage::limits::{key_roles, oversized_key, KeyRole};
 use cirrus_storage::{AttributeMap, AttributeValue};
 
 use crate::error::ApiError;
-
-const MAX_PARTITION_KEY_BYTES: usize = 2048;
-const MAX_SORT_KEY_BYTES: usize = 1024;
 
 /// An item's primary key (or an index key), encoded (order-preserving,
 /// self-delimiting): each part is its attributes' encodings one after another.
@@ -35,20 +32,20 @@ fn check_sizes(
     attributes: &AttributeMap,
     prefix: &str,
 ) -> Result<(), ApiError> {
-    if let Some(value) = attributes.get(&schema.partition_key().name) {
-        if value_size(value) > MAX_PARTITION_KEY_BYTES {
-            return Err(ApiError::validation(format!(
-                "{prefix}Size of hashkey has exceeded the maximum size limit of{MAX_PARTITION_KEY_BYTES} bytes"
-            )));
-        }
-    }
-    if let Some(sort) = schema.sort_key() {
-        if let Some(value) = attributes.get(&sort.name) {
-            if value_size(value) > MAX_SORT_KEY_BYTES {
-                return Err(ApiError::validation(format!(
-                    "{prefix}Aggregated size of all range keys has exceeded the size limit of {MAX_SORT_KEY_BYTES} bytes"
-                )));
-            }
+    for (attribute, role) in key_roles(schema) {
+        let Some(value) = attributes.get(&attribute.name) else {
+            continue;
+        };
+        if oversized_key(value, role).is_some() {
+            let max = role.max_bytes();
+            return Err(ApiError::validation(match role {
+                KeyRole::Partition => format!(
+                    "{prefix}Size of hashkey has exceeded the maximum size limit of{max} bytes"
+                ),
+                KeyRole::Sort => format!(
+                    "{prefix}Aggregated size of all range keys has exceeded the size limit of {max} bytes"
+                ),
+            }));
         }
     }
     Ok(())

@@ -33,6 +33,7 @@ use cirrus_storage::key_schema::MAX_KEY_PART_ATTRIBUTES;
 use cirrus_storage::AttributeValue;
 use serde_json::{Map, Value};
 
+use crate::attribute_names::check_attribute_name;
 use crate::error::ApiError;
 use crate::wire::attribute_value::{messages as wire, parse_value};
 
@@ -142,10 +143,12 @@ pub mod messages {
     /// DynamoDB documents no limit of its own for legacy condition maps; a map stands for
     /// the expression it is translated into, so it gets that expression's limit and
     /// message, naming the parameter the request used.
-    pub fn too_many_operators(parameter: &str, operators: usize) -> String {
+    /// Like the expressions', the count is where DynamoDB stops: one past the limit.
+    pub fn too_many_operators(parameter: &str) -> String {
         format!(
             "Invalid {parameter}: The expression contains too many operators; operator count: \
-             {operators}"
+             {}",
+            super::MAX_OPERATORS + 1
         )
     }
 
@@ -329,6 +332,9 @@ pub fn attributes_to_get_to_projection(names: &Value) -> Result<Projection, ApiE
         .map(read_string)
         .collect::<Result<Vec<_>, _>>()?;
     let names: Vec<&str> = names.into_iter().flatten().collect();
+    names
+        .iter()
+        .try_for_each(|name| check_attribute_name(name))?;
     let mut violations = Violations::default();
     if names.is_empty() {
         violations.push(
@@ -687,9 +693,7 @@ fn combine(conditions: Vec<Condition>, conditional_operator: Option<&str>) -> Op
 fn check_operator_count(parameter: &str, entries: usize) -> Result<(), ApiError> {
     let operators = (2 * entries).saturating_sub(1);
     if operators > MAX_OPERATORS {
-        return Err(ApiError::validation(msg::too_many_operators(
-            parameter, operators,
-        )));
+        return Err(ApiError::validation(msg::too_many_operators(parameter)));
     }
     Ok(())
 }
@@ -856,10 +860,10 @@ fn read_value(json: &Value) -> Result<ParsedValue, ApiError> {
 /// A map of attribute names to `structure`s; `null` reads as an empty map.
 fn read_map<'a>(json: &'a Value, structure: &str) -> Result<Vec<(&'a str, &'a Value)>, ApiError> {
     match json {
-        Value::Object(fields) => Ok(fields
+        Value::Object(fields) => fields
             .iter()
-            .map(|(name, body)| (name.as_str(), body))
-            .collect()),
+            .map(|(name, body)| check_attribute_name(name).map(|()| (name.as_str(), body)))
+            .collect(),
         Value::Null => Ok(Vec::new()),
         Value::Array(_) => Err(ApiError::Serialization(format!(
             "Unrecognized collection type java.util.Map<java.lang.String, \

@@ -13,6 +13,7 @@ pub mod server;
 pub mod state;
 pub mod wire;
 
+mod attribute_names;
 mod blocking;
 mod capacity;
 mod expressions;

@@ -1,6 +1,7 @@
 //! DynamoDB's parameter validation: typed request parsing and the aggregated
 //! "N validation errors detected: ..." message.
 
+use cirrus_storage::limits::MAX_KEY_ATTRIBUTE_NAME_LENGTH;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -9,6 +10,18 @@ use crate::error::ApiError;
 /// SerializationException, as in DynamoDB.
 pub fn parse_input<T: DeserializeOwned>(request: serde_json::Value) -> Result<T, ApiError> {
     serde_json::from_value(request).map_err(|e| ApiError::Serialization(e.to_string()))
+}
+
+/// A member DynamoDB's control-plane operations (CreateTable, UpdateTable,
+/// DescribeTable, DeleteTable, DescribeTimeToLive) require: its absence is reported on
+/// its own, before any constraint of the other members.
+pub fn require<T>(value: &Option<T>, parameter: &str) -> Result<(), ApiError> {
+    match value {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Validation(format!(
+            "The parameter '{parameter}' is required but was not present in the request"
+        ))),
+    }
 }
 
 /// Collects constraint violations so that they are reported together, in DynamoDB's
@@ -35,8 +48,19 @@ impl Constraints {
         }
     }
 
-    /// DynamoDB's rules for a table name: 3–255 characters of `[a-zA-Z0-9_.-]`.
+    /// DynamoDB's rules for a table or index name: 3–255 characters of `[a-zA-Z0-9_.-]`.
     pub fn table_name(&mut self, name: &Option<String>, member: &str) {
+        self.name_of_length(name, member, 3);
+    }
+
+    /// The TableName of an item operation (PutItem, GetItem, UpdateItem, DeleteItem,
+    /// Query, Scan), which DynamoDB checks for 1–255 characters: shorter names are
+    /// simply tables that do not exist.
+    pub fn item_table_name(&mut self, name: &Option<String>, member: &str) {
+        self.name_of_length(name, member, 1);
+    }
+
+    fn name_of_length(&mut self, name: &Option<String>, member: &str, min: usize) {
         let Some(name) = name else {
             self.not_null(name, member);
             return;
@@ -53,11 +77,11 @@ impl Constraints {
             );
         }
         let length = name.chars().count();
-        if length < 3 {
+        if length < min {
             self.violation(
                 &quoted,
                 member,
-                "Member must have length greater than or equal to 3",
+                &format!("Member must have length greater than or equal to {min}"),
             );
         }
         if length > 255 {
@@ -135,6 +159,37 @@ impl Constraints {
         }
     }
 
+    /// A key attribute's name (of the table or an index): 1 to 255 characters.
+    pub fn key_attribute_name(&mut self, name: &Option<String>, member: &str) {
+        if let Some(name) = name {
+            self.length_between(
+                Some(name.chars().count()),
+                &format!("'{name}'"),
+                member,
+                1,
+                MAX_KEY_ATTRIBUTE_NAME_LENGTH,
+            );
+        }
+    }
+
+    /// The names an index projects (NonKeyAttributes), each 1 to 255 characters; a
+    /// constraint on list members is reported against the whole list.
+    pub fn projected_attribute_names(&mut self, names: &[String], member: &str) {
+        let fits =
+            |name: &String| (1..=MAX_KEY_ATTRIBUTE_NAME_LENGTH).contains(&name.chars().count());
+        if !names.iter().all(fits) {
+            self.violation(
+                &format!("'[{}]'", names.join(", ")),
+                member,
+                &format!(
+                    "Member must satisfy constraint: [Member must have length less than or equal \
+                     to {MAX_KEY_ATTRIBUTE_NAME_LENGTH}, Member must have length greater than or \
+                     equal to 1]"
+                ),
+            );
+        }
+    }
+
     /// `Ok` when nothing was violated, else DynamoDB's aggregated ValidationException.
     pub fn finish(self) -> Result<(), ApiError> {
         match self.violations.len() {
@@ -149,6 +204,19 @@ impl Constraints {
             ))),
         }
     }
+}
+
+/// How DynamoDB's validator shows a list of `count` request structures of `class` in a
+/// message: Java's `toString` of each (`com.amazonaws.dynamodb.v20120810.WriteRequest@
+/// 6a4e6b2c`), whose hash part means nothing to a client.
+pub fn java_objects(class: &str, count: usize) -> String {
+    let objects: Vec<String> = (0..count)
+        .map(|i| {
+            let hash = (i as u32 + 1).wrapping_mul(0x9E37_79B1);
+            format!("com.amazonaws.dynamodb.v20120810.{class}@{hash:x}")
+        })
+        .collect();
+    format!("[{}]", objects.join(", "))
 }
 
 /// The current time in epoch seconds with millisecond precision, as DynamoDB reports
@@ -186,5 +254,68 @@ mod tests {
         c.table_name(&Some("My_Table-1.0".into()), "tableName");
         c.not_null(&Some(1), "key");
         assert!(c.finish().is_ok());
+    }
+
+    fn message(c: Constraints) -> String {
+        match c.finish() {
+            Err(ApiError::Validation(message)) => message,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn item_operations_take_table_names_from_one_character() {
+        let mut c = Constraints::new();
+        c.item_table_name(&Some("ab".into()), "tableName");
+        c.item_table_name(&Some("x".into()), "tableName");
+        assert!(c.finish().is_ok());
+        let mut c = Constraints::new();
+        c.item_table_name(&Some(String::new()), "tableName");
+        assert_eq!(
+            message(c),
+            "1 validation error detected: Value '' at 'tableName' failed to satisfy constraint: \
+             Member must have length greater than or equal to 1"
+        );
+    }
+
+    #[test]
+    fn key_and_projected_attribute_names_are_at_most_255_characters() {
+        let mut c = Constraints::new();
+        c.key_attribute_name(&Some("é".repeat(255)), "keySchema.1.member.attributeName");
+        c.projected_attribute_names(&["a".repeat(255)], "projection.nonKeyAttributes");
+        assert!(c.finish().is_ok());
+        let mut c = Constraints::new();
+        c.key_attribute_name(&Some("k".repeat(256)), "keySchema.1.member.attributeName");
+        assert!(message(c).ends_with(
+            "at 'keySchema.1.member.attributeName' failed to satisfy constraint: Member must \
+             have length less than or equal to 255"
+        ));
+        let mut c = Constraints::new();
+        c.projected_attribute_names(&["a".into(), String::new()], "p.nonKeyAttributes");
+        assert_eq!(
+            message(c),
+            "1 validation error detected: Value '[a, ]' at 'p.nonKeyAttributes' failed to \
+             satisfy constraint: Member must satisfy constraint: [Member must have length less \
+             than or equal to 255, Member must have length greater than or equal to 1]"
+        );
+    }
+
+    #[test]
+    fn a_required_member_is_reported_alone() {
+        assert!(require(&Some(1), "TableName").is_ok());
+        assert_eq!(
+            require::<String>(&None, "TableName"),
+            Err(ApiError::Validation(
+                "The parameter 'TableName' is required but was not present in the request".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn request_structures_are_shown_as_java_prints_them() {
+        assert_eq!(java_objects("WriteRequest", 0), "[]");
+        let shown = java_objects("WriteRequest", 3);
+        assert!(shown.starts_with("[com.amazonaws.dynamodb.v20120810.WriteRequest@"));
+        assert_eq!(shown.matches(", ").count(), 2);
     }
 }

@@ -25,7 +25,7 @@ use crate::write_schema::WriteSchema;
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
 use crate::group::{group_id, RaftGroup};
-use crate::hashing::{partition_key_hash, partition_of};
+use crate::hashing::{partition_key_hash, partition_of, partitions_of, segment_range};
 use crate::log_store::LogStore;
 use crate::meta_keys;
 use crate::regions::{assign_default_region, LiveTables};
@@ -806,12 +806,8 @@ impl Node {
         resume: Option<&ScanResume>,
         mut visit: impl FnMut(Scanned<'_>) -> Result<bool, E>,
     ) -> Result<(), E> {
-        let total = u128::from(total_segments.max(1));
-        let low = ((u128::from(segment) << 64) / total) as u64;
-        let high = (((u128::from(segment) + 1) << 64) / total).saturating_sub(1) as u64;
-        let partitions = table.descriptor.partitions;
-        let first = partition_of(low, partitions);
-        let last = partition_of(high, partitions);
+        let hashes = segment_range(segment, total_segments);
+        let partitions = partitions_of(&hashes, table.descriptor.partitions);
         let key_type = table.descriptor.key_schema.partition_key().ty;
         // Index entries start with the index key; the table's partition key follows.
         let index_key_types: Vec<_> = match target {
@@ -829,14 +825,27 @@ impl Node {
                 .map_err(|e| StorageError::Corrupt(e.to_string()))?;
             Ok((at, at + length))
         };
-        let resume_at = resume.map(|resume| {
-            // Self-delimiting keys: the next possible key after `k` is `k · 0x00`.
-            let mut key = resume.key.clone();
-            key.push(0);
-            (table.partition_of_key(&resume.table_partition_key), key)
-        });
+        let resume_at = resume
+            .map(|resume| {
+                // A key in a partition the segment never reads cannot have ended one
+                // of its pages: it belongs to another segment. (A page can end on a
+                // key of another segment that the segment passed over in a partition
+                // they share.)
+                let partition = table.partition_of_key(&resume.table_partition_key);
+                if !partitions.contains(&partition) {
+                    return Err(PartitionError::StartKeyOutsideSegment {
+                        segment,
+                        total_segments,
+                    });
+                }
+                // Self-delimiting keys: the next possible key after `k` is `k · 0x00`.
+                let mut key = resume.key.clone();
+                key.push(0);
+                Ok((partition, key))
+            })
+            .transpose()?;
         let mut failure = None;
-        for partition in first..=last {
+        for partition in partitions {
             let (cf, prefix) = table.target_prefix(target, partition);
             let start = match &resume_at {
                 Some((at, _)) if *at > partition => continue,
@@ -858,7 +867,7 @@ impl Node {
                         let pk = &rest[pk_start..pk_end];
                         if current_pk != pk {
                             current_pk = pk.to_vec();
-                            in_segment = (low..=high).contains(&partition_key_hash(pk));
+                            in_segment = hashes.contains(&partition_key_hash(pk));
                         }
                     }
                     let scanned = if in_segment {

@@ -16,6 +16,9 @@
 //! bytes := len:varint raw     name := bytes (UTF-8)     number := Number::encode_compact
 //! ```
 //!
+//! Set elements are decoded in their canonical order (`sets`), whatever order they
+//! were written in.
+//!
 //! Varints are unsigned LEB128. Map names are written in the map's (byte-wise) order and
 //! the decoder insists on strictly ascending names, so every item has exactly one
 //! encoding and corrupt or duplicated entries are caught rather than silently merged.
@@ -23,6 +26,7 @@
 //! that remain, nesting is bounded, and nothing panics.
 
 use crate::number::{Number, NumberError};
+use crate::sets;
 use crate::value::{AttributeMap, AttributeValue, Item};
 
 /// The version byte written at the start of every encoding.
@@ -342,7 +346,7 @@ impl<'a> Reader<'a> {
                 for _ in 0..n {
                     set.push(self.string()?);
                 }
-                AttributeValue::Ss(set)
+                AttributeValue::Ss(sets::canonical(set))
             }
             tag::NS => {
                 let n = self.count()?;
@@ -350,7 +354,7 @@ impl<'a> Reader<'a> {
                 for _ in 0..n {
                     set.push(self.number()?);
                 }
-                AttributeValue::Ns(set)
+                AttributeValue::Ns(sets::canonical(set))
             }
             tag::BS => {
                 let n = self.count()?;
@@ -358,7 +362,7 @@ impl<'a> Reader<'a> {
                 for _ in 0..n {
                     set.push(self.bytes()?.to_vec());
                 }
-                AttributeValue::Bs(set)
+                AttributeValue::Bs(sets::canonical(set))
             }
             tag::L => {
                 let depth = self.nested(depth, offset)?;
@@ -427,7 +431,7 @@ mod tests {
         item.insert("z".to_owned(), AttributeValue::Null);
         item.insert(
             "ss".to_owned(),
-            AttributeValue::Ss(vec!["b".to_owned(), "a".to_owned()]),
+            AttributeValue::Ss(vec!["a".to_owned(), "b".to_owned()]),
         );
         item.insert(
             "bs".to_owned(),
@@ -475,6 +479,26 @@ mod tests {
         bytes.clear();
         encode_value(&AttributeValue::Bool(true), &mut bytes);
         assert_eq!(bytes, vec![FORMAT_VERSION, tag::TRUE]);
+    }
+
+    #[test]
+    fn sets_written_in_another_order_decode_sorted() {
+        // Sets stored before sets were kept sorted come back in canonical order.
+        let unsorted = AttributeValue::L(vec![
+            AttributeValue::Ss(vec!["b".to_owned(), "a".to_owned()]),
+            AttributeValue::Ns(vec![number("10"), number("-1"), number("2")]),
+            AttributeValue::Bs(vec![vec![0xff], vec![0x00, 0x01]]),
+        ]);
+        let mut bytes = Vec::new();
+        encode_value(&unsorted, &mut bytes);
+        assert_eq!(
+            decode_value(&bytes),
+            Ok(AttributeValue::L(vec![
+                AttributeValue::Ss(vec!["a".to_owned(), "b".to_owned()]),
+                AttributeValue::Ns(vec![number("-1"), number("2"), number("10")]),
+                AttributeValue::Bs(vec![vec![0x00, 0x01], vec![0xff]]),
+            ]))
+        );
     }
 
     #[test]
@@ -618,10 +642,12 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(AttributeValue::B),
             any::<bool>().prop_map(AttributeValue::Bool),
             Just(AttributeValue::Null),
-            proptest::collection::vec(any::<String>(), 0..5).prop_map(AttributeValue::Ss),
-            proptest::collection::vec(arb_number(), 0..5).prop_map(AttributeValue::Ns),
-            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..10), 0..5)
-                .prop_map(AttributeValue::Bs),
+            proptest::collection::btree_set(any::<String>(), 0..5)
+                .prop_map(|set| AttributeValue::Ss(set.into_iter().collect())),
+            proptest::collection::btree_set(arb_number(), 0..5)
+                .prop_map(|set| AttributeValue::Ns(set.into_iter().collect())),
+            proptest::collection::btree_set(proptest::collection::vec(any::<u8>(), 0..10), 0..5)
+                .prop_map(|set| AttributeValue::Bs(set.into_iter().collect())),
         ];
         // Depth 3 below a top-level attribute: items are at most 4 levels deep.
         leaf.prop_recursive(3, 64, 6, |inner| {

@@ -14,6 +14,7 @@ use crate::codec::encode_item;
 use crate::engine::{partition_prefix, StoredItem};
 use crate::key::encode_key_value;
 use crate::key_schema::KeySchema;
+use crate::limits::{key_roles, oversized_key};
 use crate::size::item_size;
 use crate::value::{AttributeValue, Item};
 
@@ -65,6 +66,16 @@ pub enum IndexKeyError {
         attribute: String,
         index: String,
     },
+    #[error(
+        "One or more parameter values were invalid: Size limit exceeded for Index Key {attribute} \
+         Actual Size: {actual} bytes Max Size: {max} bytes IndexName: {index}"
+    )]
+    TooLarge {
+        attribute: String,
+        actual: usize,
+        max: usize,
+        index: String,
+    },
 }
 
 /// One index entry, ready for a write batch.
@@ -86,7 +97,7 @@ impl IndexSpec {
     /// Checks the item's index key attributes, when present, against their declared
     /// types. An item without them is simply not in the index (a sparse index).
     pub fn check(&self, item: &Item) -> Result<(), IndexKeyError> {
-        for attribute in self.key_schema.attributes() {
+        for (attribute, role) in key_roles(&self.key_schema) {
             let Some(value) = item.get(&attribute.name) else {
                 continue;
             };
@@ -109,6 +120,14 @@ impl IndexSpec {
                     index: self.name.clone(),
                 });
             }
+            if let Some(actual) = oversized_key(value, role) {
+                return Err(IndexKeyError::TooLarge {
+                    attribute: attribute.name.clone(),
+                    actual,
+                    max: role.max_bytes(),
+                    index: self.name.clone(),
+                });
+            }
         }
         Ok(())
     }
@@ -118,11 +137,15 @@ impl IndexSpec {
     pub fn entry_key(&self, prefix: &[u8; 8], item: &Item, table_key: &[u8]) -> Option<Vec<u8>> {
         let mut key = Vec::with_capacity(prefix.len() + 32 + table_key.len());
         key.extend_from_slice(prefix);
-        for attribute in self.key_schema.attributes() {
+        for (attribute, role) in key_roles(&self.key_schema) {
             let value = item.get(&attribute.name)?;
-            // Items whose index key is of the wrong type or empty (written before the
-            // index existed) stay out of it, as in DynamoDB.
-            if value.scalar_type() != Some(attribute.ty) || is_empty(value) {
+            // Items whose index key is of the wrong type, empty or too large (written
+            // before the index existed) stay out of it, as in DynamoDB: a backfill
+            // passes over them ("index key violations").
+            if value.scalar_type() != Some(attribute.ty)
+                || is_empty(value)
+                || oversized_key(value, role).is_some()
+            {
                 return None;
             }
             encode_key_value(value, &mut key).ok()?;
@@ -195,7 +218,8 @@ impl IndexKeyError {
     pub fn attribute(&self) -> &str {
         match self {
             IndexKeyError::TypeMismatch { attribute, .. }
-            | IndexKeyError::Empty { attribute, .. } => attribute,
+            | IndexKeyError::Empty { attribute, .. }
+            | IndexKeyError::TooLarge { attribute, .. } => attribute,
         }
     }
 
@@ -331,5 +355,37 @@ mod tests {
             spec.check(&item(&[("gsk", s(""))])),
             Err(IndexKeyError::Empty { .. })
         ));
+    }
+
+    #[test]
+    fn oversized_index_keys_are_refused_and_never_indexed() {
+        let table = schema("pk", None);
+        let spec = IndexSpec {
+            id: 1,
+            name: "g".into(),
+            key_schema: schema("gpk", Some("gsk")),
+            projection: Projected::KeysOnly,
+        };
+        let prefix = index_prefix(1, 0, 1);
+        let at_limit = item(&[("gpk", s(&"p".repeat(2048))), ("gsk", s(&"s".repeat(1024)))]);
+        assert_eq!(spec.check(&at_limit), Ok(()));
+        assert!(spec.entry(&prefix, &at_limit, b"k", &table).is_some());
+        let big_sort = item(&[("gpk", s("p")), ("gsk", s(&"s".repeat(1025)))]);
+        assert_eq!(
+            spec.check(&big_sort).unwrap_err().to_string(),
+            "One or more parameter values were invalid: Size limit exceeded for Index Key gsk \
+             Actual Size: 1025 bytes Max Size: 1024 bytes IndexName: g"
+        );
+        assert!(spec.entry(&prefix, &big_sort, b"k", &table).is_none());
+        let big_partition = item(&[("gpk", s(&"p".repeat(2049))), ("gsk", s("s"))]);
+        assert!(matches!(
+            spec.check(&big_partition),
+            Err(IndexKeyError::TooLarge {
+                actual: 2049,
+                max: 2048,
+                ..
+            })
+        ));
+        assert!(spec.entry(&prefix, &big_partition, b"k", &table).is_none());
     }
 }

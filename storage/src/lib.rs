@@ -1,6 +1,7 @@
 //! cirrus-storage owns everything one replica knows about its data: attribute values
 //! and DynamoDB numbers, the compact binary item codec, DynamoDB's item-size rule, the
-//! order-preserving key encoding, key schemas, secondary-index entries, the change log,
+//! order-preserving key encoding, the canonical order of set elements, key schemas and
+//! DynamoDB's limits on names and key values, secondary-index entries, the change log,
 //! the expiry index, and the RocksDB engine (column families, write batches,
 //! per-partition key ranges). It must never know about HTTP, JSON wire shapes, Raft or
 //! which node leads what: callers hand it typed values and byte keys.
@@ -14,7 +15,9 @@ pub mod expression;
 pub mod index;
 pub mod key;
 pub mod key_schema;
+pub mod limits;
 pub mod number;
+pub mod sets;
 pub mod size;
 pub mod value;
 

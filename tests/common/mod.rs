@@ -1302,6 +1302,37 @@ pub fn streams_client_in(server: &TestServer, region: &str) -> aws_sdk_dynamodbs
     aws_sdk_dynamodbstreams::Client::from_conf(config)
 }
 
+/// Creates an on-demand table `name` with hash key `pk` (S) and an enabled stream of
+/// `view`, waits until it is ACTIVE, and returns the stream's ARN.
+pub async fn create_stream_table(
+    client: &Client,
+    name: &str,
+    view: aws_sdk_dynamodb::types::StreamViewType,
+) -> String {
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(view)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateTable {name}: {e:?}"));
+    wait_active(client, name).await;
+    describe_table(client, name)
+        .await
+        .latest_stream_arn()
+        .expect("LatestStreamArn")
+        .to_owned()
+}
+
 /// A stream record's attribute value as the DynamoDB SDK's type, to compare with items.
 pub fn from_stream_value(v: &aws_sdk_dynamodbstreams::types::AttributeValue) -> AttributeValue {
     use aws_sdk_dynamodbstreams::types::AttributeValue as V;

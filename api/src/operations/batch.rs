@@ -23,7 +23,7 @@ use crate::capacity::{
 use crate::error::ApiError;
 use crate::keys::key_of_key_map;
 use crate::state::ApiState;
-use crate::validation::Constraints;
+use crate::validation::{java_objects, Constraints};
 use crate::wire::attribute_value::parse_item;
 use crate::wire::item_json::{response_body, StoredItemJson};
 
@@ -32,7 +32,11 @@ const MAX_WRITES: usize = 25;
 /// DynamoDB returns at most 16 MB from one BatchGetItem; the rest is unprocessed.
 const MAX_GET_BYTES: usize = 16 * 1024 * 1024;
 
-fn request_items(request: &Value) -> Result<&Map<String, Value>, ApiError> {
+/// RequestItems of a batch; `operation` names it in DynamoDB's message for an empty map.
+fn request_items<'a>(
+    request: &'a Value,
+    operation: &str,
+) -> Result<&'a Map<String, Value>, ApiError> {
     let mut constraints = Constraints::new();
     let items = request.get("RequestItems").filter(|v| !v.is_null());
     constraints.not_null(&items, "requestItems");
@@ -41,10 +45,9 @@ fn request_items(request: &Value) -> Result<&Map<String, Value>, ApiError> {
         return Err(ApiError::Serialization("Unexpected field type".into()));
     };
     if items.is_empty() {
-        return Err(ApiError::validation(
-            "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: \
-             Member must have length greater than or equal to 1",
-        ));
+        return Err(ApiError::validation(format!(
+            "The requestItems parameter is required for {operation}"
+        )));
     }
     let mut constraints = Constraints::new();
     for name in items.keys() {
@@ -64,6 +67,24 @@ fn capacity_detail(request: &Value) -> Result<Detail, ApiError> {
     constraints.one_of(&value, "returnConsumedCapacity", RETURN_CONSUMED_CAPACITY);
     constraints.finish()?;
     Ok(Detail::parse(value.as_deref()))
+}
+
+/// DynamoDB's message for a table given no writes or more than 25: the whole of
+/// RequestItems shown as its validator prints it.
+fn write_count_violation(tables: &Map<String, Value>) -> ApiError {
+    let shown: Vec<String> = tables
+        .iter()
+        .map(|(name, requests)| {
+            let count = requests.as_array().map_or(0, Vec::len);
+            format!("{name}={}", java_objects("WriteRequest", count))
+        })
+        .collect();
+    ApiError::Validation(format!(
+        "1 validation error detected: Value '{{{}}}' at 'requestItems' failed to satisfy \
+         constraint: Map value must satisfy constraint: [Member must have length less than or \
+         equal to {MAX_WRITES}, Member must have length greater than or equal to 1]",
+        shown.join(", ")
+    ))
 }
 
 fn duplicates() -> ApiError {
@@ -89,7 +110,7 @@ struct BatchGetOutput<'a> {
 }
 
 pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
-    let tables = request_items(&request)?;
+    let tables = request_items(&request, "BatchGetItem")?;
     let detail = capacity_detail(&request)?;
     let mut total_keys = 0;
     let mut plans = Vec::new();
@@ -105,6 +126,13 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiEr
                      satisfy constraint: Member must not be null",
             )),
         };
+        if keys.len() > MAX_GET_KEYS {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value at 'RequestItems.{table_name}.member.Keys' \
+                 failed to satisfy constraint: Member must have length less than or equal to \
+                 {MAX_GET_KEYS}"
+            )));
+        }
         total_keys += keys.len();
         if total_keys > MAX_GET_KEYS {
             return Err(ApiError::validation(
@@ -281,7 +309,7 @@ fn plan_write<'r>(table: &Arc<Table>, request: &'r Value) -> Result<PlannedWrite
 }
 
 pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
-    let tables = request_items(&request)?;
+    let tables = request_items(&request, "BatchWriteItem")?;
     let detail = capacity_detail(&request)?;
     let return_metrics = request
         .get("ReturnItemCollectionMetrics")
@@ -294,16 +322,18 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8
         COLLECTION_METRICS,
     );
     constraints.finish()?;
-    let total: usize = tables
+    let counts: Vec<usize> = tables
         .values()
-        .map(|requests| requests.as_array().map_or(0, Vec::len))
-        .sum();
+        .filter_map(|requests| requests.as_array().map(Vec::len))
+        .collect();
+    if counts.iter().any(|&count| count == 0 || count > MAX_WRITES) {
+        return Err(write_count_violation(tables));
+    }
+    let total: usize = counts.iter().sum();
     if total > MAX_WRITES {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must \
-             satisfy constraint: [Member must have length less than or equal to {MAX_WRITES}, Member must have \
-             length greater than or equal to 1]"
-        )));
+        return Err(ApiError::validation(
+            "Too many items requested for the BatchWriteItem call",
+        ));
     }
     // Validate everything before writing anything: a bad request changes nothing.
     let mut writes = Vec::with_capacity(total);
@@ -311,12 +341,6 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8
         let Value::Array(requests) = requests else {
             return Err(ApiError::Serialization("Unexpected field type".into()));
         };
-        if requests.is_empty() {
-            return Err(ApiError::validation(
-                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value \
-                 must satisfy constraint: [Member must have length greater than or equal to 1]",
-            ));
-        }
         let table = state.table(table_name)?;
         let mut seen = HashSet::new();
         for request in requests {

@@ -31,6 +31,7 @@ impl KeySchemaElement {
             &["HASH", "RANGE"],
         );
         constraints.not_null(&self.attribute_name, &format!("{member}.attributeName"));
+        constraints.key_attribute_name(&self.attribute_name, &format!("{member}.attributeName"));
     }
 
     fn is_hash(&self) -> bool {
@@ -68,6 +69,10 @@ pub fn check_attribute_definitions(
             &["B", "N", "S"],
         );
         constraints.not_null(
+            &definition.attribute_name,
+            &format!("{member}.attributeName"),
+        );
+        constraints.key_attribute_name(
             &definition.attribute_name,
             &format!("{member}.attributeName"),
         );

@@ -36,27 +36,27 @@ pub const SELECT_VALUES: &[&str] = &[
     "COUNT",
 ];
 
-/// Checks Select against the projection and whether an index is read, as DynamoDB does.
+/// Checks Select against the projection (`projection_parameter` names the parameter
+/// that gives one, if any) and whether an index is read, as DynamoDB does.
 pub fn check_select(
     select: Option<&str>,
-    has_projection: bool,
-    projection_parameter: &str,
+    projection_parameter: Option<&str>,
     reads_index: bool,
 ) -> Result<(), ApiError> {
-    match select {
-        Some("ALL_PROJECTED_ATTRIBUTES") if reads_index && has_projection => {
+    match (select, projection_parameter) {
+        (Some("ALL_PROJECTED_ATTRIBUTES"), Some(parameter)) if reads_index => {
             Err(ApiError::validation(format!(
-                "Cannot specify the {projection_parameter} when choosing to get ALL_PROJECTED_ATTRIBUTES"
+                "Cannot specify the {parameter} when choosing to get ALL_PROJECTED_ATTRIBUTES"
             )))
         }
-        Some("ALL_PROJECTED_ATTRIBUTES") if !reads_index => Err(ApiError::validation(
+        (Some("ALL_PROJECTED_ATTRIBUTES"), _) if !reads_index => Err(ApiError::validation(
             "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
         )),
-        Some("SPECIFIC_ATTRIBUTES") if !has_projection => Err(ApiError::validation(format!(
-            "SPECIFIC_ATTRIBUTES requires either the {projection_parameter} or the AttributesToGet parameter"
-        ))),
-        Some(select @ ("ALL_ATTRIBUTES" | "COUNT")) if has_projection => Err(ApiError::validation(format!(
-            "Cannot specify the {projection_parameter} when choosing to get {select}"
+        (Some("SPECIFIC_ATTRIBUTES"), None) => Err(ApiError::validation(
+            "SPECIFIC_ATTRIBUTES requires either the ProjectionExpression or the AttributesToGet parameter",
+        )),
+        (Some(select @ ("ALL_ATTRIBUTES" | "COUNT")), Some(parameter)) => Err(ApiError::validation(format!(
+            "Cannot specify the {parameter} when choosing to get {select}"
         ))),
         _ => Ok(()),
     }
@@ -207,12 +207,17 @@ impl ReadOptions {
                 ("FilterExpression", self.filter_expression.is_some()),
             ],
         )?;
-        let has_projection =
-            self.projection_expression.is_some() || self.attributes_to_get.is_some();
+        // The two cannot come together (checked above), so at most one is named.
+        let projection_parameter = if self.attributes_to_get.is_some() {
+            Some("AttributesToGet")
+        } else {
+            self.projection_expression
+                .as_ref()
+                .map(|_| "ProjectionExpression")
+        };
         check_select(
             self.select.as_deref(),
-            has_projection,
-            "ProjectionExpression",
+            projection_parameter,
             self.index_name.is_some(),
         )?;
         let placeholders = Placeholders::parse(

@@ -34,7 +34,20 @@ struct DescribeStreamInput {
     stream_arn: Option<String>,
     limit: Option<i64>,
     exclusive_start_shard_id: Option<String>,
+    shard_filter: Option<ShardFilterInput>,
 }
+
+/// DescribeStream's ShardFilter: only CHILD_SHARDS, the children of one shard.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ShardFilterInput {
+    #[serde(rename = "Type")]
+    kind: Option<String>,
+    shard_id: Option<String>,
+}
+
+/// The API's length constraints on a shard id.
+const SHARD_ID_LENGTH: (usize, usize) = (28, 65);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -113,6 +126,18 @@ pub fn list_streams(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiErro
         constraints.table_name(&input.table_name, "tableName");
     }
     constraints.finish()?;
+    // Paging resumes after a position in (table name, label) order rather than after an
+    // entry that must still exist, so it survives tables deleted between pages (whose
+    // streams move to the deleted tables' list, or age out).
+    let start = input
+        .exclusive_start_stream_arn
+        .as_deref()
+        .map(|start| {
+            parse_stream_arn(start).ok_or_else(|| {
+                ApiError::validation(format!("Invalid ExclusiveStartStreamArn: {start}"))
+            })
+        })
+        .transpose()?;
     let limit = input.limit.map_or(100, |l| l as usize);
     let mut streams = Vec::new();
     for owner in state.node.stream_owners()? {
@@ -126,27 +151,29 @@ pub fn list_streams(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiErro
         }
         let table_arn = state.table_arn(&owner.table_name);
         for stream in owner.streams.iter().filter(|s| !aged_out(state, s)) {
-            streams.push(json!({
-                "StreamArn": names::stream_arn(&table_arn, &stream.label),
-                "TableName": owner.table_name,
-                "StreamLabel": stream.label,
-            }));
+            if start
+                .is_some_and(|start| (owner.table_name.as_str(), stream.label.as_str()) <= start)
+            {
+                continue;
+            }
+            let position = (owner.table_name.clone(), stream.label.clone());
+            streams.push((
+                position,
+                json!({
+                    "StreamArn": names::stream_arn(&table_arn, &stream.label),
+                    "TableName": owner.table_name,
+                    "StreamLabel": stream.label,
+                }),
+            ));
         }
     }
-    if let Some(start) = &input.exclusive_start_stream_arn {
-        if parse_stream_arn(start).is_none() {
-            return Err(ApiError::validation(format!(
-                "Invalid ExclusiveStartStreamArn: {start}"
-            )));
-        }
-        let position = streams
-            .iter()
-            .position(|s| s["StreamArn"] == *start)
-            .ok_or_else(|| stream_not_found(start))?;
-        streams.drain(..=position);
-    }
+    streams.sort_by(|a, b| a.0.cmp(&b.0));
     let more = streams.len() > limit;
-    streams.truncate(limit);
+    let streams: Vec<Value> = streams
+        .into_iter()
+        .take(limit)
+        .map(|(_, stream)| stream)
+        .collect();
     let mut response = json!({});
     if more {
         if let Some(last) = streams.last() {
@@ -168,42 +195,79 @@ fn sequence_range(bounds: &ShardBounds, closed: bool) -> Value {
     range
 }
 
+impl ShardFilterInput {
+    fn check(&self, constraints: &mut Constraints) {
+        constraints.one_of(&self.kind, "shardFilter.type", &["CHILD_SHARDS"]);
+        if let Some(id) = &self.shard_id {
+            let (min, max) = SHARD_ID_LENGTH;
+            constraints.length_between(
+                Some(id.len()),
+                &format!("'{id}'"),
+                "shardFilter.shardId",
+                min,
+                max,
+            );
+        }
+    }
+
+    /// The parent whose children are asked for.
+    fn parent(&self) -> Result<&str, ApiError> {
+        match (&self.kind, &self.shard_id) {
+            (Some(_), Some(id)) => Ok(id),
+            _ => Err(ApiError::validation(
+                "ShardFilter requires both Type and ShardId; Type CHILD_SHARDS asks for the \
+                 children of the shard ShardId names",
+            )),
+        }
+    }
+}
+
 pub fn describe_stream(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: DescribeStreamInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.not_null(&input.stream_arn, "streamArn");
     constraints.at_least(input.limit, "limit", 1);
     constraints.at_most(input.limit, "limit", 100);
+    if let Some(filter) = &input.shard_filter {
+        filter.check(&mut constraints);
+    }
     constraints.finish()?;
+    let children_of = input
+        .shard_filter
+        .as_ref()
+        .map(|f| f.parent())
+        .transpose()?;
     let arn = input.stream_arn.as_deref().ok_or_else(missing)?;
     let (owner, stream) = find_stream(state, arn)?;
     let closed = stream.disabled_at.is_some();
-    let first_partition = match &input.exclusive_start_shard_id {
-        Some(id) => {
-            parse_shard_id(&stream, id)
-                .filter(|p| *p < owner.partitions)
-                .ok_or_else(|| {
-                    ApiError::ResourceNotFound(format!(
-                        "Requested resource not found: Shard: {id} in Stream: {arn} not found"
-                    ))
-                })?
-                + 1
-        }
-        None => 0,
-    };
     let limit = input.limit.map_or(100, |l| l as usize);
     let mut shards = Vec::new();
     let mut last_evaluated = None;
-    for partition in first_partition..owner.partitions {
+    // A shard per partition, for the stream's whole life: no shard has children. Shard
+    // ids sort like partitions, and ExclusiveStartShardId is a position in that order,
+    // whether or not a shard has that id (DynamoDB returns no shards after one it does
+    // not know).
+    let partitions = (0..owner.partitions).filter(|_| children_of.is_none());
+    for partition in partitions {
+        let id = shard_id(&stream, partition);
+        if input
+            .exclusive_start_shard_id
+            .as_deref()
+            .is_some_and(|start| id.as_str() <= start)
+        {
+            continue;
+        }
         if shards.len() == limit {
-            last_evaluated = Some(shard_id(&stream, partition - 1));
+            last_evaluated = shards
+                .last()
+                .and_then(|shard: &Value| shard["ShardId"].as_str().map(str::to_owned));
             break;
         }
         let bounds = state
             .node
             .shard_bounds(shard_ref(&owner, &stream, partition))?;
         shards.push(json!({
-            "ShardId": shard_id(&stream, partition),
+            "ShardId": id,
             "SequenceNumberRange": sequence_range(&bounds, closed),
         }));
     }

@@ -70,13 +70,9 @@ impl IndexInput {
                 &["ALL", "INCLUDE", "KEYS_ONLY"],
             );
             if let Some(names) = &projection.non_key_attributes {
-                constraints.length_between(
-                    Some(names.len()),
-                    "'[...]'",
-                    &format!("{member}.projection.nonKeyAttributes"),
-                    1,
-                    20,
-                );
+                let member = format!("{member}.projection.nonKeyAttributes");
+                constraints.length_between(Some(names.len()), "'[...]'", &member, 1, 20);
+                constraints.projected_attribute_names(names, &member);
             }
         }
         check_throughput(

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::state::ApiState;
-use crate::validation::{now_epoch_seconds, parse_input, Constraints};
+use crate::validation::{now_epoch_seconds, parse_input, require, Constraints};
 
 use super::index_updates::{check_updates, update_indexes, IndexUpdateInput};
 use super::key_schemas::{
@@ -152,6 +152,7 @@ fn check_definitions_used(
 
 pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let input: CreateTableInput = parse_input(request)?;
+    require(&input.table_name, "TableName")?;
     let mut constraints = Constraints::new();
     constraints.not_null(&input.attribute_definitions, "attributeDefinitions");
     constraints.table_name(&input.table_name, "tableName");
@@ -335,6 +336,7 @@ fn table_not_found(name: &str) -> ApiError {
 
 fn required_table_name(request: Value) -> Result<String, ApiError> {
     let input: TableNameInput = parse_input(request)?;
+    require(&input.table_name, "TableName")?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.finish()?;
@@ -414,6 +416,7 @@ pub fn unchanged_throughput(read: u64, write: u64) -> ApiError {
 
 pub async fn update_table(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let input: UpdateTableInput = parse_input(request)?;
+    require(&input.table_name, "TableName")?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.one_of(&input.billing_mode, "billingMode", BILLING_MODES);

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::state::ApiState;
-use crate::validation::{parse_input, Constraints};
+use crate::validation::{parse_input, require, Constraints};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -100,6 +100,7 @@ pub async fn update_time_to_live(state: &ApiState, request: Value) -> Result<Val
 
 pub fn describe_time_to_live(state: &ApiState, request: Value) -> Result<Value, ApiError> {
     let input: DescribeTimeToLiveInput = parse_input(request)?;
+    require(&input.table_name, "TableName")?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
     constraints.finish()?;

@@ -23,7 +23,7 @@ use crate::error::{ApiError, CancellationReason};
 use crate::keys::key_of_key_map;
 use crate::state::ApiState;
 use crate::transaction_tokens::{fingerprint, TokenClaim};
-use crate::validation::{parse_input, Constraints};
+use crate::validation::{java_objects, parse_input, Constraints};
 use crate::wire::attribute_value::parse_item;
 use crate::wire::item_json::{decode_stored, response_body, StoredItemJson};
 
@@ -107,9 +107,11 @@ impl TransactWriteItem {
 fn check_common(
     constraints: &mut Constraints,
     count: Option<usize>,
+    class: &str,
     return_consumed_capacity: &Option<String>,
 ) {
-    constraints.length_between(count, "'[...]'", "transactItems", 1, MAX_ACTIONS);
+    let shown = format!("'{}'", java_objects(class, count.unwrap_or(0)));
+    constraints.length_between(count, &shown, "transactItems", 1, MAX_ACTIONS);
     constraints.one_of(
         return_consumed_capacity,
         "returnConsumedCapacity",
@@ -184,6 +186,7 @@ fn check_write_constraints(input: &TransactWriteItemsInput) -> Result<(), ApiErr
     check_common(
         &mut constraints,
         input.transact_items.as_ref().map(Vec::len),
+        "TransactWriteItem",
         &input.return_consumed_capacity,
     );
     if let Some(token) = &input.client_request_token {
@@ -402,6 +405,7 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Vec<
     check_common(
         &mut constraints,
         input.transact_items.as_ref().map(Vec::len),
+        "TransactGetItem",
         &input.return_consumed_capacity,
     );
     for (i, item) in input.transact_items.iter().flatten().enumerate() {
@@ -417,22 +421,42 @@ pub async fn transact_get_items(state: &ApiState, request: Value) -> Result<Vec<
     let mut reads: Vec<(Arc<Table>, ItemLocation)> = Vec::with_capacity(items.len());
     let mut projections = Vec::with_capacity(items.len());
     let mut seen = HashSet::new();
-    for item in items {
+    // A key that does not fit its table is the action's own failure, which DynamoDB
+    // reports as a cancellation reason once every action has been looked at.
+    let mut invalid_keys = vec![None; items.len()];
+    for (position, item) in items.iter().enumerate() {
         let get = item.get.as_ref().ok_or_else(missing)?;
         let table = state.table(get.table_name.as_deref().ok_or_else(missing)?)?;
         let key = parse_item(get.key.as_ref().ok_or_else(missing)?)?;
-        let key = key_of_key_map(&table.descriptor().key_schema, &key)?;
-        let location = table.locate(&key.partition, &key.sort)?;
-        if !seen.insert((table.descriptor().table_id, location.key.clone())) {
-            return Err(duplicate_item());
-        }
         projections.push(read_projection(
             state,
             get.projection_expression.as_deref(),
             get.expression_attribute_names.as_ref(),
             None,
         )?);
+        let key = match key_of_key_map(&table.descriptor().key_schema, &key) {
+            Ok(key) => key,
+            Err(ApiError::Validation(message)) => {
+                invalid_keys[position] = Some(message);
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        let location = table.locate(&key.partition, &key.sort)?;
+        if !seen.insert((table.descriptor().table_id, location.key.clone())) {
+            return Err(duplicate_item());
+        }
         reads.push((table, location));
+    }
+    if invalid_keys.iter().any(Option::is_some) {
+        let reasons = invalid_keys
+            .into_iter()
+            .map(|invalid| match invalid {
+                Some(message) => CancellationReason::new("ValidationError", message),
+                None => CancellationReason::none(),
+            })
+            .collect();
+        return Err(canceled(reasons));
     }
     for (table, location) in &reads {
         admit_read(state, table, Some(location.hash), None)?;

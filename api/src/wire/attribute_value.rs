@@ -11,6 +11,8 @@
 //! 2. Validation (`ValidationException`): no type or several types set, empty sets,
 //!    duplicate set members, invalid numbers, `{"NULL":false}`, too deep nesting.
 //!
+//! Sets are put in their canonical order as they are parsed (`cirrus_storage::sets`).
+//!
 //! Parsing is one pass that builds the value; only when that pass fails validation is the
 //! value walked again for a serialization error that should take precedence.
 //!
@@ -22,14 +24,12 @@
 //! Empty strings and binaries are valid: DynamoDB has allowed them in non-key attributes
 //! and in sets since May 2020. Key attributes are the caller's to check.
 
-use std::collections::HashSet;
-use std::hash::Hash;
-
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use cirrus_storage::{AttributeMap, AttributeValue, Item, Number, NumberError};
+use cirrus_storage::{sets, AttributeMap, AttributeValue, Item, Number, NumberError};
 use serde_json::{Map, Value};
 
+use crate::attribute_names::check_attribute_name;
 use crate::error::ApiError;
 
 pub use cirrus_storage::expression::update::MAX_NESTING_LEVELS;
@@ -176,6 +176,7 @@ fn parse_attributes(
     let level = nested_level(parent_level, fields.is_empty())?;
     let mut map = AttributeMap::new();
     for (name, value) in fields {
+        check_attribute_name(name)?;
         map.insert(name.clone(), parse_attribute_value(value, level)?);
     }
     Ok(map)
@@ -223,10 +224,13 @@ fn parse_string_set(body: &Value) -> Result<AttributeValue, ApiError> {
         }
         set.push(expect_string(member)?.to_owned());
     }
-    if has_duplicates(&set) {
+    let set = sets::canonical(set);
+    if sets::has_duplicates(&set) {
+        // DynamoDB lists the members as sent.
+        let sent: Vec<&str> = members.iter().filter_map(Value::as_str).collect();
         return Err(ApiError::validation(format!(
             "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
-            set.join(", ")
+            sent.join(", ")
         )));
     }
     Ok(AttributeValue::Ss(set))
@@ -245,7 +249,8 @@ fn parse_number_set(body: &Value) -> Result<AttributeValue, ApiError> {
         set.push(parse_number(expect_string(member)?)?);
     }
     // Numbers are normalised, so equality is numeric: "1" and "1.0" are duplicates.
-    if has_duplicates(&set) {
+    let set = sets::canonical(set);
+    if sets::has_duplicates(&set) {
         return Err(ApiError::validation(msg::DUPLICATE_NUMBERS));
     }
     Ok(AttributeValue::Ns(set))
@@ -263,7 +268,8 @@ fn parse_binary_set(body: &Value) -> Result<AttributeValue, ApiError> {
         }
         set.push(decode_base64(member)?);
     }
-    if has_duplicates(&set) {
+    let set = sets::canonical(set);
+    if sets::has_duplicates(&set) {
         // DynamoDB quotes the members as sent, in base64, and omits the space before "of".
         let sent: Vec<&str> = members.iter().filter_map(Value::as_str).collect();
         return Err(ApiError::validation(format!(
@@ -272,19 +278,6 @@ fn parse_binary_set(body: &Value) -> Result<AttributeValue, ApiError> {
         )));
     }
     Ok(AttributeValue::Bs(set))
-}
-
-fn has_duplicates<T: Eq + Hash>(members: &[T]) -> bool {
-    // Most sets are small, where comparing pairs beats hashing.
-    const PAIRWISE_LIMIT: usize = 16;
-    if members.len() <= PAIRWISE_LIMIT {
-        return members
-            .iter()
-            .enumerate()
-            .any(|(i, member)| members[i + 1..].contains(member));
-    }
-    let mut seen = HashSet::with_capacity(members.len());
-    !members.iter().all(|member| seen.insert(member))
 }
 
 /// The JSON token name DynamoDB's deserializer reports for a scalar of the wrong type.
@@ -514,17 +507,18 @@ mod tests {
             (json!({"BOOL": true}), AttributeValue::Bool(true)),
             (json!({"BOOL": false}), AttributeValue::Bool(false)),
             (json!({"NULL": true}), AttributeValue::Null),
+            // Sets come out in their canonical order (`cirrus_storage::sets`).
             (
                 json!({"SS": ["b", "a", ""]}),
-                AttributeValue::Ss(vec!["b".to_owned(), "a".to_owned(), String::new()]),
+                AttributeValue::Ss(vec![String::new(), "a".to_owned(), "b".to_owned()]),
             ),
             (
                 json!({"NS": ["2", "-1e3"]}),
-                AttributeValue::Ns(vec![number("2"), number("-1000")]),
+                AttributeValue::Ns(vec![number("-1000"), number("2")]),
             ),
             (
-                json!({"BS": ["AA==", "AAE=", ""]}),
-                AttributeValue::Bs(vec![vec![0], vec![0, 1], Vec::new()]),
+                json!({"BS": ["AAE=", "AA==", ""]}),
+                AttributeValue::Bs(vec![Vec::new(), vec![0], vec![0, 1]]),
             ),
             (
                 json!({"L": [{"S": "a"}, {"NULL": true}]}),

@@ -215,17 +215,18 @@ mod tests {
         }}))
         .expect("valid value");
         let expected_number = number("1.5").to_string();
-        let expected_ns = [number("100").to_string(), number("-0.25").to_string()];
+        // Sets are written in their canonical order.
+        let expected_ns = [number("-0.25").to_string(), number("100").to_string()];
         assert_eq!(
             to_json(&ValueJson(&value)),
             json!({"M": {
                 "n": {"N": expected_number},
                 "ns": {"NS": expected_ns},
                 "b": {"B": "AAEC"},
-                "bs": {"BS": ["/w==", ""]},
+                "bs": {"BS": ["", "/w=="]},
                 "null": {"NULL": true},
                 "bool": {"BOOL": false},
-                "ss": {"SS": ["z", "a"]},
+                "ss": {"SS": ["a", "z"]},
                 "l": {"L": [{"S": ""}]},
             }})
         );

@@ -496,6 +496,11 @@ impl StateMachine {
         Ok(Ok(match change {
             Change::Put(item) => (Some(item), put_item),
             Change::Delete => (None, None),
+            // Taking attributes away from a missing item leaves nothing to write:
+            // DynamoDB does not create the item.
+            Change::Update(_, actions) if old_item.is_none() && actions.only_removes() => {
+                (None, None)
+            }
             Change::Update(key_attributes, actions) => {
                 let base = if indexed {
                     old_item.clone()

@@ -96,6 +96,16 @@ pub struct UpdateActions {
     pub delete: Vec<(Path, Operand)>,
 }
 
+impl UpdateActions {
+    /// Whether the update only takes attributes or set elements away (REMOVE and
+    /// DELETE, nothing else): applied to a missing item it leaves nothing to create.
+    pub fn only_removes(&self) -> bool {
+        self.set.is_empty()
+            && self.add.is_empty()
+            && !(self.remove.is_empty() && self.delete.is_empty())
+    }
+}
+
 /// A ProjectionExpression: the paths to return.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Projection(pub Vec<Path>);
@@ -147,4 +157,39 @@ pub fn balanced_tree<T>(leaves: Vec<T>, mut join: impl FnMut(T, T) -> T) -> Opti
         level = next;
     }
     level.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_removes_means_remove_or_delete_and_nothing_else() {
+        let path = || Path(vec![PathElement::Attribute("a".into())]);
+        let value = || Operand::Placeholder(":v".into());
+        assert!(!UpdateActions::default().only_removes());
+        let remove = UpdateActions {
+            remove: vec![path()],
+            ..Default::default()
+        };
+        assert!(remove.only_removes());
+        let delete = UpdateActions {
+            delete: vec![(path(), value())],
+            ..Default::default()
+        };
+        assert!(delete.only_removes());
+        let with_set = UpdateActions {
+            set: vec![(
+                path(),
+                SetValue::Operand(SetOperand::Placeholder(":v".into())),
+            )],
+            ..remove.clone()
+        };
+        assert!(!with_set.only_removes());
+        let with_add = UpdateActions {
+            add: vec![(path(), value())],
+            ..remove
+        };
+        assert!(!with_add.only_removes());
+    }
 }

@@ -442,14 +442,32 @@ fn wrong_operand_type(function: &str, value: &AttributeValue) -> String {
     )
 }
 
-/// Checks that need the literal values: begins_with operands, attribute_type's type
-/// name, and BETWEEN bounds.
+/// Checks that need the literal values: operands of order comparisons and
+/// begins_with, attribute_type's type name, and BETWEEN bounds. A literal of a type the
+/// operator cannot take is an error in the request; an item attribute of such a type
+/// only makes the comparison false (`eval`).
 fn condition_value_error(condition: &Condition) -> Option<String> {
     match condition {
         Condition::And(a, b) | Condition::Or(a, b) => {
             condition_value_error(a).or_else(|| condition_value_error(b))
         }
         Condition::Not(a) => condition_value_error(a),
+        Condition::Compare(a, comparator, b) => {
+            let symbol = match comparator {
+                Comparator::Lt => "<",
+                Comparator::Le => "<=",
+                Comparator::Gt => ">",
+                Comparator::Ge => ">=",
+                Comparator::Eq | Comparator::Ne => return None,
+            };
+            unordered_literal(symbol, [a, b])
+        }
+        Condition::Between(a, low, high) => {
+            unordered_literal("BETWEEN", [a, low, high]).or_else(|| match (low, high) {
+                (Operand::Value(low), Operand::Value(high)) => between_error(low, high),
+                _ => None,
+            })
+        }
         Condition::BeginsWith(a, b) => [a, b].into_iter().find_map(|operand| match operand {
             Operand::Value(AttributeValue::S(_) | AttributeValue::B(_)) => None,
             Operand::Value(v) => Some(wrong_operand_type("begins_with", v)),
@@ -463,11 +481,22 @@ fn condition_value_error(condition: &Condition) -> Option<String> {
             )),
             other => Some(wrong_operand_type("attribute_type", other)),
         },
-        Condition::Between(_, Operand::Value(low), Operand::Value(high)) => {
-            between_error(low, high)
-        }
         _ => None,
     }
+}
+
+/// The message for the first literal among `operands` that is not a string, number or
+/// binary, which are the only types `symbol` orders.
+fn unordered_literal<'a>(
+    symbol: &str,
+    operands: impl IntoIterator<Item = &'a Operand>,
+) -> Option<String> {
+    operands.into_iter().find_map(|operand| match operand {
+        Operand::Value(value) if value.scalar_type().is_none() => {
+            Some(wrong_operand_type(symbol, value))
+        }
+        _ => None,
+    })
 }
 
 fn between_error(low: &AttributeValue, high: &AttributeValue) -> Option<String> {
@@ -954,6 +983,51 @@ mod tests {
                 bind_condition("attribute_type(a, :t)", &none, &vm).is_ok(),
                 "{t}"
             );
+        }
+    }
+
+    #[test]
+    fn ordered_comparisons_take_only_scalar_literals() {
+        let none = BTreeMap::new();
+        let wrong = |f: &str, t: &str| {
+            Err(format!(
+                "Invalid FilterExpression: Incorrect operand type for operator or function; \
+                 operator or function: {f}, operand type: {t}"
+            ))
+        };
+        let unordered = [
+            (AttributeValue::L(vec![]), "L"),
+            (AttributeValue::M(BTreeMap::new()), "M"),
+            (AttributeValue::Bool(true), "BOOL"),
+            (AttributeValue::Null, "NULL"),
+            (AttributeValue::Ss(vec!["1".into()]), "SS"),
+        ];
+        for (value, type_name) in unordered {
+            let vm = values(&[(":v", value.clone()), (":n", n("1"))]);
+            for symbol in ["<", "<=", ">", ">="] {
+                assert_eq!(
+                    bind_condition(&format!("a {symbol} :v"), &none, &vm),
+                    wrong(symbol, type_name)
+                );
+                assert_eq!(
+                    bind_condition(&format!(":v {symbol} a"), &none, &vm),
+                    wrong(symbol, type_name)
+                );
+            }
+            assert_eq!(
+                bind_condition("a BETWEEN :v AND :v", &none, &vm),
+                wrong("BETWEEN", type_name)
+            );
+            assert_eq!(
+                bind_condition(":v BETWEEN :n AND a", &none, &vm),
+                wrong("BETWEEN", type_name)
+            );
+            // Equality takes any type.
+            assert!(bind_condition("a = :v AND a <> :n", &none, &vm).is_ok());
+        }
+        for ok in [s("x"), n("1"), AttributeValue::B(vec![1])] {
+            let vm = values(&[(":v", ok)]);
+            assert!(bind_condition("a < :v AND :v >= b", &none, &vm).is_ok());
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod ast;
 pub mod bind;
 pub mod eval;
+mod nesting;
 pub mod parser;
 pub mod projection;
 pub mod reserved;

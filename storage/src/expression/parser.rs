@@ -23,6 +23,7 @@ use super::ast::{
     balanced_tree, Comparator, Condition, ExpressionError, ExpressionKind, Operand, Path,
     PathElement, Projection, SetOperand, SetValue, UpdateActions,
 };
+use super::nesting::{too_deep, Grammar, Tokens};
 use super::reserved::is_reserved;
 
 /// DynamoDB rejects any expression longer than 4 KB, counted in bytes of the raw text.
@@ -35,13 +36,15 @@ pub const MAX_IN_CANDIDATES: usize = 100;
 pub const MAX_OPERATORS: usize = 300;
 /// The largest list index DynamoDB accepts (it stores indexes as a Java `int`).
 pub const MAX_LIST_INDEX: u64 = 2_147_483_647;
-/// Parenthesis / function nesting beyond this is rejected as a syntax error so that a
-/// hostile 4 KB expression cannot overflow the stack; no real expression nests this deep.
+/// Parenthesis / function nesting beyond this is not followed, so that a hostile 4 KB
+/// expression cannot overflow the stack; no real expression nests this deep. Such an
+/// expression gets the error DynamoDB gives it when the tokens tell which (`nesting`),
+/// else a syntax error.
 const MAX_NESTING: usize = 100;
 
 const CONDITION_KEYWORDS: &[&str] = &["AND", "BETWEEN", "IN", "NOT", "OR"];
 const UPDATE_KEYWORDS: &[&str] = &["ADD", "DELETE", "REMOVE", "SET"];
-const CONDITION_FUNCTIONS: &[&str] = &[
+pub(super) const CONDITION_FUNCTIONS: &[&str] = &[
     "attribute_exists",
     "attribute_not_exists",
     "attribute_type",
@@ -49,7 +52,7 @@ const CONDITION_FUNCTIONS: &[&str] = &[
     "contains",
     "size",
 ];
-const UPDATE_FUNCTIONS: &[&str] = &["if_not_exists", "list_append"];
+pub(super) const UPDATE_FUNCTIONS: &[&str] = &["if_not_exists", "list_append"];
 /// What DynamoDB lists as the acceptable operand types when `attribute_type` is given a
 /// document path instead of a value (captured from DynamoDB, including its internal
 /// type names).
@@ -174,7 +177,7 @@ pub(crate) fn path_overlap_error(paths: &[&Path]) -> Option<String> {
 // Tokenizer
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TokKind {
+pub(super) enum TokKind {
     /// `[A-Za-z_][A-Za-z0-9_]*`: attribute names, keywords and function names.
     Ident,
     /// `#` followed by identifier characters.
@@ -190,10 +193,10 @@ enum TokKind {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Token {
-    kind: TokKind,
-    start: usize,
-    end: usize,
+pub(super) struct Token {
+    pub(super) kind: TokKind,
+    pub(super) start: usize,
+    pub(super) end: usize,
 }
 
 fn is_space(c: char) -> bool {
@@ -204,7 +207,7 @@ fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-fn tokenize(text: &str) -> Vec<Token> {
+pub(super) fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some((start, c)) = chars.next() {
@@ -474,11 +477,19 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> Result<(), ExpressionError> {
         self.depth += 1;
-        if self.depth > MAX_NESTING {
-            Err(self.error())
-        } else {
-            Ok(())
+        if self.depth <= MAX_NESTING {
+            return Ok(());
         }
+        let grammar = if self.keywords == UPDATE_KEYWORDS {
+            Grammar::Update
+        } else {
+            Grammar::Condition
+        };
+        let tokens = Tokens {
+            text: self.text,
+            tokens: &self.tokens,
+        };
+        Err(too_deep(&tokens, grammar).map_or_else(|| self.error(), |m| invalid(self.kind, &m)))
     }
 
     fn leave(&mut self) {
@@ -907,9 +918,10 @@ impl Checker {
     /// DynamoDB's limit on the operators and functions of a condition or an update.
     fn check_operator_count(&mut self) {
         if self.operators > MAX_OPERATORS {
+            // DynamoDB stops counting at the first operator past the limit.
             let message = format!(
                 "The expression contains too many operators; operator count: {}",
-                self.operators
+                MAX_OPERATORS + 1
             );
             self.record(Cat::TooManyOperators, message);
         }
@@ -2045,8 +2057,12 @@ mod tests {
     fn deep_nesting_does_not_overflow() {
         let nested = format!("{}a = b{}", "(a = b AND ".repeat(90), ")".repeat(90));
         assert!(parse_condition(&nested, CondKind).is_ok());
+        // Past the depth the parser follows, DynamoDB's message when the tokens tell it
+        // (here: 601 operators), else a syntax error.
         let too_nested = format!("{}a = b{}", "(a = b AND ".repeat(300), ")".repeat(300));
-        assert!(cond_err(&too_nested).contains("Syntax error"));
+        assert!(cond_err(&too_nested).ends_with("too many operators; operator count: 301"));
+        let deep_but_few = format!("{}a = b{}", "(a = b AND ".repeat(101), ")".repeat(101));
+        assert!(cond_err(&deep_but_few).contains("Syntax error"));
         let parens = format!("{}a = b{}", "(".repeat(2000), ")".repeat(2000));
         assert!(cond_err(&parens).starts_with("Invalid ConditionExpression:"));
         let sizes = format!("{}a{} > :v", "size(".repeat(800), ")".repeat(800));

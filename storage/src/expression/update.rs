@@ -21,7 +21,7 @@
 //!   original fourth element. SET on an index past the end appends, several such in
 //!   index order. REMOVE past the end does nothing.
 //! - ADD to a missing attribute stores the operand (numbers start from 0); ADD to a set
-//!   unions same-typed sets. DELETE from a missing attribute does nothing; a set left
+//!   unions same-typed sets, in the sets' canonical order (`crate::sets`). DELETE from a missing attribute does nothing; a set left
 //!   empty is removed. A stored value of another type fails with the "incorrect data
 //!   type" message; an operand of the wrong type with DynamoDB's "Incorrect operand
 //!   type" validation message (normally `bind` reports that before reading the item).
@@ -35,6 +35,7 @@ use super::ast::{
 };
 use super::eval::{check_bound, resolve, size_of, unbound};
 use crate::number::{Number, NumberError};
+use crate::sets;
 use crate::value::{AttributeValue, Item};
 
 const INVALID_PATH: &str =
@@ -270,39 +271,25 @@ fn apply_change(
             (Some(V::N(current)), V::N(operand)) => {
                 V::N(current.checked_add(operand).map_err(number_error)?)
             }
-            (Some(V::Ss(current)), V::Ss(operand)) => V::Ss(union(current, operand)),
-            (Some(V::Ns(current)), V::Ns(operand)) => V::Ns(union(current, operand)),
-            (Some(V::Bs(current)), V::Bs(operand)) => V::Bs(union(current, operand)),
+            (Some(V::Ss(current)), V::Ss(operand)) => V::Ss(sets::union(current, operand)),
+            (Some(V::Ns(current)), V::Ns(operand)) => V::Ns(sets::union(current, operand)),
+            (Some(V::Bs(current)), V::Bs(operand)) => V::Bs(sets::union(current, operand)),
             (Some(_), _) => return Err(ExpressionError(WRONG_TYPE.to_owned())),
         }),
         Change::Delete(operand) => match (current, operand) {
             (None, _) => None,
-            (Some(V::Ss(current)), V::Ss(operand)) => difference(current, &operand).map(V::Ss),
-            (Some(V::Ns(current)), V::Ns(operand)) => difference(current, &operand).map(V::Ns),
-            (Some(V::Bs(current)), V::Bs(operand)) => difference(current, &operand).map(V::Bs),
+            (Some(V::Ss(current)), V::Ss(operand)) => {
+                sets::difference(current, &operand).map(V::Ss)
+            }
+            (Some(V::Ns(current)), V::Ns(operand)) => {
+                sets::difference(current, &operand).map(V::Ns)
+            }
+            (Some(V::Bs(current)), V::Bs(operand)) => {
+                sets::difference(current, &operand).map(V::Bs)
+            }
             (Some(_), _) => return Err(ExpressionError(WRONG_TYPE.to_owned())),
         },
     })
-}
-
-/// `current` followed by the elements of `added` it lacks. Sets keep written order,
-/// and a sorted index keeps large unions O(n log n).
-fn union<T: Ord + Clone>(mut current: Vec<T>, added: Vec<T>) -> Vec<T> {
-    let mut present: BTreeSet<T> = current.iter().cloned().collect();
-    for element in added {
-        if present.insert(element.clone()) {
-            current.push(element);
-        }
-    }
-    current
-}
-
-/// `current` without the elements of `removed`, or `None` if nothing is left (DynamoDB
-/// has no empty sets).
-fn difference<T: Ord>(mut current: Vec<T>, removed: &[T]) -> Option<Vec<T>> {
-    let removed: BTreeSet<&T> = removed.iter().collect();
-    current.retain(|element| !removed.contains(element));
-    (!current.is_empty()).then_some(current)
 }
 
 fn is_set(value: &AttributeValue) -> bool {
@@ -1103,9 +1090,10 @@ mod tests {
             ("bs", bs(&[b"x"])),
         ]);
         let updated = applied(start.clone(), &add("ss", ss(&["pig", "cat"])));
+        // The union is in canonical order, whatever order the stored set was in.
         assert_eq!(
             updated.get("ss"),
-            Some(&ss(&["dog", "cat", "mouse", "pig"]))
+            Some(&ss(&["cat", "dog", "mouse", "pig"]))
         );
         // Numbers are the same element whatever their spelling.
         let updated = applied(start.clone(), &add("ns", ns(&["2.0", "3"])));
@@ -1193,7 +1181,7 @@ mod tests {
     #[test]
     fn delete_removes_set_elements() {
         let start = item(vec![
-            ("ss", ss(&["dog", "cat", "mouse"])),
+            ("ss", ss(&["cat", "dog", "mouse"])),
             ("ns", ns(&["1", "2", "3"])),
             ("bs", bs(&[b"x", b"y"])),
             ("other", s("hi")),

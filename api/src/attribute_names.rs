@@ -1,0 +1,45 @@
+//! DynamoDB's limit on the length of attribute names as requests carry them: the names
+//! of an item's attributes and of map members at any depth, the names
+//! ExpressionAttributeNames stands for, and the names legacy parameters list.
+//!
+//! DynamoDB checks this before the parameter that holds the name is validated, so the
+//! message is the same wherever the name was, and is never wrapped in a parameter's
+//! own message.
+
+use cirrus_storage::limits::MAX_ATTRIBUTE_NAME_BYTES;
+
+use crate::error::ApiError;
+
+/// DynamoDB's message for a name past the limit, as captured from DynamoDB (it names
+/// the first length refused).
+pub const NAME_TOO_LARGE: &str =
+    "1 validation error detected: Attribute name is too large, must be less than 65536 bytes";
+
+/// Refuses a name longer than DynamoDB allows.
+pub fn check_attribute_name(name: &str) -> Result<(), ApiError> {
+    if name.len() > MAX_ATTRIBUTE_NAME_BYTES {
+        return Err(ApiError::validation(NAME_TOO_LARGE));
+    }
+    Ok(())
+}
+
+/// Whether `error` is the name limit's, which keeps its own words wherever it arises.
+pub fn is_name_too_large(error: &ApiError) -> bool {
+    matches!(error, ApiError::Validation(message) if message == NAME_TOO_LARGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_limited_to_65535_bytes() {
+        assert!(check_attribute_name(&"a".repeat(65_535)).is_ok());
+        assert_eq!(
+            check_attribute_name(&"a".repeat(65_536)),
+            Err(ApiError::validation(NAME_TOO_LARGE))
+        );
+        // Bytes, not characters: 32,768 two-byte characters are 65,536 bytes.
+        assert!(check_attribute_name(&"é".repeat(32_768)).is_err());
+    }
+}

@@ -160,6 +160,8 @@ async fn write(
     }
 }
 
+const EMPTY_NAME: &str = "One or more parameter values were invalid: Empty attribute name";
+
 fn check(f: &mut Failures, what: String, outcome: Result<(), String>, want: Result<(), &str>) {
     match (&outcome, want) {
         (Ok(()), Ok(())) => {}
@@ -204,6 +206,17 @@ async fn attribute_names_up_to_65535_bytes() {
                 want,
             );
         }
+    }
+    // An item's attribute needs a name (ScyllaDB's tests, run against DynamoDB, expect
+    // "Empty attribute name"); an update names its attributes through expressions.
+    for path in [WritePath::Put, WritePath::Batch, WritePath::TransactPut] {
+        let empty = item(&[("pk", s("empty")), ("", s("v"))]);
+        check(
+            &mut f,
+            format!("{path:?} empty name"),
+            write(&client, table, path, &["pk"], &empty).await,
+            Err(EMPTY_NAME),
+        );
     }
     // Names that requests carry elsewhere: ExpressionAttributeNames, AttributesToGet,
     // AttributeUpdates, conditions, and map members in ExpressionAttributeValues (whose

@@ -243,7 +243,7 @@ async fn key_schemas_of_up_to_four_attributes_per_part_are_created_and_described
                 .into_iter()
                 .chain([key("c", KeyType::Hash)])
                 .collect(),
-            "Invalid KeySchema: A HASH KeySchemaElement follows a RANGE KeySchemaElement",
+            "Invalid KeySchema: All HASH KeySchemaElements must precede the RANGE KeySchemaElements",
         ),
         (
             "a RANGE first",
@@ -253,7 +253,7 @@ async fn key_schemas_of_up_to_four_attributes_per_part_are_created_and_described
         (
             "one attribute twice as HASH",
             elements(&["a", "a"], &[]),
-            "Invalid KeySchema: Duplicate KeySchemaElement attribute name: a",
+            "Invalid KeySchema: Two KeySchemaElements have the same name: a",
         ),
         (
             "one attribute as HASH and RANGE",

@@ -180,7 +180,7 @@ fn check_multi_attribute(elements: &[KeySchemaElement], hash_count: usize) -> Re
     let range = &elements[hash_count..];
     if range.iter().any(KeySchemaElement::is_hash) {
         return Err(ApiError::validation(
-            "Invalid KeySchema: A HASH KeySchemaElement follows a RANGE KeySchemaElement",
+            "Invalid KeySchema: All HASH KeySchemaElements must precede the RANGE KeySchemaElements",
         ));
     }
     for (count, key_type) in [(hash_count, "HASH"), (range.len(), "RANGE")] {
@@ -202,7 +202,7 @@ fn check_multi_attribute(elements: &[KeySchemaElement], hash_count: usize) -> Re
             return Err(same_hash_and_range_name());
         }
         return Err(ApiError::validation(format!(
-            "Invalid KeySchema: Duplicate KeySchemaElement attribute name: {}",
+            "Invalid KeySchema: Two KeySchemaElements have the same name: {}",
             element.attribute_name.as_deref().unwrap_or_default()
         )));
     }
@@ -296,11 +296,11 @@ mod tests {
                     element("b", "RANGE"),
                     element("c", "HASH"),
                 ],
-                "A HASH KeySchemaElement follows a RANGE KeySchemaElement",
+                "All HASH KeySchemaElements must precede the RANGE KeySchemaElements",
             ),
             (
                 vec![element("a", "HASH"), element("a", "HASH")],
-                "Duplicate KeySchemaElement attribute name: a",
+                "Two KeySchemaElements have the same name: a",
             ),
             (
                 vec![

@@ -177,6 +177,12 @@ fn parse_attributes(
     let mut map = AttributeMap::new();
     for (name, value) in fields {
         check_attribute_name(name)?;
+        // An item's attributes need a name; a map's members may have an empty one.
+        if name.is_empty() && parent_level == 0 {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: Empty attribute name",
+            ));
+        }
         map.insert(name.clone(), parse_attribute_value(value, level)?);
     }
     Ok(map)

@@ -871,3 +871,34 @@ async fn mixing_legacy_and_expression_parameters_is_rejected() {
     }
     f.assert_none();
 }
+
+/// ConditionalOperator combines Expected's conditions, so DynamoDB refuses it without
+/// any (ScyllaDB's tests, run against DynamoDB), while an empty Expected alone is fine.
+#[tokio::test]
+async fn conditional_operator_needs_expected_conditions() {
+    let server = TestServer::start();
+    let client = server.client();
+    create_table(&client, "leg", ("pk", ScalarAttributeType::S), None).await;
+    let put =
+        |extra: &str| format!(r#"{{"TableName": "leg", "Item": {{"pk": {{"S": "k"}}}}{extra}}}"#);
+    let mut f = Failures::new();
+    for extra in [
+        r#", "ConditionalOperator": "OR""#,
+        r#", "Expected": {}, "ConditionalOperator": "AND""#,
+    ] {
+        let response = server.raw_request("DynamoDB_20120810.PutItem", &put(extra));
+        let error = response.error_type().unwrap_or_default();
+        let message = response.error_message().unwrap_or_default();
+        if !error.ends_with("ValidationException") || !message.contains("ConditionalOperator") {
+            f.push(format!("PutItem{extra}: {error} {message}"));
+        }
+    }
+    let response = server.raw_request("DynamoDB_20120810.PutItem", &put(r#", "Expected": {}"#));
+    if response.status != 200 {
+        f.push(format!(
+            "PutItem with an empty Expected: {}",
+            response.body_str()
+        ));
+    }
+    f.assert_none();
+}

@@ -180,6 +180,13 @@ impl WriteOptions {
             condition =
                 legacy::expected_to_condition(expected, self.conditional_operator.as_deref())?;
         }
+        // ConditionalOperator combines Expected's conditions: DynamoDB refuses it when
+        // there are none, even with an empty Expected.
+        if self.conditional_operator.is_some() && condition.is_none() {
+            return Err(ApiError::validation(
+                "ConditionalOperator cannot be used without Expected conditions",
+            ));
+        }
         Ok((actions, condition))
     }
 }

@@ -889,9 +889,18 @@ mod tests {
 
     #[test]
     fn items_parse_and_reject_non_objects() {
-        let item = parse_item(&json!({"pk": {"S": "a"}, "n": {"N": "-0.0"}, "": {"NULL": true}}))
-            .expect("valid item");
+        let item = parse_item(
+            &json!({"pk": {"S": "a"}, "n": {"N": "-0.0"}, "m": {"M": {"": {"NULL": true}}}}),
+        )
+        .expect("valid item");
         assert_eq!(item.len(), 3);
+        // An item's attribute needs a name; a map member does not.
+        assert_eq!(
+            parse_item(&json!({"pk": {"S": "a"}, "": {"NULL": true}})),
+            Err(ApiError::validation(
+                "One or more parameter values were invalid: Empty attribute name"
+            ))
+        );
         assert_eq!(item["n"], AttributeValue::N(number("0")));
         assert_eq!(parse_item(&json!({})), Ok(Item::new()));
         for input in [json!("x"), json!(1), json!(true), json!(null)] {

@@ -243,6 +243,19 @@ async fn every_comparator_and_function() {
         ("size(m) = :v", vec![], vec![v(":v", n("2"))], true),
         ("size(m.arr) < :v", vec![], vec![v(":v", n("3"))], true),
         ("size(nosuch) = :v", vec![], vec![v(":v", n("0"))], false),
+        // size() of a constant is its size (ScyllaDB's tests, run against DynamoDB)
+        (
+            "size(:x) = :v",
+            vec![],
+            vec![v(":x", s("abc")), v(":v", n("3"))],
+            true,
+        ),
+        (
+            "size(:x) > :v",
+            vec![],
+            vec![v(":x", list(vec![n("1")])), v(":v", n("1"))],
+            false,
+        ),
         // attribute_type
         ("attribute_type(n, :t)", vec![], vec![v(":t", s("N"))], true),
         (
@@ -291,6 +304,27 @@ async fn every_comparator_and_function() {
             vec![v(":t", s("S"))],
             false,
         ),
+        // attribute_type of a constant (ScyllaDB's tests, run against DynamoDB)
+        (
+            "attribute_type(:x, :t)",
+            vec![],
+            vec![v(":x", n("0")), v(":t", s("N"))],
+            true,
+        ),
+        (
+            "attribute_type(:x, :t)",
+            vec![],
+            vec![v(":x", n("0")), v(":t", s("S"))],
+            false,
+        ),
+        // NOT applies to NOT (ScyllaDB's tests, run against DynamoDB)
+        (
+            "NOT NOT NOT NOT n = :t",
+            vec![],
+            vec![v(":t", n("10"))],
+            true,
+        ),
+        ("NOT NOT NOT n = :t", vec![], vec![v(":t", n("10"))], false),
         // logic, precedence (NOT > AND > OR) and parentheses
         (
             "n = :t OR n = :t AND n = :f",

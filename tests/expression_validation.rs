@@ -256,6 +256,33 @@ async fn syntax_errors_and_empty_expressions() {
             vec![(":v", one())],
             Some("Invalid ConditionExpression: Syntax error; token:"),
         ),
+        // A bare name may not start with `_` or a digit; `_` is a token of its own
+        // (ScyllaDB's tests, run against DynamoDB).
+        upd(
+            "SET _123 = :v",
+            vec![(":v", one())],
+            Some(r#"Invalid UpdateExpression: Syntax error; token: "_", near: "SET _123""#),
+        ),
+        upd(
+            "SET _abc = :v",
+            vec![(":v", one())],
+            Some(r#"Syntax error; token: "_", near: "SET _abc""#),
+        ),
+        upd(
+            "SET 123a = :v",
+            vec![(":v", one())],
+            Some(r#"Syntax error; token: "123", near: "SET 123a""#),
+        ),
+        upd(
+            "SET a = _f(num)",
+            vec![],
+            Some(r#"Syntax error; token: "_", near: "= _f""#),
+        ),
+        cnd(
+            "_num = :v",
+            vec![(":v", one())],
+            Some(r#"Invalid ConditionExpression: Syntax error; token: "_", near: "_num""#),
+        ),
         upd(
             "",
             vec![],
@@ -343,6 +370,26 @@ async fn operand_type_errors() {
     let client = setup(&server).await;
     let one = || n("1");
     let cases = vec![
+        // size() of a constant without a size is an error in the request, not a false
+        // condition (ScyllaDB's tests, run against DynamoDB).
+        cnd(
+            "size(:x) >= :v",
+            vec![(":x", n("123")), (":v", one())],
+            Some(
+                "Invalid ConditionExpression: Incorrect operand type for operator or function; \
+                 operator or function: size, operand type: N",
+            ),
+        ),
+        cnd(
+            "size(:x) >= :v",
+            vec![(":x", AttributeValue::Bool(true)), (":v", one())],
+            Some("operator or function: size, operand type: BOOL"),
+        ),
+        cnd(
+            "size(size(str)) >= :v",
+            vec![(":v", one())],
+            Some("operator or function: size, operand type: N"),
+        ),
         // ADD on a string attribute; ADD of a non-number, non-set value.
         upd(
             "ADD str :v",

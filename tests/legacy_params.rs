@@ -158,6 +158,13 @@ async fn expected_value_exists_and_comparison_operators() {
             vec![("tags", expect_op(Op::NotContains, vec![s("blue")]))],
             true,
         ),
+        // Unlike NE, NOT_CONTAINS fails on an absent attribute (ScyllaDB's tests, run
+        // against DynamoDB).
+        (
+            vec![("nosuch", expect_op(Op::NotContains, vec![n("1")]))],
+            false,
+        ),
+        (vec![("nosuch", expect_op(Op::Ne, vec![n("1")]))], true),
         // Several entries: all must hold (AND is the default ConditionalOperator).
         (
             vec![
@@ -368,6 +375,31 @@ async fn attribute_updates_put_add_delete() {
             ("s", s("v"))
         ]))
     );
+
+    // ADD or DELETE of a set onto an attribute of another type: DynamoDB's legacy
+    // message (ScyllaDB's tests, run against DynamoDB, match "mismatch").
+    let mut f = Failures::new();
+    for (attribute, action, value) in [
+        ("s", AttributeAction::Add, ss(&["x"])),
+        ("s", AttributeAction::Delete, ss(&["x"])),
+        ("cnt", AttributeAction::Add, ss(&["x"])),
+        ("cnt", AttributeAction::Delete, ns(&["1"])),
+    ] {
+        let result = client
+            .update_item()
+            .table_name("leg")
+            .key("pk", s("created"))
+            .attribute_updates(attribute, upd(action.clone(), Some(value)))
+            .send()
+            .await;
+        f.check(check_err(
+            &format!("{action:?} on {attribute}"),
+            result,
+            "ValidationException",
+            Some("Type mismatch for attribute to update"),
+        ));
+    }
+    f.assert_none();
 }
 
 async fn query_table(client: &Client) {

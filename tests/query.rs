@@ -521,6 +521,48 @@ async fn filter_on_a_key_attribute_is_rejected() {
     );
 }
 
+/// A document path below the top level in a key condition: DynamoDB's message, as
+/// captured against it (ExtendDB pull request 195; ScyllaDB's tests, run against
+/// DynamoDB, match "nested").
+#[tokio::test]
+async fn key_condition_on_a_nested_path_is_rejected() {
+    let server = TestServer::start();
+    let client = server.client();
+    create_table(
+        &client,
+        "nst",
+        ("pk", ScalarAttributeType::S),
+        Some(("sk", ScalarAttributeType::N)),
+    )
+    .await;
+    let mut f = Failures::new();
+    for condition in [
+        "pk = :p AND a.b < :v",
+        "pk = :p AND sk[0] = :v",
+        "pk.x = :p AND sk = :v",
+        "pk = :p AND sk.x BETWEEN :v AND :v",
+    ] {
+        let result = client
+            .query()
+            .table_name("nst")
+            .key_condition_expression(condition)
+            .expression_attribute_values(":p", s("p"))
+            .expression_attribute_values(":v", n("1"))
+            .send()
+            .await;
+        f.check(check_err(
+            condition,
+            result,
+            VALIDATION,
+            Some(
+                "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions \
+                 on nested attributes",
+            ),
+        ));
+    }
+    f.assert_none();
+}
+
 #[tokio::test]
 async fn select_count_specific_attributes_and_projection() {
     let server = TestServer::start();

@@ -25,6 +25,7 @@
 use std::collections::HashSet;
 
 use cirrus_storage::expression::parser::MAX_OPERATORS;
+use cirrus_storage::expression::update;
 use cirrus_storage::expression::{
     balanced_tree, Comparator, Condition, Operand, Path, PathElement, Projection, SetOperand,
     SetValue, UpdateActions,
@@ -51,6 +52,9 @@ pub mod messages {
          AttributeValues inside AttributeValueList must be of same type";
     pub const BETWEEN_BOUNDS: &str = "The BETWEEN condition was provided a range where \
          the lower bound is greater than the upper bound";
+    /// An AttributeUpdates ADD or DELETE onto an attribute of another type (DynamoDB's
+    /// message, as ScyllaDB's tests run against DynamoDB and SDK users report it).
+    pub const ATTRIBUTE_UPDATE_TYPE_MISMATCH: &str = "Type mismatch for attribute to update";
     pub const PUT_WITHOUT_VALUE: &str = "One or more parameter values were invalid: \
          Only DELETE action is allowed when no attribute value is specified";
     /// dynalite `validations/query.js`; DynamoDB checks the count before the key schema.
@@ -321,6 +325,17 @@ pub fn attribute_updates_to_actions(updates: &Value) -> Result<UpdateActions, Ap
         }
     }
     Ok(actions)
+}
+
+/// DynamoDB words an AttributeUpdates action on an attribute of the wrong type (ADD or
+/// DELETE of a set onto another type) differently from the same update expression.
+pub fn attribute_update_error(error: ApiError) -> ApiError {
+    match error {
+        ApiError::Validation(message) if message == update::WRONG_TYPE => {
+            ApiError::validation(msg::ATTRIBUTE_UPDATE_TYPE_MISMATCH)
+        }
+        other => other,
+    }
 }
 
 /// `AttributesToGet`: a non-empty list of distinct attribute names, each a top-level
@@ -648,8 +663,15 @@ fn comparison(
         Operator::NotNull => Condition::AttributeExists(attribute_path(attribute)),
         Operator::Null => Condition::AttributeNotExists(attribute_path(attribute)),
         Operator::Contains => Condition::Contains(path(), argument()?),
-        // Likewise NOT_CONTAINS holds for an absent attribute.
-        Operator::NotContains => Condition::Not(Box::new(Condition::Contains(path(), argument()?))),
+        // Unlike NE, NOT_CONTAINS fails on an absent attribute (ScyllaDB's tests, run
+        // against DynamoDB): neither CONTAINS nor NOT_CONTAINS holds there.
+        Operator::NotContains => Condition::And(
+            Box::new(Condition::AttributeExists(attribute_path(attribute))),
+            Box::new(Condition::Not(Box::new(Condition::Contains(
+                path(),
+                argument()?,
+            )))),
+        ),
         Operator::BeginsWith => Condition::BeginsWith(path(), argument()?),
         Operator::Between => Condition::Between(path(), argument()?, argument()?),
         Operator::In => Condition::In(path(), arguments.collect()),

@@ -506,7 +506,10 @@ pub async fn update_item(state: &ApiState, request: Value) -> Result<Vec<u8>, Ap
     admit_write(state, &table, location.hash)?;
     let outcome = state.node.propose(&table, &location, command).await?;
     let consumed = charge_write(&table, location.hash, &outcome.consumed, 1.0);
-    rejection_error(&outcome)?;
+    rejection_error(&outcome).map_err(|error| match input.attribute_updates {
+        Some(_) => legacy::attribute_update_error(error),
+        None => error,
+    })?;
     let image = match return_values {
         "ALL_OLD" | "UPDATED_OLD" => outcome.old_item.as_deref().map(decode_stored).transpose()?,
         "ALL_NEW" | "UPDATED_NEW" => outcome.new_item.as_deref().map(decode_stored).transpose()?,

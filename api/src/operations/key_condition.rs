@@ -68,8 +68,25 @@ fn flip(comparator: Comparator) -> Comparator {
     }
 }
 
+/// Whether an operand is a document path below the top level (`a.b`, `a[0]`).
+fn is_nested(operand: &Operand) -> bool {
+    matches!(operand, Operand::Path(path) if path.0.len() > 1)
+}
+
 /// The attribute one part of a key condition is about, and what it requires of it.
 fn part_of(condition: &Condition) -> Result<(&str, SortCondition), ApiError> {
+    let nested = match condition {
+        Condition::Compare(a, _, b) | Condition::BeginsWith(a, b) => is_nested(a) || is_nested(b),
+        Condition::Between(a, low, high) => [a, low, high].into_iter().any(is_nested),
+        _ => false,
+    };
+    if nested {
+        // DynamoDB's message, as captured against it (ExtendDB pull request 195).
+        return Err(key_condition_error(
+            "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions \
+             on nested attributes",
+        ));
+    }
     let unsupported = || key_condition_error("Query key condition not supported");
     let invalid = |operator: &str| {
         Err(ApiError::validation(format!(
@@ -108,7 +125,7 @@ fn part_of(condition: &Condition) -> Result<(&str, SortCondition), ApiError> {
         Condition::In(..) => invalid("IN"),
         Condition::AttributeExists(_) => invalid("attribute_exists"),
         Condition::AttributeNotExists(_) => invalid("attribute_not_exists"),
-        Condition::AttributeType(..) => invalid("attribute_type"),
+        Condition::AttributeType(..) | Condition::ValueType(..) => invalid("attribute_type"),
         Condition::Contains(..) => invalid("contains"),
         Condition::And(..) => Err(unsupported()),
     }

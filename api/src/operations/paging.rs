@@ -104,10 +104,13 @@ impl StartKey {
 pub fn condition_paths<'c>(condition: &'c Condition, out: &mut Vec<&'c Path>) {
     let operand = |operand: &'c Operand, out: &mut Vec<&'c Path>| match operand {
         Operand::Path(path) | Operand::Size(path) => out.push(path),
-        Operand::Value(_) | Operand::Placeholder(_) => {}
+        Operand::Value(_) | Operand::Placeholder(_) | Operand::ValueSize(_) => {}
     };
     match condition {
-        Condition::Compare(a, _, b) | Condition::BeginsWith(a, b) | Condition::Contains(a, b) => {
+        Condition::Compare(a, _, b)
+        | Condition::BeginsWith(a, b)
+        | Condition::Contains(a, b)
+        | Condition::ValueType(a, b) => {
             operand(a, out);
             operand(b, out);
         }

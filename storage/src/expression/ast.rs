@@ -33,6 +33,9 @@ pub enum Operand {
     Placeholder(String),
     /// `size(path)`.
     Size(Path),
+    /// `size(:v)`, the size of a constant: a placeholder before binding, a value after.
+    /// (Variants are only ever added at the end: bound conditions are stored in logs.)
+    ValueSize(Box<Operand>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +65,8 @@ pub enum Condition {
     AttributeType(Path, Operand),
     BeginsWith(Operand, Operand),
     Contains(Operand, Operand),
+    /// `attribute_type(:v, :t)`: whether a constant is of the type `:t` names.
+    ValueType(Operand, Operand),
 }
 
 /// An operand on the right of `SET path = ...`.

@@ -14,6 +14,7 @@ use super::ast::{
     Comparator, Condition, ExpressionError, ExpressionKind, Operand, Path, PathElement, Projection,
     SetOperand, SetValue, UpdateActions,
 };
+use super::eval::size_of;
 use super::parser::{format_path, invalid, path_overlap_error};
 use crate::value::AttributeValue;
 
@@ -241,6 +242,9 @@ impl<'a> Bindings<'a> {
                 Operand::Value(self.lookup_value(placeholder, missing))
             }
             Operand::Value(value) => Operand::Value(value.clone()),
+            Operand::ValueSize(value) => {
+                Operand::ValueSize(Box::new(self.bind_operand(value, missing)))
+            }
         }
     }
 
@@ -338,6 +342,11 @@ impl<'a> Bindings<'a> {
                 let a = self.condition_operand(a, missing, first);
                 let b = self.condition_operand(b, missing, first);
                 Condition::Contains(a, b)
+            }
+            Condition::ValueType(value, operand) => {
+                let value = self.condition_operand(value, missing, first);
+                let operand = self.condition_operand(operand, missing, first);
+                Condition::ValueType(value, operand)
             }
         }
     }
@@ -447,6 +456,9 @@ fn wrong_operand_type(function: &str, value: &AttributeValue) -> String {
 /// operator cannot take is an error in the request; an item attribute of such a type
 /// only makes the comparison false (`eval`).
 fn condition_value_error(condition: &Condition) -> Option<String> {
+    if let Some(message) = unsized_constant(condition) {
+        return Some(message);
+    }
     match condition {
         Condition::And(a, b) | Condition::Or(a, b) => {
             condition_value_error(a).or_else(|| condition_value_error(b))
@@ -473,7 +485,8 @@ fn condition_value_error(condition: &Condition) -> Option<String> {
             Operand::Value(v) => Some(wrong_operand_type("begins_with", v)),
             _ => None,
         }),
-        Condition::AttributeType(_, Operand::Value(value)) => match value {
+        Condition::AttributeType(_, Operand::Value(value))
+        | Condition::ValueType(_, Operand::Value(value)) => match value {
             AttributeValue::S(name) if ATTRIBUTE_TYPES.contains(&name.as_str()) => None,
             AttributeValue::S(name) => Some(format!(
                 "Invalid attribute type name found; type: {name}, valid types: {{{}}}",
@@ -481,6 +494,31 @@ fn condition_value_error(condition: &Condition) -> Option<String> {
             )),
             other => Some(wrong_operand_type("attribute_type", other)),
         },
+        _ => None,
+    }
+}
+
+/// The message for a `size()` of a constant that has no size, among one condition's
+/// operands (not those of the conditions it joins).
+fn unsized_constant(condition: &Condition) -> Option<String> {
+    let unsized_value = |operand: &Operand| match operand {
+        Operand::ValueSize(value) => match value.as_ref() {
+            Operand::Value(value) if size_of(value).is_none() => {
+                Some(wrong_operand_type("size", value))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    match condition {
+        Condition::Compare(a, _, b)
+        | Condition::BeginsWith(a, b)
+        | Condition::Contains(a, b)
+        | Condition::ValueType(a, b) => unsized_value(a).or_else(|| unsized_value(b)),
+        Condition::Between(a, low, high) => [a, low, high].into_iter().find_map(unsized_value),
+        Condition::In(a, candidates) => {
+            std::iter::once(a).chain(candidates).find_map(unsized_value)
+        }
         _ => None,
     }
 }
@@ -723,11 +761,13 @@ mod tests {
                 p.0.iter().any(|e| matches!(e, PathElement::Name(_)))
             }
             Operand::Value(_) => false,
+            Operand::ValueSize(value) => matches!(value.as_ref(), Operand::Placeholder(_)),
         };
         match c {
             Condition::Compare(a, _, b)
             | Condition::BeginsWith(a, b)
-            | Condition::Contains(a, b) => op(a) || op(b),
+            | Condition::Contains(a, b)
+            | Condition::ValueType(a, b) => op(a) || op(b),
             Condition::Between(a, b, c) => op(a) || op(b) || op(c),
             Condition::In(a, list) => op(a) || list.iter().any(op),
             Condition::And(a, b) | Condition::Or(a, b) => {

@@ -97,6 +97,11 @@ pub fn evaluate(condition: &Condition, item: &Item) -> Result<bool, ExpressionEr
             let type_name = type_name_operand(type_name, item)?;
             Ok(value.is_some_and(|value| value.type_name() == type_name))
         }
+        Condition::ValueType(value, type_name) => {
+            let value = operand_value(value, item)?;
+            let type_name = type_name_operand(type_name, item)?;
+            Ok(value.is_some_and(|value| value.type_name() == type_name))
+        }
         Condition::BeginsWith(value, prefix) => {
             let value = operand_value(value, item)?;
             let prefix = operand_value(prefix, item)?;
@@ -194,11 +199,19 @@ fn operand_value<'a>(
         Operand::Path(path) => bound_path(path, item)?.map(Cow::Borrowed),
         Operand::Value(value) => Some(Cow::Borrowed(value)),
         Operand::Placeholder(name) => return Err(unbound(name)),
-        Operand::Size(path) => bound_path(path, item)?
-            .and_then(size_of)
-            .and_then(|size| i64::try_from(size).ok())
-            .map(|size| Cow::Owned(AttributeValue::N(Number::from_i64(size)))),
+        Operand::Size(path) => bound_path(path, item)?.and_then(size_value).map(Cow::Owned),
+        Operand::ValueSize(value) => operand_value(value, item)?
+            .as_deref()
+            .and_then(size_value)
+            .map(Cow::Owned),
     })
+}
+
+/// `size()` of a value as a number, `None` for the types it is not defined on.
+fn size_value(value: &AttributeValue) -> Option<AttributeValue> {
+    size_of(value)
+        .and_then(|size| i64::try_from(size).ok())
+        .map(|size| AttributeValue::N(Number::from_i64(size)))
 }
 
 /// The type name `attribute_type` tests for. `bind` rejects bad constants with

@@ -178,7 +178,7 @@ pub(crate) fn path_overlap_error(paths: &[&Path]) -> Option<String> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum TokKind {
-    /// `[A-Za-z_][A-Za-z0-9_]*`: attribute names, keywords and function names.
+    /// `[A-Za-z][A-Za-z0-9_]*`: attribute names, keywords and function names.
     Ident,
     /// `#` followed by identifier characters.
     Name,
@@ -225,17 +225,20 @@ pub(super) fn tokenize(text: &str) -> Vec<Token> {
             }
         };
         let kind = match c {
-            'A'..='Z' | 'a'..='z' | '_' => {
+            // A name may not start with `_` or a digit: DynamoDB's lexer makes `_` a
+            // token of its own, so `_abc` is a syntax error on `_`.
+            'A'..='Z' | 'a'..='z' => {
                 take_ident_tail(&mut end);
                 TokKind::Ident
             }
-            '#' => {
+            // A lone `#` or `:` names nothing: a syntax error, not a placeholder.
+            '#' | ':' => {
                 take_ident_tail(&mut end);
-                TokKind::Name
-            }
-            ':' => {
-                take_ident_tail(&mut end);
-                TokKind::Value
+                match (c, end > start + 1) {
+                    ('#', true) => TokKind::Name,
+                    (_, true) => TokKind::Value,
+                    _ => TokKind::Other,
+                }
             }
             '0'..='9' => {
                 while let Some(&(i, next)) = chars.peek() {
@@ -586,18 +589,22 @@ impl<'a> Parser<'a> {
         Ok(operands)
     }
 
+    /// `NOT NOT ... x`: DynamoDB lets NOT apply to NOT. The chain is read in a loop, and
+    /// the checker walks it in one (a 4 KB expression holds a thousand NOTs).
     fn not(&mut self) -> Result<Expr, ExpressionError> {
-        if self.peek_keyword("NOT") {
+        let mut negations = 0usize;
+        while self.peek_keyword("NOT") {
             self.pos += 1;
-            // DynamoDB's grammar puts a comparison (or parenthesised condition) after
-            // NOT, so `NOT NOT x` is a syntax error rather than a double negation.
-            let inner = self.comparison()?;
-            if !inner.is_condition() {
-                return Err(self.error());
-            }
-            return Ok(Expr::Not(Box::new(inner)));
+            negations += 1;
         }
-        self.comparison()
+        let mut expr = self.comparison()?;
+        if negations > 0 && !expr.is_condition() {
+            return Err(self.error());
+        }
+        for _ in 0..negations {
+            expr = Expr::Not(Box::new(expr));
+        }
+        Ok(expr)
     }
 
     fn comparator(&self) -> Option<Comparator> {
@@ -1055,9 +1062,21 @@ impl Checker {
                 self.operators += 1;
                 Condition::Or(Box::new(self.condition(a)), Box::new(self.condition(b)))
             }
-            Expr::Not(a) => {
-                self.operators += 1;
-                Condition::Not(Box::new(self.condition(a)))
+            Expr::Not(_) => {
+                // Each NOT counts as an operator; an even number of them cancel out.
+                let mut inner = expr;
+                let mut negations = 0usize;
+                while let Expr::Not(next) = inner {
+                    negations += 1;
+                    inner = next;
+                }
+                self.operators += negations;
+                let condition = self.condition(inner);
+                if negations % 2 == 1 {
+                    Condition::Not(Box::new(condition))
+                } else {
+                    condition
+                }
             }
             Expr::Compare(a, comparator, b) => {
                 self.operators += 1;
@@ -1142,8 +1161,10 @@ impl Checker {
                     return Self::broken_condition();
                 }
                 let mut args = args.into_iter();
-                let path = match args.next().flatten() {
-                    Some(Operand::Path(path)) => Some(path),
+                // The subject is a path, or (not documented, but DynamoDB takes it) a
+                // constant.
+                let subject = match args.next().flatten() {
+                    Some(subject @ (Operand::Path(_) | Operand::Placeholder(_))) => Some(subject),
                     Some(_) => {
                         self.requires_path(name);
                         None
@@ -1155,14 +1176,17 @@ impl Checker {
                         self.wrong_operand_type(name, ATTRIBUTE_TYPE_OPERAND_TYPES);
                         None
                     }
-                    Some(Operand::Size(_)) => {
+                    Some(Operand::Size(_) | Operand::ValueSize(_)) => {
                         self.wrong_operand_type(name, "N");
                         None
                     }
                     other => other,
                 };
-                match (path, type_operand) {
-                    (Some(path), Some(operand)) => Condition::AttributeType(path, operand),
+                match (subject, type_operand) {
+                    (Some(Operand::Path(path)), Some(operand)) => {
+                        Condition::AttributeType(path, operand)
+                    }
+                    (Some(value), Some(operand)) => Condition::ValueType(value, operand),
                     _ => Self::broken_condition(),
                 }
             }
@@ -1171,7 +1195,10 @@ impl Checker {
                     self.wrong_operand_count(name, args.len());
                     return Self::broken_condition();
                 }
-                if name == "begins_with" && args.iter().any(|a| matches!(a, Some(Operand::Size(_))))
+                if name == "begins_with"
+                    && args
+                        .iter()
+                        .any(|a| matches!(a, Some(Operand::Size(_) | Operand::ValueSize(_))))
                 {
                     // size() yields a number, and begins_with needs strings or binaries.
                     self.wrong_operand_type(name, "N");
@@ -1223,16 +1250,12 @@ impl Checker {
                 }
                 match args.into_iter().next().flatten() {
                     Some(Operand::Path(path)) => Some(Operand::Size(path)),
-                    Some(Operand::Size(_)) => {
+                    Some(Operand::Size(_) | Operand::ValueSize(_)) => {
                         self.wrong_operand_type("size", "N");
                         None
                     }
-                    Some(_) => {
-                        // The AST can only hold size(path); size(:v) of a constant is
-                        // rejected rather than evaluated.
-                        self.requires_path("size");
-                        None
-                    }
+                    // The size of a constant; `bind` rejects one of a type without a size.
+                    Some(value) => Some(Operand::ValueSize(Box::new(value))),
                     None => None,
                 }
             }
@@ -1532,8 +1555,8 @@ mod tests {
             )
         );
         assert_eq!(
-            cond("_a = a_1"),
-            Condition::Compare(op("_a"), Comparator::Eq, op("a_1"))
+            cond("a_ = a_1"),
+            Condition::Compare(op("a_"), Comparator::Eq, op("a_1"))
         );
     }
 
@@ -1638,6 +1661,12 @@ mod tests {
                 Box::new(Condition::Not(Box::new(eq("a", "b")))),
                 Box::new(eq("c", "d"))
             )
+        );
+        // NOT applies to NOT (ScyllaDB's tests, run against DynamoDB); pairs cancel.
+        assert_eq!(cond("NOT NOT NOT NOT a = b"), eq("a", "b"));
+        assert_eq!(
+            cond("not NOT NOT a = b"),
+            Condition::Not(Box::new(eq("a", "b")))
         );
         // Parentheses override.
         assert_eq!(
@@ -1745,7 +1774,11 @@ mod tests {
         assert_eq!(cond_err("a = b AND c OR d = e"), syntax(c, "OR", "c OR d"));
         assert_eq!(cond_err("(a) AND b = c"), syntax(c, "AND", ") AND b"));
         assert_eq!(cond_err("NOT a"), syntax(c, "<EOF>", "a"));
-        assert_eq!(cond_err("NOT NOT a = b"), syntax(c, "NOT", "NOT NOT a"));
+        assert_eq!(cond_err("NOT NOT a"), syntax(c, "<EOF>", "a"));
+        assert_eq!(cond_err("_a = b"), syntax(c, "_", "_a"));
+        assert_eq!(cond_err("# = b"), syntax(c, "#", "# ="));
+        assert_eq!(cond_err("a = :"), syntax(c, ":", "= :"));
+        assert_eq!(cond_err("a = 1b"), syntax(c, "1", "= 1b"));
         assert_eq!(cond_err("(a = b) = c"), syntax(c, "=", ") = c"));
         assert_eq!(cond_err("a = (b = c)"), syntax(c, "=", "b = c"));
         assert_eq!(cond_err("a > between"), syntax(c, "between", "> between"));
@@ -1962,10 +1995,23 @@ mod tests {
             requires("attribute_not_exists")
         );
         assert_eq!(
-            filter_err("attribute_type(:a, :b)"),
+            filter_err("attribute_type(size(a), :b)"),
             requires("attribute_type")
         );
-        assert_eq!(filter_err("size(:a) > a"), requires("size"));
+        // Constants are operands too (ScyllaDB's tests, run against DynamoDB): `bind`
+        // checks their types.
+        assert_eq!(
+            cond("attribute_type(:a, :b)"),
+            Condition::ValueType(ph(":a"), ph(":b"))
+        );
+        assert_eq!(
+            cond("size(:a) > a"),
+            Condition::Compare(
+                Operand::ValueSize(Box::new(ph(":a"))),
+                Comparator::Gt,
+                op("a")
+            )
+        );
     }
 
     #[test]
@@ -2012,6 +2058,14 @@ mod tests {
         let too_many: Vec<&str> = vec!["a=:v"; 151];
         assert_eq!(
             filter_err(&too_many.join(" OR ")),
+            "Invalid FilterExpression: The expression contains too many operators; operator \
+             count: 301"
+        );
+        // Each NOT of a chain counts, though pairs of them cancel out.
+        let nots = |n: usize| format!("{}a = :v", "NOT ".repeat(n));
+        assert!(parse_condition(&nots(299), Filter).is_ok());
+        assert_eq!(
+            filter_err(&nots(300)),
             "Invalid FilterExpression: The expression contains too many operators; operator \
              count: 301"
         );
@@ -2170,6 +2224,11 @@ mod tests {
     fn update_syntax_errors() {
         let u = "UpdateExpression";
         assert_eq!(update_err("SET"), syntax(u, "<EOF>", "SET"));
+        // Names may not start with `_` or a digit (ScyllaDB's tests, run against DynamoDB).
+        assert_eq!(update_err("SET _123 = :v"), syntax(u, "_", "SET _123"));
+        assert_eq!(update_err("SET 123a = :v"), syntax(u, "123", "SET 123a"));
+        assert_eq!(update_err("SET a = _f(b)"), syntax(u, "_", "= _f"));
+        assert_eq!(update_err("SET # = :v"), syntax(u, "#", "SET # ="));
         assert_eq!(update_err("ADD numx"), syntax(u, "<EOF>", "numx"));
         assert_eq!(update_err("DELETE setx"), syntax(u, "<EOF>", "setx"));
         assert_eq!(update_err("SET note = :v +"), syntax(u, "<EOF>", "+"));
@@ -2332,12 +2391,12 @@ mod tests {
     #[test]
     fn projections() {
         assert_eq!(
-            parse_projection("a, b.c[1], #d, _e"),
+            parse_projection("a, b.c[1], #d, e_"),
             Ok(Projection(vec![
                 p("a"),
                 Path(vec![attr("b"), attr("c"), PathElement::Index(1)]),
                 Path(vec![PathElement::Name("#d".into())]),
-                p("_e"),
+                p("e_"),
             ]))
         );
         let pr = "ProjectionExpression";

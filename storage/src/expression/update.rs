@@ -42,7 +42,8 @@ const INVALID_PATH: &str =
     "The document path provided in the update expression is invalid for update";
 const MISSING_OPERAND: &str =
     "The provided expression refers to an attribute that does not exist in the item";
-const WRONG_TYPE: &str = "An operand in the update expression has an incorrect data type";
+/// An operand (or the attribute an action changes) of a type the action cannot take.
+pub const WRONG_TYPE: &str = "An operand in the update expression has an incorrect data type";
 
 /// How many levels of nesting DynamoDB accepts, a top-level attribute's value being level
 /// 1: a value wrapped in 31 maps or lists is accepted, one wrapped in 32 is not.
@@ -341,12 +342,17 @@ fn clause_operand(operand: &Operand, item: &Item) -> Result<AttributeValue, Expr
             check_bound(path)?;
             let value =
                 resolve(item, path).ok_or_else(|| ExpressionError(MISSING_OPERAND.to_owned()))?;
-            size_of(value)
-                .and_then(|size| i64::try_from(size).ok())
-                .map(|size| AttributeValue::N(Number::from_i64(size)))
-                .ok_or_else(|| ExpressionError(WRONG_TYPE.to_owned()))
+            size_number(value)
         }
+        Operand::ValueSize(value) => size_number(&clause_operand(value, item)?),
     }
+}
+
+fn size_number(value: &AttributeValue) -> Result<AttributeValue, ExpressionError> {
+    size_of(value)
+        .and_then(|size| i64::try_from(size).ok())
+        .map(|size| AttributeValue::N(Number::from_i64(size)))
+        .ok_or_else(|| ExpressionError(WRONG_TYPE.to_owned()))
 }
 
 fn set_value(value: &SetValue, item: &Item) -> Result<AttributeValue, ExpressionError> {

@@ -355,3 +355,84 @@ async fn scan_pages_stop_near_one_megabyte() {
     );
     assert!(counted.last_evaluated_key().is_some_and(|k| !k.is_empty()));
 }
+
+/// Segments sharing a partition (eight segments over the default two partitions) pass
+/// over each other's items, which count toward the 1 MB a page reads; still, every page
+/// ends on one of its own segment's items, because a parallel Scan refuses an
+/// ExclusiveStartKey of another segment (DynamoDB's answer, per ScyllaDB's tests run
+/// against DynamoDB: test_scan_parallel_with_exclusive_start_key).
+#[tokio::test]
+async fn parallel_scan_pages_end_on_their_own_segments_keys() {
+    const TOTAL: i32 = 8;
+    let server = TestServer::start();
+    let client = server.client();
+    create_table(&client, "shared", ("pk", ScalarAttributeType::S), None).await;
+    // About 3 MB: each segment passes over more than 1 MB of the others' items.
+    let payload = "y".repeat(100_000);
+    let mut keys = BTreeSet::new();
+    for i in 0..30 {
+        let k = format!("k{i:03}");
+        put_ok(
+            &client,
+            "shared",
+            item(&[("pk", s(&k)), ("blob", s(&payload))]),
+        )
+        .await;
+        keys.insert(k);
+    }
+    let segment_scan = |segment: i32| {
+        client
+            .scan()
+            .table_name("shared")
+            .segment(segment)
+            .total_segments(TOTAL)
+    };
+    let mut f = Failures::new();
+    let mut union = BTreeSet::new();
+    let mut own_keys = Vec::new();
+    for segment in 0..TOTAL {
+        let pages = all_pages(&segment_scan(segment)).await;
+        let got: BTreeSet<String> = pages
+            .iter()
+            .flat_map(|p| p.items().iter().map(pk_of))
+            .collect();
+        for page in &pages {
+            if let Some(last) = page.last_evaluated_key() {
+                if !got.contains(&pk_of(last)) {
+                    f.push(format!(
+                        "segment {segment}: page ended on {last:?}, not one of its items {got:?}"
+                    ));
+                }
+            }
+        }
+        own_keys.push(got.iter().next().cloned());
+        union.extend(got);
+    }
+    assert_eq!(union, keys, "the segments together return every item");
+    for (owner, key) in own_keys.iter().enumerate() {
+        let Some(key) = key else { continue };
+        let start = item(&[("pk", s(key))]);
+        for segment in 0..TOTAL {
+            let result = segment_scan(segment)
+                .set_exclusive_start_key(Some(start.clone()))
+                .send()
+                .await;
+            let what = format!("segment {segment} resumed at segment {owner}'s {key}");
+            if segment as usize == owner {
+                if let Err(e) = result {
+                    f.push(format!("{what}: {e:?}"));
+                }
+                continue;
+            }
+            let want = format!(
+                "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use \
+                 ExclusiveStartKey with correct Segment. TotalSegments: {TOTAL} Segment: \
+                 {segment}"
+            );
+            if let Err(e) = check_err(&what, result, VALIDATION, Some(&want)) {
+                f.push(e);
+            }
+        }
+    }
+    f.assert_none();
+}

@@ -3,7 +3,9 @@
 //! not tag (malformed ones, and tables of another account or region:
 //! AccessDeniedException). Orders and texts from dynalite's tests (checked against
 //! DynamoDB) and DynamoDB's "Tagging restrictions"; where DynamoDB's exact text is not
-//! known, the test pins Cirrus's and the report says so.
+//! known, the test pins Cirrus's and the report says so. Also: concurrent tag changes
+//! on one table each keep the other's (ScyllaDB's test_concurrent_tag, run against
+//! DynamoDB).
 
 mod common;
 
@@ -243,4 +245,68 @@ async fn arns_a_caller_may_not_tag() {
             "Requested resource not found: ResourcArn: {missing} not found"
         ))
     );
+}
+
+/// Each task adds and removes its own tag, over and over, while the others do the same
+/// on the same table: no change may be lost to a concurrent one (an untagged key still
+/// listed, or a new tag missing).
+#[tokio::test]
+async fn concurrent_tag_changes_keep_each_other() {
+    const TASKS: usize = 6;
+    const ROUNDS: usize = 40;
+    let server = TestServer::start();
+    let client = server.client();
+    create_table(&client, "tagged", ("pk", ScalarAttributeType::S), None).await;
+    let listed = |client: aws_sdk_dynamodb::Client, key: String| async move {
+        let tags = client
+            .list_tags_of_resource()
+            .resource_arn(ARN)
+            .send()
+            .await
+            .expect("ListTagsOfResource");
+        tags.tags().iter().any(|t| t.key() == key)
+    };
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let key = format!("task{task}");
+                let mut lost = Vec::new();
+                for round in 0..ROUNDS {
+                    client
+                        .tag_resource()
+                        .resource_arn(ARN)
+                        .tags(tag(&key, "v"))
+                        .send()
+                        .await
+                        .expect("TagResource");
+                    if !listed(client.clone(), key.clone()).await {
+                        lost.push(format!(
+                            "{key} round {round}: tag missing after TagResource"
+                        ));
+                    }
+                    client
+                        .untag_resource()
+                        .resource_arn(ARN)
+                        .tag_keys(&key)
+                        .send()
+                        .await
+                        .expect("UntagResource");
+                    if listed(client.clone(), key.clone()).await {
+                        lost.push(format!(
+                            "{key} round {round}: tag listed after UntagResource"
+                        ));
+                    }
+                }
+                lost
+            })
+        })
+        .collect();
+    let mut f = Failures::new();
+    for task in tasks {
+        for lost in task.await.expect("a tagging task") {
+            f.push(lost);
+        }
+    }
+    f.assert_none();
 }

@@ -47,8 +47,9 @@ async fn required_parameters_and_table_names() {
             f.push(format!("{operation} without TableName: {ty} {message}"));
         }
     }
-    // Item operations name the member in the aggregated form, and take names of one
-    // character or more.
+    // Item operations name the member in the aggregated form, and check the name as
+    // CreateTable does (ScyllaDB's tests, run against DynamoDB: "xx" and
+    // "non!existent!table" are ValidationExceptions, not tables that do not exist).
     for (operation, body, want) in [
         (
             "PutItem",
@@ -58,9 +59,22 @@ async fn required_parameters_and_table_names() {
         ),
         (
             "PutItem",
-            r#"{"TableName":"","Item":{"k":{"S":"x"}}}"#,
-            "1 validation error detected: Value '' at 'tableName' failed to satisfy \
-             constraint: Member must have length greater than or equal to 1",
+            r#"{"TableName":"xx","Item":{"k":{"S":"x"}}}"#,
+            "1 validation error detected: Value 'xx' at 'tableName' failed to satisfy \
+             constraint: Member must have length greater than or equal to 3",
+        ),
+        (
+            "GetItem",
+            r#"{"TableName":"ab","Key":{"k":{"S":"x"}}}"#,
+            "1 validation error detected: Value 'ab' at 'tableName' failed to satisfy \
+             constraint: Member must have length greater than or equal to 3",
+        ),
+        (
+            "PutItem",
+            r#"{"TableName":"non!existent!table","Item":{"k":{"S":"x"}}}"#,
+            "1 validation error detected: Value 'non!existent!table' at 'tableName' failed \
+             to satisfy constraint: Member must satisfy regular expression pattern: \
+             [a-zA-Z0-9_.-]+",
         ),
         (
             "CreateTable",
@@ -76,14 +90,14 @@ async fn required_parameters_and_table_names() {
             f.push(format!("{operation} {body}: {ty} {message}"));
         }
     }
-    // A two-character name is a table that does not exist.
+    // A valid name of no table: three characters are enough.
     let (ty, _) = raw_error(
         &server,
         "GetItem",
-        r#"{"TableName":"ab","Key":{"k":{"S":"x"}}}"#,
+        r#"{"TableName":"abc","Key":{"k":{"S":"x"}}}"#,
     );
     if ty != "ResourceNotFoundException" {
-        f.push(format!("GetItem from table \"ab\": {ty}"));
+        f.push(format!("GetItem from table \"abc\": {ty}"));
     }
     f.assert_none();
 }

@@ -487,6 +487,22 @@ impl Node {
         self.replace_descriptor(&current, descriptor).await
     }
 
+    /// Changes a table's descriptor as `change` says, applied to the current descriptor
+    /// under the catalog lock: concurrent changes (TagResource and UntagResource on one
+    /// table) each see the other's result instead of overwriting it.
+    pub async fn modify_table<E: From<PartitionError>>(
+        &self,
+        region: &str,
+        name: &str,
+        change: impl FnOnce(&mut TableDescriptor) -> Result<(), E>,
+    ) -> Result<Arc<Table>, E> {
+        let _guard = self.catalog_changes.lock().await;
+        let current = self.table(region, name)?;
+        let mut descriptor = current.descriptor.clone();
+        change(&mut descriptor)?;
+        Ok(self.replace_descriptor(&current, descriptor).await?)
+    }
+
     /// Adds a global index to a table: writes maintain it at once, and a background
     /// job backfills it from the existing items, then marks it active.
     pub async fn create_index(
@@ -796,7 +812,8 @@ impl Node {
     /// hash ranges, starting after `resume`, until `visit` returns false. Segments are
     /// disjoint and together cover everything exactly once. Every item read is handed
     /// to `visit`, those of other segments as [`Scanned::Skipped`], so that the caller
-    /// can count all the work a page does and end it.
+    /// can count all the work a page does; a page must end on one of the segment's own
+    /// items, since `resume` must be one of them.
     pub fn scan<E: From<PartitionError>>(
         &self,
         table: &Table,
@@ -827,12 +844,9 @@ impl Node {
         };
         let resume_at = resume
             .map(|resume| {
-                // A key in a partition the segment never reads cannot have ended one
-                // of its pages: it belongs to another segment. (A page can end on a
-                // key of another segment that the segment passed over in a partition
-                // they share.)
-                let partition = table.partition_of_key(&resume.table_partition_key);
-                if !partitions.contains(&partition) {
+                // Pages end on the segment's own items, so a key of another segment
+                // cannot have ended one of its pages.
+                if !hashes.contains(&partition_key_hash(&resume.table_partition_key)) {
                     return Err(PartitionError::StartKeyOutsideSegment {
                         segment,
                         total_segments,
@@ -841,7 +855,7 @@ impl Node {
                 // Self-delimiting keys: the next possible key after `k` is `k · 0x00`.
                 let mut key = resume.key.clone();
                 key.push(0);
-                Ok((partition, key))
+                Ok((table.partition_of_key(&resume.table_partition_key), key))
             })
             .transpose()?;
         let mut failure = None;

@@ -329,7 +329,7 @@ fn missing() -> ApiError {
 pub async fn put_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: PutItemInput = parse_input(request)?;
     let mut constraints = Constraints::new();
-    constraints.item_table_name(&input.table_name, "tableName");
+    constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.item, "item");
     input.options.check(&mut constraints);
     constraints.finish()?;
@@ -369,7 +369,7 @@ struct GetItemOutput<'a> {
 pub fn get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: GetItemInput = parse_input(request)?;
     let mut constraints = Constraints::new();
-    constraints.item_table_name(&input.table_name, "tableName");
+    constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.key, "key");
     constraints.one_of(
         &input.return_consumed_capacity,
@@ -429,7 +429,7 @@ pub fn read_projection(
 pub async fn delete_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: DeleteItemInput = parse_input(request)?;
     let mut constraints = Constraints::new();
-    constraints.item_table_name(&input.table_name, "tableName");
+    constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.key, "key");
     input.options.check(&mut constraints);
     constraints.finish()?;
@@ -470,7 +470,7 @@ pub fn check_key_untouched(schema: &KeySchema, actions: &UpdateActions) -> Resul
 pub async fn update_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: UpdateItemInput = parse_input(request)?;
     let mut constraints = Constraints::new();
-    constraints.item_table_name(&input.table_name, "tableName");
+    constraints.table_name(&input.table_name, "tableName");
     constraints.not_null(&input.key, "key");
     input.options.check(&mut constraints);
     constraints.finish()?;

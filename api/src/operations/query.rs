@@ -49,7 +49,7 @@ fn check_filter_avoids_keys(
 pub fn query(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: QueryInput = parse_input(request)?;
     let mut constraints = Constraints::new();
-    constraints.item_table_name(&input.table_name, "tableName");
+    constraints.table_name(&input.table_name, "tableName");
     input.read.check(&mut constraints);
     constraints.finish()?;
     let Some(table_name) = &input.table_name else {

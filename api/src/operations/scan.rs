@@ -30,7 +30,7 @@ struct ScanInput {
 pub fn scan(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: ScanInput = parse_input(request)?;
     let mut constraints = Constraints::new();
-    constraints.item_table_name(&input.table_name, "tableName");
+    constraints.table_name(&input.table_name, "tableName");
     input.read.check(&mut constraints);
     constraints.at_least(input.segment, "segment", 0);
     constraints.at_most(input.segment, "segment", 999_999);

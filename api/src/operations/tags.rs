@@ -196,11 +196,15 @@ pub async fn tag_resource(state: &ApiState, request: Value) -> Result<Vec<u8>, A
         ));
     }
     let new_tags = parse_tags(tags)?;
-    let table = table(state, &name, || not_found(arn))?;
-    let mut descriptor = table.descriptor().clone();
-    descriptor.tags.extend(new_tags);
-    check_tag_count(descriptor.tags.len())?;
-    state.node.update_table(descriptor).await?;
+    // Checked first for DynamoDB's message; a table deleted since is still refused.
+    table(state, &name, || not_found(arn))?;
+    state
+        .node
+        .modify_table(&state.region, &name, |descriptor| {
+            descriptor.tags.extend(new_tags);
+            check_tag_count(descriptor.tags.len())
+        })
+        .await?;
     Ok(Vec::new())
 }
 
@@ -216,14 +220,15 @@ pub async fn untag_resource(state: &ApiState, request: Value) -> Result<Vec<u8>,
             "Atleast one Tag Key needs to be provided as Input.",
         ));
     }
-    let table = table(state, &name, || {
-        ApiError::ResourceNotFound("Requested resource not found".into())
-    })?;
-    let mut descriptor = table.descriptor().clone();
-    for key in keys {
-        descriptor.tags.remove(key);
-    }
-    state.node.update_table(descriptor).await?;
+    state
+        .node
+        .modify_table(&state.region, &name, |descriptor| {
+            for key in keys {
+                descriptor.tags.remove(key);
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
     Ok(Vec::new())
 }
 

@@ -13,7 +13,7 @@ mod common;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::ScalarAttributeType;
+use aws_sdk_dynamodb::types::{PutRequest, ScalarAttributeType, WriteRequest};
 use common::*;
 
 const ONE_GROUP: &[&str] = &["--partitions-per-table", "1"];
@@ -108,5 +108,49 @@ async fn a_hot_key_is_throttled_with_dynamodbs_reason_and_others_are_not() {
     assert!(
         written > 0,
         "no other key could be written while one was hot"
+    );
+}
+
+/// A BatchWriteItem takes no more of a key range than it has: of 16 writes of 391 units
+/// to one partition key, those past the range's 1,000 units come back in
+/// UnprocessedItems (as DynamoDB returns throttled batch writes), instead of all being
+/// accepted and locking the range out for seconds afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_takes_no_more_of_a_key_range_than_it_has() {
+    let server = TestServer::start_with(ONE_GROUP);
+    let admin = server.client();
+    let client = server.client_no_retry();
+    create_table(
+        &admin,
+        "batch",
+        ("pk", ScalarAttributeType::S),
+        Some(("sk", ScalarAttributeType::N)),
+    )
+    .await;
+    let requests: Vec<WriteRequest> = (0..16)
+        .map(|i| {
+            let mut it = item_of("hot", 390);
+            it.insert("sk".into(), n(&i.to_string()));
+            let put = PutRequest::builder()
+                .set_item(Some(it))
+                .build()
+                .expect("PutRequest");
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect();
+    let out = client
+        .batch_write_item()
+        .request_items("batch", requests)
+        .send()
+        .await
+        .expect("BatchWriteItem: some writes fit");
+    let unprocessed = out
+        .unprocessed_items()
+        .and_then(|items| items.get("batch"))
+        .map_or(0, Vec::len);
+    let processed = 16 - unprocessed;
+    assert!(
+        (1..=4).contains(&processed),
+        "one key range holds 1,000 units, about three writes of 391: {processed} were processed"
     );
 }

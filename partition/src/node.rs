@@ -812,8 +812,7 @@ impl Node {
     /// hash ranges, starting after `resume`, until `visit` returns false. Segments are
     /// disjoint and together cover everything exactly once. Every item read is handed
     /// to `visit`, those of other segments as [`Scanned::Skipped`], so that the caller
-    /// can count all the work a page does; a page must end on one of the segment's own
-    /// items, since `resume` must be one of them.
+    /// can count all the work a page does and end it.
     pub fn scan<E: From<PartitionError>>(
         &self,
         table: &Table,
@@ -844,9 +843,12 @@ impl Node {
         };
         let resume_at = resume
             .map(|resume| {
-                // Pages end on the segment's own items, so a key of another segment
-                // cannot have ended one of its pages.
-                if !hashes.contains(&partition_key_hash(&resume.table_partition_key)) {
+                // A key in a partition the segment never reads cannot have ended one
+                // of its pages: it belongs to another segment. (A page can end on a
+                // key of another segment that the segment passed over in a partition
+                // they share.)
+                let partition = table.partition_of_key(&resume.table_partition_key);
+                if !partitions.contains(&partition) {
                     return Err(PartitionError::StartKeyOutsideSegment {
                         segment,
                         total_segments,
@@ -855,7 +857,7 @@ impl Node {
                 // Self-delimiting keys: the next possible key after `k` is `k · 0x00`.
                 let mut key = resume.key.clone();
                 key.push(0);
-                Ok((table.partition_of_key(&resume.table_partition_key), key))
+                Ok((partition, key))
             })
             .transpose()?;
         let mut failure = None;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use cirrus_partition::capacity::ReadConsistency;
+use cirrus_partition::capacity::{write_units, ReadConsistency};
 use cirrus_partition::{Command, Rejection, Table, WantedImages};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::Projection;
@@ -308,6 +308,16 @@ fn plan_write<'r>(table: &Arc<Table>, request: &'r Value) -> Result<PlannedWrite
     })
 }
 
+/// The write units a batch's write is expected to take: a put's item size, at least
+/// one unit (the old item, unknown until applied, may make it more).
+fn reserved_units(command: &Command) -> f64 {
+    let bytes = match command {
+        Command::Put { item, .. } => StoredItem::size(item).map_or(0, u64::from),
+        _ => 0,
+    };
+    f64::from(write_units(bytes))
+}
+
 pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let tables = request_items(&request, "BatchWriteItem")?;
     let detail = capacity_detail(&request)?;
@@ -360,7 +370,14 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8
     let mut first_refusal = None;
     for write in writes {
         match admit_write(state, &write.table, write.location.hash) {
-            Ok(()) => admitted.push(write),
+            Ok(()) => {
+                let reserved = reserved_units(&write.command);
+                write
+                    .table
+                    .capacity()
+                    .reserve_write(write.location.hash, reserved);
+                admitted.push((write, reserved));
+            }
             Err(e) => {
                 first_refusal.get_or_insert(e);
                 refused.push(WriteResult::Unprocessed(
@@ -375,12 +392,17 @@ pub async fn batch_write_item(state: &ApiState, request: Value) -> Result<Vec<u8
             return Err(refusal);
         }
     }
-    let outcomes = try_join_all(admitted.into_iter().map(|write| async move {
+    let outcomes = try_join_all(admitted.into_iter().map(|(write, reserved)| async move {
         let table_name = write.table.descriptor().name.clone();
         let outcome = state
             .node
             .propose(&write.table, &write.location, write.command)
-            .await?;
+            .await;
+        write
+            .table
+            .capacity()
+            .release_write(write.location.hash, reserved);
+        let outcome = outcome?;
         let consumed = charge_write(&write.table, write.location.hash, &outcome.consumed, 1.0);
         if outcome.rejection == Some(Rejection::TransactionConflict) {
             return Ok::<_, ApiError>((

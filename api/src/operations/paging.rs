@@ -518,14 +518,16 @@ impl<'a> Page<'a> {
     }
 
     /// Takes a stored item read only to be passed over. DynamoDB never reads another
-    /// segment's items, so they are not charged; but reading them is work, counted
-    /// toward the 1 MB that ends the page. The page still ends only on one of the
-    /// segment's own items (the next one read), because its LastEvaluatedKey must be
-    /// a key of the segment: DynamoDB refuses another segment's ExclusiveStartKey.
+    /// segment's items, so they are not charged; but reading them is work, and the page
+    /// ends after 1 MB of it, resuming after the item passed over.
     pub fn skip(&mut self, stored: &[u8]) -> Result<bool, ApiError> {
         self.skipped_bytes +=
             StoredItem::size(stored).map_err(|e| ApiError::Internal(e.to_string()))? as usize;
-        Ok(true)
+        if !self.read_enough() {
+            return Ok(true);
+        }
+        self.last_key = Some(self.key_of(&decode_stored(stored)?));
+        Ok(false)
     }
 
     fn read_enough(&self) -> bool {

@@ -163,6 +163,12 @@ impl KeyRanges {
         }
     }
 
+    /// Takes (or, negative, gives back) write units of the range of `hash` without
+    /// counting them as traffic: a reservation until the actual charge.
+    pub fn hold_write(&self, hash: u64, units: f64) {
+        self.with_range(hash, |range| range.write.charge(units));
+    }
+
     pub fn charge_write(&self, hash: u64, units: f64) {
         self.with_range(hash, |range| range.write.charge(units));
         if self.write_peak.record(units).is_some() {

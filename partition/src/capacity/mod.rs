@@ -296,6 +296,22 @@ impl TableCapacity {
         Ok(())
     }
 
+    /// Sets `units` aside in the table's and the key range's write buckets, so that the
+    /// writes of one batch admitted after this one see what it will take; `release_write`
+    /// gives them back when the actual charge is known. Without it a batch of large
+    /// writes would all be admitted at once and lock their key ranges out for seconds,
+    /// where DynamoDB returns the writes past the capacity unprocessed.
+    pub fn reserve_write(&self, hash: u64, units: f64) {
+        if self.enforce {
+            self.table.write.charge(units);
+            self.key_ranges.hold_write(hash, units);
+        }
+    }
+
+    pub fn release_write(&self, hash: u64, units: f64) {
+        self.reserve_write(hash, -units);
+    }
+
     /// Charges a read of the table (of the key with partition-key hash `hash`, if one)
     /// or of global index `index`.
     pub fn charge_read(&self, hash: Option<u64>, index: Option<u16>, units: f64) {

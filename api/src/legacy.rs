@@ -1359,9 +1359,16 @@ mod tests {
             one("CONTAINS", json!({"S": "x"})),
             Condition::Contains(attr("a"), val(s("x")))
         );
+        // NOT_CONTAINS is false for a missing attribute, unlike NE.
         assert_eq!(
             one("NOT_CONTAINS", json!({"N": "1"})),
-            Condition::Not(Box::new(Condition::Contains(attr("a"), val(n("1")))))
+            Condition::And(
+                Box::new(Condition::AttributeExists(path("a"))),
+                Box::new(Condition::Not(Box::new(Condition::Contains(
+                    attr("a"),
+                    val(n("1"))
+                ))))
+            )
         );
         assert_eq!(
             one("BEGINS_WITH", json!({"B": "YQ=="})),

@@ -218,6 +218,31 @@ async fn attribute_names_up_to_65535_bytes() {
             Err(EMPTY_NAME),
         );
     }
+    let key = json!({"pk": {"S": "top"}});
+    for (operation, mut body) in [
+        (
+            "GetItem",
+            json!({"Key": key, "ProjectionExpression": "#n", "ExpressionAttributeNames": {"#n": ""}}),
+        ),
+        ("GetItem", json!({"Key": key, "AttributesToGet": [""]})),
+        (
+            "UpdateItem",
+            json!({"Key": key, "AttributeUpdates": {"": {"Value": {"S": "v"}}}}),
+        ),
+        (
+            "UpdateItem",
+            json!({"Key": key, "UpdateExpression": "SET #n = :v",
+                   "ExpressionAttributeNames": {"#n": ""},
+                   "ExpressionAttributeValues": {":v": {"S": "v"}}}),
+        ),
+    ] {
+        body["TableName"] = json!(table);
+        let response =
+            server.raw_request(&format!("DynamoDB_20120810.{operation}"), &body.to_string());
+        if response.error_message().as_deref() != Some(EMPTY_NAME) {
+            f.push(format!("{operation} {body}: {}", response.body_str()));
+        }
+    }
     // Names that requests carry elsewhere: ExpressionAttributeNames, AttributesToGet,
     // AttributeUpdates, conditions, and map members in ExpressionAttributeValues (whose
     // message is not wrapped in ExpressionAttributeValues' own).

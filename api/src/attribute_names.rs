@@ -15,8 +15,17 @@ use crate::error::ApiError;
 pub const NAME_TOO_LARGE: &str =
     "1 validation error detected: Attribute name is too large, must be less than 65536 bytes";
 
-/// Refuses a name longer than DynamoDB allows.
+/// The message for an empty name (ScyllaDB's tests, run against DynamoDB, pin "Empty
+/// attribute name" for items, projections, AttributesToGet, AttributeUpdates and
+/// ExpressionAttributeNames alike).
+pub const EMPTY_NAME: &str = "One or more parameter values were invalid: Empty attribute name";
+
+/// Refuses a name that is empty or longer than DynamoDB allows. (Only a map member's
+/// name may be empty; its caller does not ask.)
 pub fn check_attribute_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() {
+        return Err(ApiError::validation(EMPTY_NAME));
+    }
     if name.len() > MAX_ATTRIBUTE_NAME_BYTES {
         return Err(ApiError::validation(NAME_TOO_LARGE));
     }
@@ -41,5 +50,9 @@ mod tests {
         );
         // Bytes, not characters: 32,768 two-byte characters are 65,536 bytes.
         assert!(check_attribute_name(&"é".repeat(32_768)).is_err());
+        assert_eq!(
+            check_attribute_name(""),
+            Err(ApiError::validation(EMPTY_NAME))
+        );
     }
 }

@@ -176,12 +176,9 @@ fn parse_attributes(
     let level = nested_level(parent_level, fields.is_empty())?;
     let mut map = AttributeMap::new();
     for (name, value) in fields {
-        check_attribute_name(name)?;
         // An item's attributes need a name; a map's members may have an empty one.
-        if name.is_empty() && parent_level == 0 {
-            return Err(ApiError::validation(
-                "One or more parameter values were invalid: Empty attribute name",
-            ));
+        if !(name.is_empty() && parent_level > 0) {
+            check_attribute_name(name)?;
         }
         map.insert(name.clone(), parse_attribute_value(value, level)?);
     }

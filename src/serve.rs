@@ -32,6 +32,7 @@ fn default_partitions() -> u16 {
 pub fn run(options: ServeOptions) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(cirrus_storage::expression::EXPRESSION_STACK_BYTES)
         .build()
         .map_err(ServeError::Runtime)?;
     runtime.block_on(serve(options))

@@ -173,6 +173,10 @@ mod tests {
 
     #[test]
     fn deep_conditions_get_dynamodbs_message() {
+        crate::expression::on_server_stack(deep_conditions_get_dynamodbs_message_cases);
+    }
+
+    fn deep_conditions_get_dynamodbs_message_cases() {
         let parens = format!("{}a<b{}", "(".repeat(2046), ")".repeat(2046));
         assert_eq!(
             condition_error(&parens),
@@ -207,6 +211,10 @@ mod tests {
 
     #[test]
     fn a_between_owns_its_and() {
+        crate::expression::on_server_stack(a_between_owns_its_and_cases);
+    }
+
+    fn a_between_owns_its_and_cases() {
         // 101 BETWEENs joined by 100 ORs: 201 operators, not 302.
         let betweens = vec!["a BETWEEN b AND c"; 101].join(" OR ");
         let nested = format!("{}{}{}", "(".repeat(101), betweens, ")".repeat(101));
@@ -223,6 +231,10 @@ mod tests {
 
     #[test]
     fn deep_updates_get_dynamodbs_message() {
+        crate::expression::on_server_stack(deep_updates_get_dynamodbs_message_cases);
+    }
+
+    fn deep_updates_get_dynamodbs_message_cases() {
         let unknown = format!("SET a = {}b{}", "f(".repeat(300), ")".repeat(300));
         assert_eq!(
             parse_update(&unknown).unwrap_err().0,

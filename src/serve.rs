@@ -67,6 +67,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     })
     .await?;
     cirrus_streams::retention::spawn(node.clone(), Duration::from_secs(options.stream_retention));
+    cirrus_partition::capacity::spawn_remembering(node.clone(), Duration::from_secs(1));
     cirrus_ttl::spawn(
         node.clone(),
         Duration::from_secs(options.ttl_sweep_interval.max(1)),

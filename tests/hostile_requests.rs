@@ -8,9 +8,11 @@
 //!   300 operators; DynamoDB documents no separate limit for the legacy maps).
 //! - Deeply nested expressions, JSON and attribute values are refused; an update can no
 //!   longer nest an item past DynamoDB's 32 levels by copying a document into itself.
-//! - A parallel Scan with many more segments than partitions counts the items of other
-//!   segments against the page's 1 MB read ("A single Scan operation reads up to the
-//!   maximum number of items set … or a maximum of 1 MB of data"), without charging them.
+//! - A parallel Scan of a table reads only its segment's items (they are stored in hash
+//!   order); one of an index with many more segments than partitions counts the entries
+//!   of other segments against the page's 1 MB read ("A single Scan operation reads up
+//!   to the maximum number of items set … or a maximum of 1 MB of data"), without
+//!   charging them.
 //! - Request bodies: past DynamoDB's largest request (BatchWriteItem's 16 MB) a request
 //!   is refused with HTTP 413 before its body is read, and the bodies being parsed at
 //!   once are bounded (`--request-bytes-in-flight`), which bounds peak memory.
@@ -19,7 +21,10 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ScalarAttributeType};
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::types::{
+    Projection, ProjectionType, ReturnConsumedCapacity, ScalarAttributeType,
+};
 use aws_sdk_dynamodb::Client;
 use common::*;
 use proptest::prelude::*;
@@ -303,19 +308,46 @@ async fn fill(client: &Client, table: &str, count: usize, size: usize) -> Vec<St
     keys
 }
 
+/// Every item of a Scan of `base`, counted by partition key.
+async fn pages_by_key(base: &ScanFluentBuilder) -> (usize, BTreeMap<String, usize>) {
+    let pages = scan_pages(base).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for page in &pages {
+        for found in page.items() {
+            let Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) = found.get("pk") else {
+                panic!("item without pk: {found:?}");
+            };
+            *seen.entry(pk.clone()).or_default() += 1;
+        }
+    }
+    (pages.len(), seen)
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn parallel_scan_pages_count_other_segments_items_against_one_megabyte() {
-    // One partition: every segment reads all of it.
+async fn parallel_scan_pages_count_other_segments_index_entries_against_one_megabyte() {
+    // One partition, which every segment shares.
     let server = TestServer::start_with(&["--partitions-per-table", "1", "--no-throttle"]);
     let client = server.client();
     create_table(&client, "segments", ("pk", ScalarAttributeType::S), None).await;
     create_table(&client, "empty", ("pk", ScalarAttributeType::S), None).await;
-    // About 2.5 MB.
+    // About 2.5 MB, and an index holding all of it.
     let keys = fill(&client, "segments", 100, 25_000).await;
+    let all = Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build();
+    client
+        .update_table()
+        .table_name("segments")
+        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
+        .global_secondary_index_updates(gsi_create_action("copy", "pk", None, all))
+        .send()
+        .await
+        .expect("an index on the table");
+    wait_gsis_active(&client, "segments").await;
+    let expected: BTreeMap<String, usize> = keys.into_iter().map(|k| (k, 1)).collect();
 
-    // Four segments of one 2.5 MB partition: a page ends after 1 MB read, whoever's
-    // items they were, so each segment takes at least three pages, and together they
-    // still return every item exactly once.
+    // The table's items are in hash order: each segment reads only its own, a quarter
+    // of 2.5 MB, and together the segments return every item exactly once.
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for segment in 0..4 {
         let base = client
@@ -323,30 +355,17 @@ async fn parallel_scan_pages_count_other_segments_items_against_one_megabyte() {
             .table_name("segments")
             .segment(segment)
             .total_segments(4);
-        let pages = scan_pages(&base).await.unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            pages.len() >= 3,
-            "segment {segment} read 2.5 MB in {} page(s)",
-            pages.len()
-        );
-        for page in &pages {
-            for found in page.items() {
-                let Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) = found.get("pk") else {
-                    panic!("item without pk: {found:?}");
-                };
-                *seen.entry(pk.clone()).or_default() += 1;
-            }
+        let (pages, items) = pages_by_key(&base).await;
+        assert!(pages <= 2, "segment {segment} took {pages} pages");
+        for (k, n) in items {
+            *seen.entry(k).or_default() += n;
         }
     }
-    let expected: BTreeMap<String, usize> = keys.into_iter().map(|k| (k, 1)).collect();
     assert_eq!(
         seen, expected,
         "every item exactly once across the segments"
     );
-
-    // A million segments: a page of a segment that holds nothing stops after 1 MB of
-    // other segments' items, with a LastEvaluatedKey, and is charged like a page that
-    // read nothing.
+    // A segment of a million holds nothing here, and reads nothing.
     let nothing = client
         .scan()
         .table_name("empty")
@@ -355,15 +374,37 @@ async fn parallel_scan_pages_count_other_segments_items_against_one_megabyte() {
         .await
         .expect("Scan of an empty table");
     let nothing_units = nothing.consumed_capacity().and_then(|c| c.capacity_units());
-    let page = client
-        .scan()
-        .table_name("segments")
-        .segment(123_456)
-        .total_segments(1_000_000)
-        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+    let one_in_a_million = |index: Option<&str>| {
+        client
+            .scan()
+            .table_name("segments")
+            .set_index_name(index.map(str::to_owned))
+            .segment(123_456)
+            .total_segments(1_000_000)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+    };
+    let page = one_in_a_million(None)
         .send()
         .await
         .expect("Scan of one segment in a million");
+    assert_eq!(
+        (page.scanned_count(), page.last_evaluated_key().is_some()),
+        (0, false),
+        "{page:?}"
+    );
+    assert_eq!(
+        page.consumed_capacity().and_then(|c| c.capacity_units()),
+        nothing_units
+    );
+
+    // The index's entries are in index-key order: a segment reads its partition's and
+    // passes over the others', which count toward the page's 1 MB read. A page of a
+    // segment that holds nothing stops after 1 MB of other segments' entries, with a
+    // LastEvaluatedKey, and is charged like a page that read nothing.
+    let page = one_in_a_million(Some("copy"))
+        .send()
+        .await
+        .expect("Scan of one index segment in a million");
     assert!(
         page.last_evaluated_key().is_some_and(|k| !k.is_empty()),
         "the page ends after 1 MB read: {page:?}"
@@ -372,12 +413,30 @@ async fn parallel_scan_pages_count_other_segments_items_against_one_megabyte() {
         assert_eq!(
             page.consumed_capacity().and_then(|c| c.capacity_units()),
             nothing_units,
-            "other segments' items are not charged"
+            "other segments' entries are not charged"
         );
     }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for segment in 0..4 {
+        let base = client
+            .scan()
+            .table_name("segments")
+            .index_name("copy")
+            .segment(segment)
+            .total_segments(4);
+        let (pages, items) = pages_by_key(&base).await;
+        assert_eq!(pages, 3, "index segment {segment}");
+        for (k, n) in items {
+            *seen.entry(k).or_default() += n;
+        }
+    }
+    assert_eq!(
+        seen, expected,
+        "every entry exactly once across the segments"
+    );
 
-    // Any segment of any segment count reads the 2.5 MB partition in pages of 1 MB read:
-    // 42, 42 and 16 items of 25,007 bytes, whichever segment they belong to.
+    // Any segment of any segment count reads the 2.5 MB index in pages of 1 MB read:
+    // 42, 42 and 16 entries of 25,007 bytes, whichever segment they belong to.
     let runtime = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config::with_cases(12));
     let cases = (1u32..=1_000_000).prop_flat_map(|total| (Just(total), 0..total));
@@ -386,6 +445,7 @@ async fn parallel_scan_pages_count_other_segments_items_against_one_megabyte() {
             let base = client
                 .scan()
                 .table_name("segments")
+                .index_name("copy")
                 .segment(segment as i32)
                 .total_segments(total as i32);
             let pages = tokio::task::block_in_place(|| runtime.block_on(scan_pages(&base)))

@@ -5,7 +5,8 @@
 mod common;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ScalarAttributeType, StreamSpecification, StreamViewType, Tag,
+    AttributeValue, Put, ScalarAttributeType, StreamSpecification, StreamViewType, Tag,
+    TransactWriteItem,
 };
 use common::*;
 
@@ -178,12 +179,44 @@ async fn streams_tags_and_ttl_follow_the_region() {
             .await,
     );
     assert_eq!(code, "ResourceNotFoundException");
-    west_streams
+    let described = west_streams
         .describe_stream()
         .stream_arn(&arns[1])
         .send()
         .await
         .expect("the west reads its own stream");
+    let shard = described
+        .stream_description()
+        .and_then(|d| d.shards().first())
+        .and_then(|shard| shard.shard_id())
+        .expect("a shard")
+        .to_string();
+    let iterator = west_streams
+        .get_shard_iterator()
+        .stream_arn(&arns[1])
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .expect("GetShardIterator in the west")
+        .shard_iterator()
+        .expect("an iterator")
+        .to_string();
+    let (code, _) = expect_err(
+        "GetRecords with the west's iterator, signed for the east",
+        east_streams
+            .get_records()
+            .shard_iterator(&iterator)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ResourceNotFoundException");
+    west_streams
+        .get_records()
+        .shard_iterator(&iterator)
+        .send()
+        .await
+        .expect("the west reads its own shard");
 
     let west_arn = "arn:aws:dynamodb:eu-west-1:000000000000:table/streamed";
     west.tag_resource()
@@ -253,4 +286,27 @@ async fn streams_tags_and_ttl_follow_the_region() {
         Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Disabled),
         "TTL in the west leaves the east's table alone"
     );
+}
+
+#[tokio::test]
+async fn each_region_keeps_its_own_client_request_tokens() {
+    let server = TestServer::start_with(&["--region", EAST]);
+    for (region, value) in [(EAST, "east"), (WEST, "west")] {
+        let client = server.client_in(region);
+        create_table(&client, "shared", ("pk", ScalarAttributeType::S), None).await;
+        // The same token with other parameters: in another region it is a new token.
+        let put = Put::builder()
+            .table_name("shared")
+            .set_item(Some(item(&[("pk", s("k")), ("from", s(value))])))
+            .build()
+            .expect("a Put");
+        client
+            .transact_write_items()
+            .client_request_token("one-token")
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("TransactWriteItems in {region}: {e:?}"));
+        assert_eq!(writer_of_shared(&client).await, Some(s(value)));
+    }
 }

@@ -20,10 +20,12 @@ pub mod error;
 pub mod failpoint;
 pub mod hashing;
 pub mod node;
+pub mod scan;
 pub mod transactions;
 pub mod ttl;
 
 mod group;
+mod key_layout;
 mod log_store;
 pub mod meta_keys;
 mod network;
@@ -42,5 +44,6 @@ pub use command::{
     ApplyOutcome, Command, Proposal, Rejection, TxAction, TxFailure, TxToken, TxWrite, WantedImages,
 };
 pub use error::PartitionError;
-pub use node::{ItemLocation, Node, NodeConfig, ReadTarget, ScanResume, Table};
+pub use node::{ItemLocation, Node, NodeConfig, ReadTarget, Table};
+pub use scan::{ScanResume, Scanned};
 pub use state_machine::Counts;

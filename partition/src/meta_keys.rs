@@ -62,16 +62,34 @@ pub fn client_token(token: &str) -> Vec<u8> {
 pub const DELETING_TABLE_PREFIX: &[u8] = b"d/";
 
 pub fn deleting_table(table_id: u32) -> Vec<u8> {
-    let mut key = DELETING_TABLE_PREFIX.to_vec();
-    key.extend_from_slice(&table_id.to_be_bytes());
-    key
+    per_table(DELETING_TABLE_PREFIX, table_id)
 }
 
 /// The streams of deleted tables, readable until their records age out.
 pub const RETIRED_STREAMS_PREFIX: &[u8] = b"r/";
 
 pub fn retired_streams(table_id: u32) -> Vec<u8> {
-    let mut key = RETIRED_STREAMS_PREFIX.to_vec();
-    key.extend_from_slice(&table_id.to_be_bytes());
-    key
+    per_table(RETIRED_STREAMS_PREFIX, table_id)
+}
+
+/// The key layout the data directory's items are in (see `key_layout`).
+pub const KEY_LAYOUT: &[u8] = b"key_layout";
+
+/// Tables whose items an interrupted key-layout upgrade already moved.
+pub const UPGRADED_TABLE_PREFIX: &[u8] = b"u/";
+
+pub fn upgraded_table(table_id: u32) -> Vec<u8> {
+    per_table(UPGRADED_TABLE_PREFIX, table_id)
+}
+
+/// How many key ranges (DynamoDB partitions) a table's traffic split its capacity into.
+pub const KEY_RANGES_PREFIX: &[u8] = b"k/";
+
+pub fn key_ranges(table_id: u32) -> Vec<u8> {
+    per_table(KEY_RANGES_PREFIX, table_id)
+}
+
+/// A per-table record's key: its prefix, then the table id.
+fn per_table(prefix: &[u8], table_id: u32) -> Vec<u8> {
+    [prefix, &table_id.to_be_bytes()].concat()
 }

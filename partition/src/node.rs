@@ -11,7 +11,6 @@ use cirrus_storage::engine::{
     CF_ITEMS, CF_META, CF_RAFT_LOG, CF_TRANSACTIONS,
 };
 use cirrus_storage::index::index_prefix;
-use cirrus_storage::key::decode_key_value;
 use cirrus_storage::StorageError;
 use rocksdb::WriteBatch;
 
@@ -25,7 +24,8 @@ use crate::write_schema::WriteSchema;
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
 use crate::group::{group_id, RaftGroup};
-use crate::hashing::{partition_key_hash, partition_of, partitions_of, segment_range};
+use crate::hashing::{partition_key_hash, partition_of};
+use crate::key_layout;
 use crate::log_store::LogStore;
 use crate::meta_keys;
 use crate::regions::{assign_default_region, LiveTables};
@@ -59,22 +59,6 @@ const BACKFILL_CHUNK: u32 = 256;
 pub enum ReadTarget<'a> {
     Table,
     Index(&'a IndexDescriptor),
-}
-
-/// What a scan hands its visitor: a stored item (or index entry) of the segment, or one
-/// it read only to pass over, because its partition key hashes to another segment.
-/// Passed-over items count toward a page's 1 MB of data read like the others: a segment
-/// far smaller than its partition would otherwise read the whole partition for a page.
-pub enum Scanned<'a> {
-    Item(&'a [u8]),
-    Skipped(&'a [u8]),
-}
-
-/// Where a Scan resumes: after the item or entry with this key (after the partition's
-/// or index's prefix), which lives in the partition of this encoded table partition key.
-pub struct ScanResume {
-    pub table_partition_key: Vec<u8>,
-    pub key: Vec<u8>,
 }
 
 /// A live table: its descriptor and its partitions' Raft groups.
@@ -119,7 +103,7 @@ impl Table {
     }
 
     /// The partition that owns an encoded partition key.
-    fn partition_of_key(&self, partition_key: &[u8]) -> u16 {
+    pub(crate) fn partition_of_key(&self, partition_key: &[u8]) -> u16 {
         partition_of(
             partition_key_hash(partition_key),
             self.descriptor.partitions,
@@ -127,7 +111,11 @@ impl Table {
     }
 
     /// The column family and the key prefix of `target` in one partition.
-    fn target_prefix(&self, target: ReadTarget<'_>, partition: u16) -> (&'static str, Vec<u8>) {
+    pub(crate) fn target_prefix(
+        &self,
+        target: ReadTarget<'_>,
+        partition: u16,
+    ) -> (&'static str, Vec<u8>) {
         let table_id = self.descriptor.table_id;
         match target {
             ReadTarget::Table => (CF_ITEMS, partition_prefix(table_id, partition).to_vec()),
@@ -146,7 +134,13 @@ impl Table {
     ) -> Result<ItemLocation, PartitionError> {
         let hash = partition_key_hash(partition_key);
         let partition = partition_of(hash, self.descriptor.partitions);
-        let key = item_key(self.descriptor.table_id, partition, partition_key, sort_key);
+        let key = item_key(
+            self.descriptor.table_id,
+            partition,
+            hash,
+            partition_key,
+            sort_key,
+        );
         Ok(ItemLocation {
             partition,
             hash,
@@ -220,6 +214,7 @@ fn remove_table_data(engine: &Engine, table_id: u32) -> Result<(), PartitionErro
     remove_table_snapshots(engine, table_id)?;
     // Synced: the WAL is ordered, so the range deletions above are durable with it.
     let mut batch = WriteBatch::default();
+    batch.delete_cf(engine.cf(CF_META)?, meta_keys::key_ranges(table_id));
     batch.delete_cf(engine.cf(CF_META)?, meta_keys::deleting_table(table_id));
     engine.write_synced(batch)?;
     Ok(())
@@ -262,9 +257,13 @@ impl Node {
             descriptors.push(value.to_vec());
             Ok(true)
         })?;
+        let descriptors: Vec<TableDescriptor> = descriptors
+            .iter()
+            .map(|bytes| decode_descriptor(bytes))
+            .collect::<Result<_, _>>()?;
+        key_layout::upgrade(&engine, &descriptors)?;
         let mut tables = LiveTables::default();
-        for bytes in descriptors {
-            let descriptor = decode_descriptor(&bytes)?;
+        for descriptor in descriptors {
             let table = Self::open_table(&engine, &syncer, descriptor, &config).await?;
             // A crash may have come between a schema change's catalog write and its
             // entries in the partitions' logs: roll it forward.
@@ -317,7 +316,8 @@ impl Node {
         descriptor: TableDescriptor,
         config: &NodeConfig,
     ) -> Result<Arc<Table>, PartitionError> {
-        let capacity = TableCapacity::new(&descriptor, config.enforce_capacity);
+        let remembered = Node::remembered_key_ranges(engine, descriptor.table_id)?;
+        let capacity = TableCapacity::new(&descriptor, config.enforce_capacity, remembered);
         let mut groups = Vec::with_capacity(usize::from(descriptor.partitions));
         for partition in 0..descriptor.partitions {
             groups.push(
@@ -764,6 +764,10 @@ impl Node {
         let mut cursors: Vec<(usize, RangeCursor<'_>)> = Vec::with_capacity(partitions.len());
         for partition in partitions {
             let (cf, mut base) = table.target_prefix(target, partition);
+            if let ReadTarget::Table = target {
+                // Items are in hash order: the key's items follow its hash.
+                base.extend_from_slice(&partition_key_hash(partition_key).to_be_bytes());
+            }
             base.extend_from_slice(partition_key);
             let mut low = base.clone();
             low.extend_from_slice(start);
@@ -807,111 +811,6 @@ impl Node {
         }
     }
 
-    /// Visits, in a stable order, the stored items (or index entries) of `target` whose
-    /// table partition-key hash falls in segment `segment` of `total_segments` equal
-    /// hash ranges, starting after `resume`, until `visit` returns false. Segments are
-    /// disjoint and together cover everything exactly once. Every item read is handed
-    /// to `visit`, those of other segments as [`Scanned::Skipped`], so that the caller
-    /// can count all the work a page does and end it.
-    pub fn scan<E: From<PartitionError>>(
-        &self,
-        table: &Table,
-        target: ReadTarget<'_>,
-        segment: u32,
-        total_segments: u32,
-        resume: Option<&ScanResume>,
-        mut visit: impl FnMut(Scanned<'_>) -> Result<bool, E>,
-    ) -> Result<(), E> {
-        let hashes = segment_range(segment, total_segments);
-        let partitions = partitions_of(&hashes, table.descriptor.partitions);
-        let key_type = table.descriptor.key_schema.partition_key().ty;
-        // Index entries start with the index key; the table's partition key follows.
-        let index_key_types: Vec<_> = match target {
-            ReadTarget::Table => Vec::new(),
-            ReadTarget::Index(index) => index.spec.key_schema.attributes().map(|a| a.ty).collect(),
-        };
-        let table_partition_key = |rest: &[u8]| -> Result<(usize, usize), StorageError> {
-            let mut at = 0;
-            for ty in &index_key_types {
-                at += decode_key_value(*ty, &rest[at..])
-                    .map_err(|e| StorageError::Corrupt(e.to_string()))?
-                    .1;
-            }
-            let (_, length) = decode_key_value(key_type, &rest[at..])
-                .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            Ok((at, at + length))
-        };
-        let resume_at = resume
-            .map(|resume| {
-                // A key in a partition the segment never reads cannot have ended one
-                // of its pages: it belongs to another segment. (A page can end on a
-                // key of another segment that the segment passed over in a partition
-                // they share.)
-                let partition = table.partition_of_key(&resume.table_partition_key);
-                if !partitions.contains(&partition) {
-                    return Err(PartitionError::StartKeyOutsideSegment {
-                        segment,
-                        total_segments,
-                    });
-                }
-                // Self-delimiting keys: the next possible key after `k` is `k · 0x00`.
-                let mut key = resume.key.clone();
-                key.push(0);
-                Ok((partition, key))
-            })
-            .transpose()?;
-        let mut failure = None;
-        for partition in partitions {
-            let (cf, prefix) = table.target_prefix(target, partition);
-            let start = match &resume_at {
-                Some((at, _)) if *at > partition => continue,
-                Some((at, key)) if *at == partition => [prefix.as_slice(), key].concat(),
-                _ => prefix.clone(),
-            };
-            let mut current_pk: Vec<u8> = Vec::new();
-            let mut in_segment = false;
-            let mut finished = false;
-            self.engine
-                .scan(cf, &start, &prefix_end(&prefix), |key, value| {
-                    let rest = &key[prefix.len()..];
-                    // Items of one partition key are adjacent: decode it only when it changes.
-                    let same_item_pk = index_key_types.is_empty()
-                        && !current_pk.is_empty()
-                        && rest.starts_with(&current_pk);
-                    if !same_item_pk {
-                        let (pk_start, pk_end) = table_partition_key(rest)?;
-                        let pk = &rest[pk_start..pk_end];
-                        if current_pk != pk {
-                            current_pk = pk.to_vec();
-                            in_segment = hashes.contains(&partition_key_hash(pk));
-                        }
-                    }
-                    let scanned = if in_segment {
-                        Scanned::Item(value)
-                    } else {
-                        Scanned::Skipped(value)
-                    };
-                    match visit(scanned) {
-                        Ok(true) => Ok(true),
-                        Ok(false) => {
-                            finished = true;
-                            Ok(false)
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            finished = true;
-                            Ok(false)
-                        }
-                    }
-                })
-                .map_err(|e| E::from(e.into()))?;
-            if finished {
-                break;
-            }
-        }
-        failure.map_or(Ok(()), Err)
-    }
-
     /// Item commands proposed so far.
     pub fn proposals(&self) -> u64 {
         self.proposals.load(Ordering::Relaxed)
@@ -924,6 +823,7 @@ impl Node {
 
     /// Stops every group and flushes RocksDB.
     pub async fn shutdown(&self) -> Result<(), PartitionError> {
+        self.remember_key_ranges()?;
         let tables = self.tables_snapshot();
         for table in tables {
             for group in table.groups.iter() {
@@ -939,6 +839,7 @@ impl Node {
 mod tests {
     use super::*;
     use crate::command::WantedImages;
+    use crate::scan::Scanned;
     use cirrus_storage::engine::StoredItem;
 
     fn descriptor(name: &str) -> TableDescriptor {

@@ -1,9 +1,13 @@
 //! The RocksDB engine: one instance per node, its column families, and the key layout.
 //!
 //! Key layout (all integers big-endian so that byte order is numeric order):
-//! - `items`:    `table_id u32 | partition u16 | enc(partition key) | enc(sort key)` →
-//!   stored item (see [`StoredItem`]). A partition's items are one contiguous range, and
-//!   the items of one partition-key value are one contiguous, sort-key-ordered range.
+//! - `items`:    `table_id u32 | partition u16 | hash u64 | enc(partition key) | enc(sort key)`
+//!   → stored item (see [`StoredItem`]). `hash` is the partition key's (see
+//!   `cirrus_partition::hashing`); everything after the partition prefix is the item's
+//!   *table key*. A partition's items are one contiguous range in hash order, so any
+//!   range of the hash space (a parallel Scan's segment, half a partition to split off)
+//!   is one contiguous range too, and the items of one partition-key value are one
+//!   contiguous, sort-key-ordered range.
 //! - `indexes`:  secondary-index entries, in their item's partition (see [`crate::index`]).
 //! - `transactions`: per partition, the locks of prepared transactions and the decision
 //!   records of committed ones (see `cirrus_partition`'s state machine).
@@ -302,14 +306,39 @@ pub fn partition_prefix(table_id: u32, partition: u16) -> [u8; 6] {
     prefix
 }
 
-/// The RocksDB key of an item: its partition's prefix, then the encoded key values
-/// (see [`crate::key`]), which are self-delimiting and order-preserving.
-pub fn item_key(table_id: u32, partition: u16, partition_key: &[u8], sort_key: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(6 + partition_key.len() + sort_key.len());
+/// The bytes of the partition-key hash that starts a table key.
+pub const HASH_BYTES: usize = 8;
+
+/// The RocksDB key of an item: its partition's prefix, then its table key.
+pub fn item_key(
+    table_id: u32,
+    partition: u16,
+    hash: u64,
+    partition_key: &[u8],
+    sort_key: &[u8],
+) -> Vec<u8> {
+    let mut key = Vec::with_capacity(6 + HASH_BYTES + partition_key.len() + sort_key.len());
     key.extend_from_slice(&partition_prefix(table_id, partition));
-    key.extend_from_slice(partition_key);
-    key.extend_from_slice(sort_key);
+    append_table_key(&mut key, hash, partition_key, sort_key);
     key
+}
+
+/// Appends a table key: the partition key's hash, then the encoded key values (see
+/// [`crate::key`]), which are self-delimiting and order-preserving.
+pub fn append_table_key(out: &mut Vec<u8>, hash: u64, partition_key: &[u8], sort_key: &[u8]) {
+    out.extend_from_slice(&hash.to_be_bytes());
+    out.extend_from_slice(partition_key);
+    out.extend_from_slice(sort_key);
+}
+
+/// A table key's partition-key hash and its encoded key values.
+pub fn split_table_key(table_key: &[u8]) -> Result<(u64, &[u8]), StorageError> {
+    match table_key.split_first_chunk::<HASH_BYTES>() {
+        Some((hash, values)) => Ok((u64::from_be_bytes(*hash), values)),
+        None => Err(StorageError::Corrupt(
+            "table key shorter than its hash".into(),
+        )),
+    }
 }
 
 /// The smallest byte string greater than every string that starts with `prefix`, or
@@ -377,17 +406,21 @@ mod tests {
     }
 
     #[test]
-    fn items_round_trip_through_rocksdb_in_key_order() -> Result<(), StorageError> {
+    fn items_round_trip_through_rocksdb_in_hash_then_key_order() -> Result<(), StorageError> {
         let dir = tempfile::tempdir().map_err(|e| StorageError::Corrupt(e.to_string()))?;
         let engine = Engine::open(dir.path())?;
         let mut batch = WriteBatch::default();
         let items = engine.cf(CF_ITEMS)?;
-        for pk in [b"b".as_slice(), b"a", b"c"] {
-            batch.put_cf(&items, item_key(7, 1, pk, b""), StoredItem::encode(3, pk));
+        for (hash, pk) in [(2, b"c".as_slice()), (1, b"b"), (2, b"a")] {
+            batch.put_cf(
+                &items,
+                item_key(7, 1, hash, pk, b""),
+                StoredItem::encode(3, pk),
+            );
         }
         batch.put_cf(
             &items,
-            item_key(7, 2, b"a", b""),
+            item_key(7, 2, 0, b"a", b""),
             StoredItem::encode(1, b"x"),
         );
         engine.write(batch)?;
@@ -398,7 +431,7 @@ mod tests {
             seen.push(StoredItem::codec_bytes(v)?.to_vec());
             Ok(true)
         })?;
-        assert_eq!(seen, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(seen, vec![b"b".to_vec(), b"a".to_vec(), b"c".to_vec()]);
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //!
 //! An entry lives in the `indexes` column family, in the base item's partition:
 //! `table_id u32 | partition u16 | index_id u16 | enc(index pk) | enc(index sk) |
-//! enc(table pk) | enc(table sk)` → stored item of the projected attributes. Keeping
+//! table key` (the item's: `hash u64 | enc(table pk) | enc(table sk)`) → stored item of the projected attributes. Keeping
 //! the entry next to its item lets one write batch change both, so an index can never
 //! lose or duplicate an entry; the table key at the end keeps entries with equal index
 //! keys distinct and in a stable order.
@@ -133,7 +133,7 @@ impl IndexSpec {
     }
 
     /// The key of the item's entry, or `None` when the item is not in the index.
-    /// `table_key` is the item's encoded table key (`enc(pk) | enc(sk)`).
+    /// `table_key` is the item's table key (see [`crate::engine::append_table_key`]).
     pub fn entry_key(&self, prefix: &[u8; 8], item: &Item, table_key: &[u8]) -> Option<Vec<u8>> {
         let mut key = Vec::with_capacity(prefix.len() + 32 + table_key.len());
         key.extend_from_slice(prefix);

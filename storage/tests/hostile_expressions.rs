@@ -1,9 +1,10 @@
 //! Generated hostile expressions and values — deep parentheses, NOT and function chains,
 //! long AND/OR chains, deep paths, updates that nest documents into themselves — must be
-//! refused or handled on half the stack of a runtime worker (2 MiB), from parsing through
-//! binding to evaluation or applying. A stack overflow aborts this test binary, so CI
-//! finds any input that recurses without bound. (The deepest accepted expression, 100
-//! levels of parentheses, takes about 850 KB in a debug build.)
+//! refused or handled on half the stack the server gives its threads
+//! ([`EXPRESSION_STACK_BYTES`]), from parsing through binding to evaluation or applying. A
+//! stack overflow aborts this test binary, so CI finds any input that recurses without
+//! bound. (The deepest expression the parser follows, 301 levels, takes about 2.6 MB in a
+//! debug build.)
 
 use std::collections::BTreeMap;
 
@@ -14,13 +15,13 @@ use cirrus_storage::expression::parser::{parse_condition, parse_projection, pars
 use cirrus_storage::expression::projection::project;
 use cirrus_storage::expression::update::{apply_update, MAX_NESTING_LEVELS};
 use cirrus_storage::expression::{
-    ExpressionKind, Path, PathElement, SetOperand, SetValue, UpdateActions,
+    ExpressionKind, Path, PathElement, SetOperand, SetValue, UpdateActions, EXPRESSION_STACK_BYTES,
 };
 use cirrus_storage::{AttributeValue, Item, Number};
 use proptest::prelude::*;
 
-/// Half the 2 MiB stack of a tokio worker or a test thread.
-const SMALL_STACK: usize = 1024 * 1024;
+/// Half the stack of the server's threads.
+const SMALL_STACK: usize = EXPRESSION_STACK_BYTES / 2;
 
 /// Runs `work` on a thread with [`SMALL_STACK`]; an overflow there aborts the process.
 fn on_small_stack(work: impl FnOnce() + Send + 'static) {

@@ -97,3 +97,68 @@ pub fn stats_records(engine: &Engine, table_id: u32, partitions: u16) -> Vec<Opt
         })
         .collect()
 }
+
+/// Rewrites a table's items, index entries and expiry entries in key layout 1 (no
+/// partition-key hash before the key values) and forgets the layout record, as a data
+/// directory of an earlier Cirrus was. `index_key_types`: each index entry's key
+/// attributes' types, which come before the table key.
+pub fn to_key_layout_1(
+    engine: &Engine,
+    table_id: u32,
+    index_key_types: &[cirrus_storage::ScalarType],
+) {
+    use cirrus_storage::engine::HASH_BYTES;
+    use cirrus_storage::key::decode_key_value;
+    let prefix = table_id.to_be_bytes();
+    let mut batch = rocksdb::WriteBatch::default();
+    for cf in [CF_ITEMS, CF_INDEXES, CF_EXPIRY] {
+        let handle = engine.cf(cf).expect("column family");
+        engine
+            .scan(cf, &prefix, &prefix_end(&prefix), |key, value| {
+                // Where the table key (hash, then key values) starts.
+                let at = match cf {
+                    CF_ITEMS => 6,
+                    CF_EXPIRY => 14,
+                    _ => index_key_types.iter().fold(8, |at, ty| {
+                        at + decode_key_value(*ty, &key[at..]).expect("index key").1
+                    }),
+                };
+                let old = [&key[..at], &key[at + HASH_BYTES..]].concat();
+                batch.delete_cf(handle, key);
+                batch.put_cf(handle, old, value);
+                Ok(true)
+            })
+            .expect("scan");
+    }
+    batch.delete_cf(engine.cf(CF_META).expect("meta"), meta_keys::KEY_LAYOUT);
+    engine.write_synced(batch).expect("write layout 1");
+    engine.flush().expect("flush");
+}
+
+/// Asserts that two snapshots of a table's data hold the same keys and values.
+pub fn assert_same(before: &Contents, after: &Contents, when: &str) {
+    let differing = differences(before, after);
+    assert!(
+        differing.is_empty(),
+        "{} of {} keys differ {when}, e.g. {:?}",
+        differing.len(),
+        before.len(),
+        &differing[..differing.len().min(5)]
+    );
+}
+
+/// The keys whose values differ between two snapshots of a table's data, or that only
+/// one has.
+pub fn differences(before: &Contents, after: &Contents) -> Vec<String> {
+    before
+        .iter()
+        .filter(|(key, value)| after.get(*key) != Some(*value))
+        .map(|((cf, key), _)| format!("{cf} {key:02x?}"))
+        .chain(
+            after
+                .keys()
+                .filter(|key| !before.contains_key(*key))
+                .map(|(cf, key)| format!("{cf} {key:02x?} (only after)")),
+        )
+        .collect()
+}

@@ -3,7 +3,7 @@
 //! applied after reading, projection, Select, and LastEvaluatedKey.
 
 use cirrus_partition::capacity::{read_units, ReadConsistency};
-use cirrus_partition::node::Scanned;
+use cirrus_partition::Scanned;
 use cirrus_partition::{IndexDescriptor, IndexKind, KeySchema, Projected, Table};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::eval::evaluate;
@@ -25,6 +25,8 @@ use crate::wire::attribute_value::parse_item;
 use crate::wire::item_json::{
     decode_stored, response_body, ItemJson, StoredItems, StoredItemsJson,
 };
+use cirrus_partition::hashing::partition_key_hash;
+use cirrus_storage::engine::append_table_key;
 
 /// DynamoDB stops a Query or Scan page after reading 1 MB.
 const PAGE_BYTES: usize = 1024 * 1024;
@@ -94,9 +96,18 @@ impl StartKey {
             key.extend_from_slice(&index.partition);
             key.extend_from_slice(&index.sort);
         }
-        key.extend_from_slice(&self.table.partition);
-        key.extend_from_slice(&self.table.sort);
+        let hash = partition_key_hash(&self.table.partition);
+        append_table_key(&mut key, hash, &self.table.partition, &self.table.sort);
         key
+    }
+
+    /// The key of the entry to resume after below the queried partition key (and, for
+    /// the table, its hash): the sort key, then for an index the item's table key.
+    pub fn key_below_partition(&self) -> Vec<u8> {
+        match &self.index {
+            Some(index) => self.entry_key()[index.partition.len()..].to_vec(),
+            None => self.table.sort.clone(),
+        }
     }
 }
 

@@ -101,9 +101,7 @@ pub fn query(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
                 "The provided starting key is invalid: Query condition missed key schema element",
             ));
         }
-        // The resume point below the partition key: the sort key, then for an index
-        // the table key.
-        let resume = start_key.entry_key()[queried.partition.len()..].to_vec();
+        let resume = start_key.key_below_partition();
         if forward {
             let mut after = resume;
             after.push(0);

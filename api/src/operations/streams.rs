@@ -473,9 +473,11 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError
         ));
     }
     let gone = || ApiError::ResourceNotFound("Requested resource not found".into());
+    // An iterator reads only in the region that handed it out.
     let owner = state
         .node
         .stream_owner(iterator.table_id)?
+        .filter(|owner| owner.region == *state.region)
         .ok_or_else(gone)?;
     let stream = owner
         .streams

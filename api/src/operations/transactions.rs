@@ -264,7 +264,10 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
     for item in &planned {
         admit_write(state, &item.table, item.location.hash)?;
     }
-    let token = input.client_request_token;
+    // Each region keeps its own tokens, as DynamoDB's regions do.
+    let token = input
+        .client_request_token
+        .map(|token| format!("{}/{token}", state.region));
     let tx_token = match &token {
         Some(token) => {
             match state

@@ -9,9 +9,12 @@
 
 mod bucket;
 mod key_ranges;
+mod remembered;
+
+pub use remembered::spawn_remembering;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -116,6 +119,8 @@ pub struct TableCapacity {
     /// table's quota or configured maximum.
     table_limit: std::sync::RwLock<(Limit, Limit)>,
     key_ranges: KeyRanges,
+    /// The key-range count last written to the catalog (see `remembered`).
+    remembered_ranges: AtomicUsize,
     /// Global indexes' buckets, by index id.
     indexes: std::sync::RwLock<BTreeMap<u16, Arc<Pair>>>,
     pub usage: UsageCounters,
@@ -123,18 +128,32 @@ pub struct TableCapacity {
 }
 
 impl TableCapacity {
-    pub fn new(descriptor: &TableDescriptor, enforce: bool) -> Arc<TableCapacity> {
+    /// A table's capacity, with the key ranges its traffic split it into before a
+    /// restart (`remembered_ranges`), which DynamoDB keeps too.
+    pub fn new(
+        descriptor: &TableDescriptor,
+        enforce: bool,
+        remembered_ranges: usize,
+    ) -> Arc<TableCapacity> {
         let capacity = Arc::new(TableCapacity {
             enforce,
             table: Pair::unlimited(),
             table_limit: std::sync::RwLock::new((Limit::Provisioned, Limit::Provisioned)),
-            key_ranges: KeyRanges::new(1),
+            key_ranges: KeyRanges::new(remembered_ranges.max(1)),
+            remembered_ranges: AtomicUsize::new(remembered_ranges),
             indexes: Default::default(),
             usage: UsageCounters::default(),
             index_usage: Default::default(),
         });
         capacity.configure(descriptor);
         capacity
+    }
+
+    /// The key-range count, when it grew since it was last remembered.
+    pub(crate) fn unremembered_key_ranges(&self) -> Option<usize> {
+        let count = self.key_range_count();
+        let before = self.remembered_ranges.swap(count, Ordering::Relaxed);
+        (count > before).then_some(count)
     }
 
     /// How many key ranges (DynamoDB partitions) the table's throughput has now.

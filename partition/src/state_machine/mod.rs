@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use cirrus_storage::change_log::{change_key, ChangeKind, ChangeOrigin, ChangeRecord};
 use cirrus_storage::codec::{decode_item, encode_item};
 use cirrus_storage::engine::{
-    partition_prefix, prefix_end, Engine, StoredItem, CF_CHANGES, CF_INDEXES, CF_ITEMS, CF_META,
+    partition_prefix, prefix_end, split_table_key, Engine, StoredItem, CF_CHANGES, CF_INDEXES,
+    CF_ITEMS, CF_META,
 };
 use cirrus_storage::expression::eval::evaluate;
 use cirrus_storage::expression::update::apply_update;
@@ -621,7 +622,8 @@ impl StateMachine {
             (Some(_), None) => ChangeKind::Remove,
         };
         let mut keys = Item::new();
-        let mut encoded = &write.key[self.prefix.len()..];
+        let (_, mut encoded) = split_table_key(&write.key[self.prefix.len()..])
+            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
         for attribute in schema.table_keys.attributes() {
             let (value, length) = decode_key_value(attribute.ty, encoded)
                 .map_err(|e| sm_error(ErrorVerb::Read, e))?;
@@ -731,11 +733,12 @@ impl StateMachine {
         enforce_limit: bool,
         batch: &mut WriteBatch,
     ) -> Result<Option<u64>, RaftStorageError> {
-        let table_key = &item_key[self.prefix.len()..];
-        let (_, pk_length) = decode_key_value(indexes.table_keys.partition_key().ty, table_key)
+        let (_, key_values) = split_table_key(&item_key[self.prefix.len()..])
+            .map_err(|e| sm_error(ErrorVerb::Read, e))?;
+        let (_, pk_length) = decode_key_value(indexes.table_keys.partition_key().ty, key_values)
             .map_err(|e| sm_error(ErrorVerb::Read, e))?;
         let mut collection_key = self.index_prefix(COLLECTION_SIZES).to_vec();
-        collection_key.extend_from_slice(&table_key[..pk_length]);
+        collection_key.extend_from_slice(&key_values[..pk_length]);
         let growth = delta.table.size_bytes
             + indexes
                 .local_ids

@@ -95,7 +95,9 @@ fn encoded(value: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
 }
 
 fn key_of(pk: &str, sk: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    Ok(item_key(TABLE, PARTITION, &encoded(pk)?, &encoded(sk)?))
+    let pk = encoded(pk)?;
+    let hash = crate::hashing::partition_key_hash(&pk);
+    Ok(item_key(TABLE, PARTITION, hash, &pk, &encoded(sk)?))
 }
 
 /// An item of about `filler` bytes that expires in an hour.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cirrus_storage::engine::Engine;
+use openraft::network::RaftNetworkFactory;
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -13,7 +14,7 @@ use crate::command::{ApplyOutcome, Command, Proposal};
 use crate::error::PartitionError;
 use crate::log_store::LogStore;
 use crate::network::NoPeers;
-use crate::raft_types::{TypeConfig, LOCAL_NODE_ID};
+use crate::raft_types::{NodeId, TypeConfig, LOCAL_NODE_ID};
 use crate::state_machine::{PartitionStats, StateMachine, TxLocks};
 use crate::wal_sync::WalSyncer;
 use crate::write_schema::{AppliedSchema, WriteSchema};
@@ -116,35 +117,80 @@ async fn run_batcher(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>)
     }
 }
 
-fn raft_config() -> Result<Arc<Config>, PartitionError> {
-    let config = Config {
-        cluster_name: "cirrus".into(),
-        heartbeat_interval: 100,
-        election_timeout_min: 300,
-        election_timeout_max: 600,
-        // A snapshot copies the partition; taking one every 20k writes bounds the log
-        // while keeping that copy rare.
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(20_000),
-        max_in_snapshot_log_to_keep: 1_000,
-        ..Default::default()
+/// Who replicates a group, and how this node reaches the other replicas.
+pub struct Replicas<N> {
+    /// This node's id in the group.
+    pub local: NodeId,
+    /// Every voter and its address (the embedded single node needs none).
+    pub voters: BTreeMap<NodeId, BasicNode>,
+    /// Whether this node initialises the group when its log is empty. Exactly one node
+    /// of a new group does, with the same voters as every other replica is told of.
+    pub bootstrap: bool,
+    pub network: N,
+}
+
+impl Replicas<NoPeers> {
+    /// The embedded single node: the only replica of every group.
+    pub fn single() -> Self {
+        Replicas {
+            local: LOCAL_NODE_ID,
+            voters: BTreeMap::from([(LOCAL_NODE_ID, BasicNode::default())]),
+            bootstrap: true,
+            network: NoPeers,
+        }
+    }
+}
+
+fn raft_config(replicated: bool) -> Result<Arc<Config>, PartitionError> {
+    let config = if replicated {
+        // Across a network: openraft 0.9 times an AppendEntries out after one heartbeat
+        // interval and a snapshot chunk after `install_snapshot_timeout` (installing the
+        // last chunk included), so both get room for a loaded machine and real data;
+        // elections wait for several missed heartbeats.
+        Config {
+            cluster_name: "cirrus".into(),
+            heartbeat_interval: 250,
+            election_timeout_min: 1_500,
+            election_timeout_max: 3_000,
+            install_snapshot_timeout: 30_000,
+            snapshot_max_chunk_size: 1024 * 1024,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(20_000),
+            max_in_snapshot_log_to_keep: 1_000,
+            ..Default::default()
+        }
+    } else {
+        Config {
+            cluster_name: "cirrus".into(),
+            heartbeat_interval: 100,
+            election_timeout_min: 300,
+            election_timeout_max: 600,
+            // A snapshot copies the partition; taking one every 20k writes bounds the log
+            // while keeping that copy rare.
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(20_000),
+            max_in_snapshot_log_to_keep: 1_000,
+            ..Default::default()
+        }
     };
     Ok(Arc::new(config.validate().map_err(PartitionError::raft)?))
 }
 
 impl RaftGroup {
-    /// Opens the group of one partition — creating it if it has never been initialised
-    /// (a new table, or one whose creation a crash interrupted) — waits until this node
-    /// leads it, and then until it has applied every entry its log held: only then do
-    /// its locks, decisions and schema reflect everything that was committed.
+    /// Opens this node's replica of one partition's group — initialising the group if
+    /// this node bootstraps it and it has never been initialised (a new table, or one
+    /// whose creation a crash interrupted). The only replica of a group (the embedded
+    /// single node) then waits until it leads and has applied every entry its log held:
+    /// only then do its locks, decisions and schema reflect everything committed. A
+    /// replica among several returns at once; its group elects a leader on its own.
     /// `initial_schema` is what the partition starts from if it has applied no schema
     /// entry yet.
-    pub async fn open(
+    pub async fn open<N: RaftNetworkFactory<TypeConfig>>(
         engine: Arc<Engine>,
         syncer: WalSyncer,
         table_id: u32,
         partition: u16,
         initial_schema: WriteSchema,
         collection_limit: u64,
+        replicas: Replicas<N>,
     ) -> Result<RaftGroup, PartitionError> {
         let group = group_id(table_id, partition);
         let log_store = LogStore::new(engine.clone(), group, syncer);
@@ -159,32 +205,34 @@ impl RaftGroup {
         let stats = state_machine.stats();
         let locks = state_machine.locks();
         let schema = state_machine.schema();
+        let single = replicas.voters.len() == 1 && replicas.voters.contains_key(&replicas.local);
         let raft = Raft::new(
-            LOCAL_NODE_ID,
-            raft_config()?,
-            NoPeers,
+            replicas.local,
+            raft_config(!single)?,
+            replicas.network,
             log_store,
             state_machine,
         )
         .await
         .map_err(PartitionError::raft)?;
-        if !raft.is_initialized().await.map_err(PartitionError::raft)? {
-            let members = BTreeMap::from([(LOCAL_NODE_ID, BasicNode::default())]);
-            raft.initialize(members)
+        if replicas.bootstrap && !raft.is_initialized().await.map_err(PartitionError::raft)? {
+            raft.initialize(replicas.voters)
                 .await
                 .map_err(PartitionError::raft)?;
         }
-        raft.wait(Some(LEADER_WAIT))
-            .current_leader(LOCAL_NODE_ID, "partition leader elected")
-            .await
-            .map_err(PartitionError::raft)?;
-        // A new leader commits everything in its log (with a blank entry of its term):
-        // wait until all of it is applied.
-        let last_log_index = raft.metrics().borrow().last_log_index;
-        raft.wait(Some(LEADER_WAIT))
-            .applied_index_at_least(last_log_index, "committed log tail applied")
-            .await
-            .map_err(PartitionError::raft)?;
+        if single {
+            raft.wait(Some(LEADER_WAIT))
+                .current_leader(replicas.local, "partition leader elected")
+                .await
+                .map_err(PartitionError::raft)?;
+            // A new leader commits everything in its log (with a blank entry of its
+            // term): wait until all of it is applied.
+            let last_log_index = raft.metrics().borrow().last_log_index;
+            raft.wait(Some(LEADER_WAIT))
+                .applied_index_at_least(last_log_index, "committed log tail applied")
+                .await
+                .map_err(PartitionError::raft)?;
+        }
         let (batcher, queue) = mpsc::channel(QUEUED_WRITES);
         tokio::spawn(run_batcher(raft.clone(), queue));
         Ok(RaftGroup {
@@ -237,5 +285,11 @@ impl RaftGroup {
 
     pub async fn shutdown(&self) -> Result<(), PartitionError> {
         self.raft.shutdown().await.map_err(PartitionError::raft)
+    }
+
+    /// The group's openraft instance, for the transport that delivers its peers' RPCs
+    /// and for waiting on its metrics.
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
     }
 }

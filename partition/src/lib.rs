@@ -24,17 +24,17 @@ pub mod scan;
 pub mod transactions;
 pub mod ttl;
 
-mod group;
+pub mod group;
 mod key_layout;
 mod log_store;
 pub mod meta_keys;
-mod network;
-mod raft_types;
+pub mod network;
+pub mod raft_types;
 mod regions;
 mod state_machine;
 pub mod stream_owners;
-mod wal_sync;
-mod write_schema;
+pub mod wal_sync;
+pub mod write_schema;
 
 pub use catalog::{
     BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, KeyAttribute, KeySchema,

@@ -23,7 +23,7 @@ use crate::write_schema::WriteSchema;
 
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
-use crate::group::{group_id, RaftGroup};
+use crate::group::{group_id, RaftGroup, Replicas};
 use crate::hashing::{partition_key_hash, partition_of};
 use crate::key_layout;
 use crate::log_store::LogStore;
@@ -328,6 +328,7 @@ impl Node {
                     partition,
                     WriteSchema::of(&descriptor),
                     config.item_collection_limit,
+                    Replicas::single(),
                 )
                 .await?,
             );

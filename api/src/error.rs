@@ -259,6 +259,9 @@ impl From<cirrus_partition::PartitionError> for ApiError {
             PartitionError::TableExists(name) => {
                 ApiError::ResourceInUse(format!("Table already exists: {name}"))
             }
+            PartitionError::CatalogConflict => {
+                ApiError::ResourceInUse("Attempt to change a resource which is still in use".into())
+            }
             PartitionError::IndexNotFound(name) => ApiError::ResourceNotFound(format!(
                 "Requested resource not found: Index: {name} not found"
             )),

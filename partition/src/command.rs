@@ -118,6 +118,20 @@ pub enum Command {
     /// Several single-item writes proposed together: one log entry, one fsync, one
     /// write batch; each is applied as if it were its own entry, in order.
     Batch(Vec<Command>),
+    /// A change to the metadata records (the catalog); only the metadata group applies
+    /// it (see `metadata`).
+    Metadata(MetadataChange),
+}
+
+/// A compare-and-set of metadata records (keys of the `meta` column family under
+/// [`crate::meta_keys::REPLICATED_PREFIXES`]): applied whole if every `expect`ed record
+/// holds the expected value (`None`: absent), else not at all (a `ConditionFailed`
+/// rejection), so that concurrent catalog changes cannot overwrite each other.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataChange {
+    pub expect: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub put: Vec<(Vec<u8>, Vec<u8>)>,
+    pub delete: Vec<Vec<u8>>,
 }
 
 impl Command {

@@ -16,6 +16,9 @@ pub enum PartitionError {
     Raft(String),
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
+    /// A catalog change found a record it relied on changed by another one meanwhile.
+    #[error("the catalog changed meanwhile; retry")]
+    CatalogConflict,
     /// A parallel Scan was to resume after a key its segment never reads.
     #[error("exclusive start key outside segment {segment} of {total_segments}")]
     StartKeyOutsideSegment { segment: u32, total_segments: u32 },

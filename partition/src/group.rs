@@ -27,6 +27,12 @@ pub fn group_id(table_id: u32, partition: u16) -> u64 {
     (u64::from(table_id) << 16) | u64::from(partition)
 }
 
+/// The metadata group's "table": table ids start at 1, so no table has it.
+pub const METADATA_TABLE_ID: u32 = 0;
+
+/// The metadata group, which replicates the catalog (`Command::Metadata`).
+pub const METADATA_GROUP: u64 = 0;
+
 pub struct RaftGroup {
     raft: Raft<TypeConfig>,
     stats: Arc<PartitionStats>,

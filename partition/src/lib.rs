@@ -28,6 +28,7 @@ pub mod group;
 mod key_layout;
 mod log_store;
 pub mod meta_keys;
+mod metadata;
 pub mod network;
 pub mod raft_types;
 mod regions;

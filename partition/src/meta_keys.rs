@@ -6,6 +6,23 @@
 pub const TABLE_PREFIX: &[u8] = b"t/";
 pub const NEXT_TABLE_ID: &[u8] = b"next_table_id";
 
+/// The metadata records the metadata group replicates (the catalog): table
+/// descriptors, the next table id, tables being deleted and the streams of deleted
+/// tables. Every other record of `meta` is this node's own.
+pub const REPLICATED_PREFIXES: [&[u8]; 4] = [
+    TABLE_PREFIX,
+    NEXT_TABLE_ID,
+    DELETING_TABLE_PREFIX,
+    RETIRED_STREAMS_PREFIX,
+];
+
+/// Whether `key` is a metadata record the metadata group replicates.
+pub fn is_replicated(key: &[u8]) -> bool {
+    REPLICATED_PREFIXES
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
+}
+
 /// `t/<region>/<name>`: neither a region nor a table name holds a '/'. (Descriptors
 /// written before regions existed were keyed `t/<name>`.)
 pub fn table(region: &str, name: &str) -> Vec<u8> {

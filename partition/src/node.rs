@@ -21,6 +21,7 @@ use crate::failpoint::crash_point;
 use crate::state_machine::{remove_table_snapshots, Counts};
 use crate::write_schema::WriteSchema;
 
+use crate::command::MetadataChange;
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
 use crate::group::{group_id, RaftGroup, Replicas};
@@ -28,6 +29,7 @@ use crate::hashing::{partition_key_hash, partition_of};
 use crate::key_layout;
 use crate::log_store::LogStore;
 use crate::meta_keys;
+use crate::metadata::open_metadata_group;
 use crate::regions::{assign_default_region, LiveTables};
 use crate::wal_sync::WalSyncer;
 
@@ -158,6 +160,8 @@ impl Table {
 pub struct Node {
     engine: Arc<Engine>,
     syncer: WalSyncer,
+    /// This node's replica of the metadata group, which replicates the catalog.
+    metadata: RaftGroup,
     partitions_per_table: u16,
     item_collection_limit: u64,
     enforce_capacity: bool,
@@ -172,6 +176,20 @@ pub struct Node {
 
 fn decode_descriptor(bytes: &[u8]) -> Result<TableDescriptor, PartitionError> {
     serde_json::from_slice(bytes).map_err(|e| PartitionError::Corrupt(e.to_string()))
+}
+
+/// Every table descriptor of the catalog, as this node has applied it.
+fn read_catalog(engine: &Engine) -> Result<Vec<TableDescriptor>, PartitionError> {
+    let mut descriptors = Vec::new();
+    let start = meta_keys::TABLE_PREFIX;
+    engine.scan(CF_META, start, &prefix_end(start), |_, value| {
+        descriptors.push(value.to_vec());
+        Ok(true)
+    })?;
+    descriptors
+        .iter()
+        .map(|bytes| decode_descriptor(bytes))
+        .collect()
 }
 
 fn encode_descriptor(descriptor: &TableDescriptor) -> Result<Vec<u8>, PartitionError> {
@@ -250,18 +268,10 @@ impl Node {
         let engine = Engine::open(&config.data_dir.join("db"))?;
         let syncer = WalSyncer::start(Arc::downgrade(&engine)).map_err(PartitionError::raft)?;
         assign_default_region(&engine, &config.default_region)?;
-        let mut descriptors = Vec::new();
-        let start = meta_keys::TABLE_PREFIX;
-        let end = prefix_end(start);
-        engine.scan(CF_META, start, &end, |_, value| {
-            descriptors.push(value.to_vec());
-            Ok(true)
-        })?;
-        let descriptors: Vec<TableDescriptor> = descriptors
-            .iter()
-            .map(|bytes| decode_descriptor(bytes))
-            .collect::<Result<_, _>>()?;
-        key_layout::upgrade(&engine, &descriptors)?;
+        key_layout::upgrade(&engine, &read_catalog(&engine)?)?;
+        // The catalog is current once the metadata group has applied its log.
+        let metadata = open_metadata_group(engine.clone(), syncer.clone()).await?;
+        let descriptors = read_catalog(&engine)?;
         let mut tables = LiveTables::default();
         for descriptor in descriptors {
             let table = Self::open_table(&engine, &syncer, descriptor, &config).await?;
@@ -273,6 +283,7 @@ impl Node {
         let node = Arc::new(Node {
             engine,
             syncer,
+            metadata,
             partitions_per_table: config.partitions_per_table.max(1),
             item_collection_limit: config.item_collection_limit,
             enforce_capacity: config.enforce_capacity,
@@ -367,17 +378,23 @@ impl Node {
         self.tables_read().names(region)
     }
 
-    fn allocate_table_id(&self) -> Result<u32, PartitionError> {
-        let next = match self.engine.get(CF_META, meta_keys::NEXT_TABLE_ID)? {
+    /// The next table id, and the record it comes from (absent before the first table),
+    /// which the creation expects unchanged.
+    fn next_table_id(&self) -> Result<(u32, Option<Vec<u8>>), PartitionError> {
+        let record = self
+            .engine
+            .get(CF_META, meta_keys::NEXT_TABLE_ID)?
+            .map(|bytes| bytes.to_vec());
+        let next = match &record {
             Some(bytes) => u32::from_be_bytes(
                 bytes
-                    .as_ref()
+                    .as_slice()
                     .try_into()
                     .map_err(|_| PartitionError::Corrupt("next table id".into()))?,
             ),
             None => 1,
         };
-        Ok(next)
+        Ok((next, record))
     }
 
     /// Creates a table; the node assigns `table_id`, `partitions` and index ids.
@@ -393,7 +410,8 @@ impl Node {
         {
             return Err(PartitionError::TableExists(descriptor.name));
         }
-        descriptor.table_id = self.allocate_table_id()?;
+        let (table_id, next_id) = self.next_table_id()?;
+        descriptor.table_id = table_id;
         descriptor.partitions = self.partitions_per_table;
         descriptor.schema_version = 1;
         descriptor.next_index_id = 1;
@@ -401,19 +419,23 @@ impl Node {
             index.spec.id = descriptor.next_index_id;
             descriptor.next_index_id += 1;
         }
-        let meta = self.engine.cf(CF_META)?;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            &meta,
-            meta_keys::NEXT_TABLE_ID,
-            (descriptor.table_id + 1).to_be_bytes(),
-        );
-        batch.put_cf(
-            &meta,
-            meta_keys::table(&descriptor.region, &descriptor.name),
-            encode_descriptor(&descriptor)?,
-        );
-        self.write_catalog(batch).await?;
+        let table_key = meta_keys::table(&descriptor.region, &descriptor.name);
+        self.change_metadata(MetadataChange {
+            // Another node's table of the same name, or with the same id, would fail it.
+            expect: vec![
+                (meta_keys::NEXT_TABLE_ID.to_vec(), next_id),
+                (table_key.clone(), None),
+            ],
+            put: vec![
+                (
+                    meta_keys::NEXT_TABLE_ID.to_vec(),
+                    (descriptor.table_id + 1).to_be_bytes().to_vec(),
+                ),
+                (table_key, encode_descriptor(&descriptor)?),
+            ],
+            delete: Vec::new(),
+        })
+        .await?;
         // From here on the table exists: a crash before its groups are initialised is
         // rolled forward at start-up (`RaftGroup::open` initialises them).
         crash_point("create_table_after_catalog");
@@ -430,12 +452,6 @@ impl Node {
         Ok(table)
     }
 
-    /// Writes a catalog batch durably, off the async workers (it waits for an fsync).
-    async fn write_catalog(&self, batch: WriteBatch) -> Result<(), PartitionError> {
-        let engine = self.engine.clone();
-        Ok(blocking::run(move || engine.write_synced(batch)).await?)
-    }
-
     /// Persists a changed descriptor of a live table and makes it current, indexes
     /// included. When what writes maintain changes, the change is also an entry in
     /// every partition's log (applied before this returns), so each write is applied
@@ -449,13 +465,14 @@ impl Node {
         if !WriteSchema::of(&descriptor).same_maintenance(&WriteSchema::of(&current.descriptor)) {
             descriptor.schema_version += 1;
         }
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            &self.engine.cf(CF_META)?,
-            meta_keys::table(&descriptor.region, &descriptor.name),
-            encode_descriptor(&descriptor)?,
-        );
-        self.write_catalog(batch).await?;
+        self.change_metadata(MetadataChange {
+            put: vec![(
+                meta_keys::table(&descriptor.region, &descriptor.name),
+                encode_descriptor(&descriptor)?,
+            )],
+            ..Default::default()
+        })
+        .await?;
         crash_point("schema_change_after_catalog");
         current.capacity.configure(&descriptor);
         let table = Arc::new(Table {
@@ -655,17 +672,19 @@ impl Node {
         let _guard = self.catalog_changes.lock().await;
         let table = self.table(region, name)?;
         let table_id = table.descriptor.table_id;
-        let meta = self.engine.cf(CF_META)?;
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(meta, meta_keys::table(region, name));
         // Until its data is gone, the table is remembered as being deleted, so a crash
         // part-way is finished at start-up instead of leaking the table for good.
-        batch.put_cf(meta, meta_keys::deleting_table(table_id), []);
+        let mut put = vec![(meta_keys::deleting_table(table_id), Vec::new())];
         // Its streams stay readable until their records age out, as in DynamoDB.
         if !table.descriptor.streams.is_empty() {
-            self.retire_streams(&table.descriptor, deleted_at, &mut batch)?;
+            put.push(Node::retired_streams_record(&table.descriptor, deleted_at)?);
         }
-        self.write_catalog(batch).await?;
+        self.change_metadata(MetadataChange {
+            put,
+            delete: vec![meta_keys::table(region, name)],
+            ..Default::default()
+        })
+        .await?;
         crash_point("delete_table_after_catalog");
         self.tables_write().remove(region, name);
         for group in table.groups.iter() {
@@ -686,6 +705,10 @@ impl Node {
     ) -> Result<ApplyOutcome, PartitionError> {
         self.proposals.fetch_add(1, Ordering::Relaxed);
         table.group(partition)?.propose(command).await
+    }
+
+    pub(crate) fn metadata(&self) -> &RaftGroup {
+        &self.metadata
     }
 
     pub(crate) fn engine(&self) -> &Engine {
@@ -831,6 +854,7 @@ impl Node {
                 group.shutdown().await?;
             }
         }
+        self.metadata.shutdown().await?;
         self.engine.flush()?;
         Ok(())
     }

@@ -84,13 +84,12 @@ impl Node {
         }
     }
 
-    /// Keeps a deleted table's streams (all disabled now) and their records.
-    pub(crate) fn retire_streams(
-        &self,
+    /// The catalog record that keeps a deleted table's streams (all disabled now), and
+    /// with them their records.
+    pub(crate) fn retired_streams_record(
         descriptor: &TableDescriptor,
         now: f64,
-        batch: &mut WriteBatch,
-    ) -> Result<(), PartitionError> {
+    ) -> Result<(Vec<u8>, Vec<u8>), PartitionError> {
         let mut owner = StreamOwner::of(descriptor);
         for stream in &mut owner.streams {
             stream.disabled_at.get_or_insert(now);
@@ -98,12 +97,7 @@ impl Node {
         owner.deleted_at = Some(now);
         let bytes =
             serde_json::to_vec(&owner).map_err(|e| PartitionError::Corrupt(e.to_string()))?;
-        batch.put_cf(
-            self.engine().cf(CF_META)?,
-            meta_keys::retired_streams(descriptor.table_id),
-            bytes,
-        );
-        Ok(())
+        Ok((meta_keys::retired_streams(descriptor.table_id), bytes))
     }
 
     /// Forgets a deleted table's streams and their remaining records.

@@ -33,6 +33,7 @@ use crate::failpoint::delay_point;
 use crate::write_schema::{AppliedSchema, StreamTarget, WriteSchema};
 
 mod expiry;
+mod metadata;
 mod snapshot;
 mod transactions;
 use crate::meta_keys::{self, GroupRecord};
@@ -357,6 +358,7 @@ impl StateMachine {
             Command::DropExpiry => return self.drop_expiry(batch),
             Command::SetSchema(schema) => return self.set_schema(schema, batch),
             Command::Batch(commands) => return self.apply_batch(commands, batch),
+            Command::Metadata(change) => return self.apply_metadata(change, batch),
         };
         if self.locks.holds(&key) {
             return Ok((

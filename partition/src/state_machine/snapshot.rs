@@ -36,6 +36,7 @@ use tokio::task::JoinHandle;
 
 use super::{read_record, AppliedRecord, StateMachine};
 use crate::failpoint::crash_point;
+use crate::group::METADATA_GROUP;
 use crate::meta_keys::{self, GroupRecord};
 use crate::raft_types::{io_error, RaftStorageError, Snapshot, SnapshotMeta, TypeConfig};
 
@@ -59,6 +60,10 @@ const PARTITION_CFS: [&str; 5] = [CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS, CF_CHAN
 
 /// The tag of a state machine record's frame; its key is the record's id.
 const RECORD: u8 = 0;
+
+/// The tag of a metadata record's frame (the metadata group's snapshots only); its key
+/// is the record's whole key in `meta`.
+const METADATA: u8 = 0x80;
 
 /// An install writes the partition in batches of about this size.
 const INSTALL_BATCH_BYTES: usize = 4 << 20;
@@ -411,7 +416,35 @@ impl Snapshots {
                 Ok::<_, SnapshotError>(true)
             })?;
         }
+        for prefix in self.metadata_prefixes() {
+            view.scan(CF_META, prefix, &prefix_end(prefix), |key, value| {
+                out.frame(METADATA, key, value)?;
+                Ok::<_, SnapshotError>(true)
+            })?;
+        }
         Ok(())
+    }
+
+    /// The ranges of `meta` this group's state holds besides its partition's: the
+    /// replicated metadata records, for the metadata group only.
+    fn metadata_prefixes(&self) -> &'static [&'static [u8]] {
+        if self.group == METADATA_GROUP {
+            &meta_keys::REPLICATED_PREFIXES
+        } else {
+            &[]
+        }
+    }
+
+    /// A metadata frame is only ever the metadata group's, and only of its records.
+    fn check_metadata_key(&self, key: &[u8]) -> Result<(), SnapshotError> {
+        if self.group == METADATA_GROUP && meta_keys::is_replicated(key) {
+            Ok(())
+        } else {
+            Err(SnapshotError::Invalid(format!(
+                "group {} got a metadata record {key:02x?}",
+                self.group
+            )))
+        }
     }
 
     /// A file to receive a snapshot into. Only its handle is needed: with the name gone
@@ -470,6 +503,8 @@ impl Snapshots {
                     if let GroupRecord::Applied = state_record(&frame.key)? {
                         applied = Some(bincode::deserialize::<AppliedRecord>(&frame.value)?);
                     }
+                } else if frame.tag == METADATA {
+                    self.check_metadata_key(&frame.key)?;
                 } else {
                     partition_cf(frame.tag)?;
                 }
@@ -508,6 +543,9 @@ impl Snapshots {
         for cf in PARTITION_CFS {
             batch.delete_range_cf(self.engine.cf(cf)?, &self.prefix[..], &end[..]);
         }
+        for prefix in self.metadata_prefixes() {
+            batch.delete_range_cf(meta_cf, *prefix, &prefix_end(prefix)[..]);
+        }
         // A record absent from the snapshot is absent after the install.
         let mut records = WriteBatch::default();
         for state in STATE_RECORDS {
@@ -518,6 +556,11 @@ impl Snapshots {
             if frame.tag == RECORD {
                 let state = state_record(&frame.key)?;
                 records.put_cf(meta_cf, meta_keys::group(self.group, state), &frame.value);
+                continue;
+            }
+            if frame.tag == METADATA {
+                self.check_metadata_key(&frame.key)?;
+                batch.put_cf(meta_cf, &frame.key, &frame.value);
                 continue;
             }
             key.truncate(self.prefix.len());

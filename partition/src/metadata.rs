@@ -1,0 +1,70 @@
+//! The metadata group on this node: the Raft group whose state is the catalog (the
+//! `meta` records under `meta_keys::REPLICATED_PREFIXES`). Every catalog change is one
+//! of its entries — a compare-and-set (`Command::Metadata`) — and every node reads the
+//! catalog from its own applied copy. On the embedded single node the group has one
+//! voter; a cluster's metadata group spans the first nodes (see `docs/cluster.md`).
+
+use std::sync::Arc;
+
+use cirrus_storage::engine::Engine;
+use cirrus_storage::{KeyAttribute, KeySchema, ScalarType};
+
+use crate::command::{Command, MetadataChange, Rejection};
+use crate::error::PartitionError;
+use crate::group::{RaftGroup, Replicas, METADATA_TABLE_ID};
+use crate::node::Node;
+use crate::wal_sync::WalSyncer;
+use crate::write_schema::WriteSchema;
+
+/// What the metadata group's writes maintain: nothing but their records. (Its state
+/// machine is a partition's; the key schema is never used, as it holds no items.)
+pub(crate) fn metadata_schema() -> WriteSchema {
+    let key = KeyAttribute {
+        name: "key".into(),
+        ty: ScalarType::B,
+    };
+    WriteSchema {
+        version: 1,
+        table_keys: KeySchema::simple(key, None),
+        specs: Vec::new(),
+        local_ids: Vec::new(),
+        stream: None,
+        ttl_attribute: None,
+    }
+}
+
+/// Opens this node's replica of the metadata group and waits until it has applied its
+/// log: only then is the catalog in `meta` current.
+pub(crate) async fn open_metadata_group(
+    engine: Arc<Engine>,
+    syncer: WalSyncer,
+) -> Result<RaftGroup, PartitionError> {
+    RaftGroup::open(
+        engine,
+        syncer,
+        METADATA_TABLE_ID,
+        0,
+        metadata_schema(),
+        u64::MAX,
+        Replicas::single(),
+    )
+    .await
+}
+
+impl Node {
+    /// Changes the catalog: returns once the change is committed and applied here, or
+    /// fails with `CatalogConflict` when a record it expected had changed meanwhile.
+    pub(crate) async fn change_metadata(
+        &self,
+        change: MetadataChange,
+    ) -> Result<(), PartitionError> {
+        let outcome = self.metadata().propose(Command::Metadata(change)).await?;
+        match outcome.rejection {
+            None => Ok(()),
+            Some(Rejection::ConditionFailed) => Err(PartitionError::CatalogConflict),
+            Some(other) => Err(PartitionError::Corrupt(format!(
+                "the metadata group refused a change: {other:?}"
+            ))),
+        }
+    }
+}

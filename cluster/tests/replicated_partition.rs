@@ -1,7 +1,7 @@
 //! One partition's Raft group with three replicas on three "nodes" (each its own
 //! RocksDB, WAL syncer and transport on a loopback port): writes acknowledged by the
-//! leader are on every replica, a follower refuses writes rather than answering
-//! wrongly, the group elects a new leader when its leader stops and keeps every
+//! leader are on every replica, a write proposed on a follower is forwarded to the
+//! leader, the group elects a new leader when its leader stops and keeps every
 //! acknowledged write, and the stopped replica catches up when it comes back.
 //! Real openraft, real RocksDB, real TCP.
 
@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cirrus_cluster::raft::{GroupNetworkFactory, RaftService};
+use cirrus_cluster::raft::{RaftService, TransportLink};
 use cirrus_cluster::{ClusterSecret, NodeId, Transport, TransportConfig};
 use cirrus_partition::command::{Command, WantedImages};
-use cirrus_partition::group::{group_id, RaftGroup, Replicas};
+use cirrus_partition::group::{RaftGroup, Replicas};
 use cirrus_partition::hashing::partition_key_hash;
 use cirrus_partition::wal_sync::WalSyncer;
 use cirrus_partition::write_schema::WriteSchema;
@@ -105,7 +105,7 @@ impl Replica {
     async fn start(
         &mut self,
         transport: Arc<Transport>,
-        service: &RaftService,
+        service: Arc<RaftService>,
         voters: &BTreeMap<NodeId, SocketAddr>,
         bootstrap: bool,
     ) -> Result<(), Error> {
@@ -116,7 +116,6 @@ impl Replica {
         }
         let engine = open_engine(&self.dir).await?;
         let syncer = WalSyncer::start(Arc::downgrade(&engine))?;
-        let group = group_id(TABLE, PARTITION);
         let replicas = Replicas {
             local: self.id,
             voters: voters
@@ -124,7 +123,7 @@ impl Replica {
                 .map(|(node, addr)| (*node, BasicNode::new(addr.to_string())))
                 .collect(),
             bootstrap,
-            network: GroupNetworkFactory::new(transport.clone(), group),
+            link: Some(TransportLink::new(transport.clone(), service)),
         };
         let group_replica = RaftGroup::open(
             engine.clone(),
@@ -136,7 +135,6 @@ impl Replica {
             replicas,
         )
         .await?;
-        service.register(group, group_replica.raft().clone());
         self.running = Some(Running {
             engine,
             transport,
@@ -276,30 +274,23 @@ async fn a_three_replica_group_keeps_acknowledged_writes_through_a_leader_failur
     for (replica, (transport, service)) in replicas.iter_mut().zip(transports) {
         let bootstrap = replica.id == 1;
         replica
-            .start(transport, &service, &voters, bootstrap)
+            .start(transport, service, &voters, bootstrap)
             .await?;
     }
 
     let first = leader(&replicas).await?;
     let keys: Vec<String> = (0..50).map(|i| format!("before-{i}")).collect();
     write_all(&replicas, first, &keys).await?;
-    // A follower never applies a write of its own: it refuses.
+    // A write proposed on a follower goes to the leader, and is everywhere once
+    // acknowledged.
     let follower = replicas
         .iter()
         .find(|r| r.id != first)
         .ok_or("no follower")?;
-    assert!(
-        follower
-            .running()?
-            .group
-            .propose(put("refused")?)
-            .await
-            .is_err(),
-        "a follower accepted a write"
-    );
+    follower.running()?.group.propose(put("forwarded")?).await?;
     converged(&replicas, first).await?;
     let everywhere = replicas[0].items()?;
-    assert_eq!(everywhere.len(), 50);
+    assert_eq!(everywhere.len(), 51);
     for replica in &replicas[1..] {
         assert_eq!(replica.items()?, everywhere, "node {} differs", replica.id);
     }
@@ -321,12 +312,12 @@ async fn a_three_replica_group_keeps_acknowledged_writes_through_a_leader_failur
         (r.dir.clone(), r.addr, r.id)
     };
     let (mut back, transport, service) = Replica::listen(id, dir, addr).await?;
-    back.start(transport, &service, &voters, false).await?;
+    back.start(transport, service, &voters, false).await?;
     replicas[stopped] = back;
     let now = leader(&replicas).await?;
     converged(&replicas, now).await?;
     let everywhere = replicas[0].items()?;
-    assert_eq!(everywhere.len(), 100, "every acknowledged write, once");
+    assert_eq!(everywhere.len(), 101, "every acknowledged write, once");
     for replica in &replicas[1..] {
         assert_eq!(replica.items()?, everywhere, "node {} differs", replica.id);
     }

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cirrus_storage::engine::Engine;
-use openraft::network::RaftNetworkFactory;
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::command::{ApplyOutcome, Command, Proposal};
 use crate::error::PartitionError;
 use crate::log_store::LogStore;
-use crate::network::NoPeers;
+use crate::network::{ForwardedOutcome, GroupPeers, PeerLink, RaftRpc};
 use crate::raft_types::{NodeId, TypeConfig, LOCAL_NODE_ID};
 use crate::state_machine::{PartitionStats, StateMachine, TxLocks};
 use crate::wal_sync::WalSyncer;
@@ -35,6 +34,9 @@ pub const METADATA_GROUP: u64 = 0;
 
 pub struct RaftGroup {
     raft: Raft<TypeConfig>,
+    group: u64,
+    /// The link to the other replicas' nodes, when there are any.
+    link: Option<Arc<dyn PeerLink>>,
     stats: Arc<PartitionStats>,
     locks: Arc<TxLocks>,
     schema: Arc<AppliedSchema>,
@@ -57,10 +59,68 @@ const BATCHES_IN_FLIGHT: usize = 4;
 /// in an ever-growing channel.
 const QUEUED_WRITES: usize = 4 * MAX_BATCH;
 
+/// How long a forwarded proposal may take at the leader.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Leaders a proposal follows before giving up (each hop learned of a newer one).
+const MOST_FORWARDS: usize = 3;
+
+/// Proposes entries to a group: locally when this replica leads it, else to the leader
+/// it knows of, over the link (following a few leader changes at most). A leader
+/// change between the check and the proposal fails the write (retryably).
+#[derive(Clone)]
+struct Writer {
+    raft: Raft<TypeConfig>,
+    group: u64,
+    link: Option<Arc<dyn PeerLink>>,
+}
+
+impl Writer {
+    async fn write(&self, proposal: Proposal) -> Result<ApplyOutcome, PartitionError> {
+        let mut leader = self.raft.metrics().borrow().current_leader;
+        let link = match &self.link {
+            Some(link) if leader != Some(link.node_id()) => link,
+            // This replica leads (as far as it knows), or is the only one.
+            _ => {
+                return self
+                    .raft
+                    .client_write(proposal)
+                    .await
+                    .map(|response| response.data)
+                    .map_err(PartitionError::raft)
+            }
+        };
+        let payload = bincode::serialize(&proposal).map_err(PartitionError::raft)?;
+        for _ in 0..MOST_FORWARDS {
+            let Some(to) = leader.filter(|to| *to != link.node_id()) else {
+                break;
+            };
+            let answer = link
+                .call(
+                    to,
+                    self.group,
+                    RaftRpc::Propose,
+                    payload.clone(),
+                    FORWARD_TIMEOUT,
+                )
+                .await
+                .map_err(PartitionError::raft)?;
+            match bincode::deserialize(&answer).map_err(PartitionError::raft)? {
+                ForwardedOutcome::Applied(outcome) => return Ok(outcome),
+                ForwardedOutcome::NotLeader(next) => leader = next,
+                ForwardedOutcome::Failed(message) => return Err(PartitionError::Raft(message)),
+            }
+        }
+        Err(PartitionError::Raft(format!(
+            "group {} has no leader to take the write",
+            self.group
+        )))
+    }
+}
+
 /// Collects concurrent single-item writes into `Command::Batch` entries. A batch never
 /// holds two writes of one item (the second waits for the next batch), because the
 /// state machine reads items from RocksDB, which sees a batch's writes only at its end.
-async fn run_batcher(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>) {
+async fn run_batcher(writer: Writer, mut queue: mpsc::Receiver<Pending>) {
     let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     let mut carried: Option<Pending> = None;
     loop {
@@ -88,27 +148,19 @@ async fn run_batcher(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>)
             }
             pending.push(next);
         }
-        let raft = raft.clone();
+        let writer = writer.clone();
         tokio::spawn(async move {
             let _permit = permit;
             if pending.len() == 1 {
                 for (command, reply) in pending {
-                    let outcome = raft
-                        .client_write(Proposal::now(command))
-                        .await
-                        .map(|response| response.data)
-                        .map_err(PartitionError::raft);
-                    let _ = reply.send(outcome);
+                    let _ = reply.send(writer.write(Proposal::now(command)).await);
                 }
                 return;
             }
             let (commands, replies): (Vec<Command>, Vec<_>) = pending.into_iter().unzip();
-            match raft
-                .client_write(Proposal::now(Command::Batch(commands)))
-                .await
-            {
-                Ok(response) => {
-                    for (outcome, reply) in response.data.batch.into_iter().zip(replies) {
+            match writer.write(Proposal::now(Command::Batch(commands))).await {
+                Ok(outcome) => {
+                    for (outcome, reply) in outcome.batch.into_iter().zip(replies) {
                         let _ = reply.send(Ok(outcome));
                     }
                 }
@@ -124,7 +176,8 @@ async fn run_batcher(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>)
 }
 
 /// Who replicates a group, and how this node reaches the other replicas.
-pub struct Replicas<N> {
+#[derive(Clone)]
+pub struct Replicas {
     /// This node's id in the group.
     pub local: NodeId,
     /// Every voter and its address (the embedded single node needs none).
@@ -132,17 +185,18 @@ pub struct Replicas<N> {
     /// Whether this node initialises the group when its log is empty. Exactly one node
     /// of a new group does, with the same voters as every other replica is told of.
     pub bootstrap: bool,
-    pub network: N,
+    /// The link to the other voters' nodes (none for the single node).
+    pub link: Option<Arc<dyn PeerLink>>,
 }
 
-impl Replicas<NoPeers> {
+impl Replicas {
     /// The embedded single node: the only replica of every group.
     pub fn single() -> Self {
         Replicas {
             local: LOCAL_NODE_ID,
             voters: BTreeMap::from([(LOCAL_NODE_ID, BasicNode::default())]),
             bootstrap: true,
-            network: NoPeers,
+            link: None,
         }
     }
 }
@@ -189,14 +243,14 @@ impl RaftGroup {
     /// replica among several returns at once; its group elects a leader on its own.
     /// `initial_schema` is what the partition starts from if it has applied no schema
     /// entry yet.
-    pub async fn open<N: RaftNetworkFactory<TypeConfig>>(
+    pub async fn open(
         engine: Arc<Engine>,
         syncer: WalSyncer,
         table_id: u32,
         partition: u16,
         initial_schema: WriteSchema,
         collection_limit: u64,
-        replicas: Replicas<N>,
+        replicas: Replicas,
     ) -> Result<RaftGroup, PartitionError> {
         let group = group_id(table_id, partition);
         let log_store = LogStore::new(engine.clone(), group, syncer);
@@ -215,7 +269,7 @@ impl RaftGroup {
         let raft = Raft::new(
             replicas.local,
             raft_config(!single)?,
-            replicas.network,
+            GroupPeers::new(replicas.link.clone(), group),
             log_store,
             state_machine,
         )
@@ -239,10 +293,20 @@ impl RaftGroup {
                 .await
                 .map_err(PartitionError::raft)?;
         }
+        if let Some(link) = &replicas.link {
+            link.serve(group, raft.clone());
+        }
         let (batcher, queue) = mpsc::channel(QUEUED_WRITES);
-        tokio::spawn(run_batcher(raft.clone(), queue));
+        let writer = Writer {
+            raft: raft.clone(),
+            group,
+            link: replicas.link.clone(),
+        };
+        tokio::spawn(run_batcher(writer, queue));
         Ok(RaftGroup {
             raft,
+            group,
+            link: replicas.link,
             stats,
             locks,
             schema,
@@ -266,13 +330,15 @@ impl RaftGroup {
             .map_err(|_| PartitionError::Raft("the partition is shutting down".into()))?
     }
 
-    /// Proposes `command`, returning once it is committed (durable) and applied.
+    /// Proposes `command` (through the group's leader, wherever it is), returning once
+    /// it is committed (durable) and applied there.
     pub async fn propose(&self, command: Command) -> Result<ApplyOutcome, PartitionError> {
-        self.raft
-            .client_write(Proposal::now(command))
-            .await
-            .map(|response| response.data)
-            .map_err(PartitionError::raft)
+        let writer = Writer {
+            raft: self.raft.clone(),
+            group: self.group,
+            link: self.link.clone(),
+        };
+        writer.write(Proposal::now(command)).await
     }
 
     /// The write schema the partition has applied.
@@ -290,6 +356,9 @@ impl RaftGroup {
     }
 
     pub async fn shutdown(&self) -> Result<(), PartitionError> {
+        if let Some(link) = &self.link {
+            link.forget(self.group);
+        }
         self.raft.shutdown().await.map_err(PartitionError::raft)
     }
 

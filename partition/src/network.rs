@@ -1,60 +1,213 @@
-//! The node-to-node Raft network. Every group has a single replica on this node until
-//! clustering lands, so there is no peer to reach: an RPC to one is an honest
-//! `Unreachable`, never a pretend success.
+//! The node-to-node Raft network of a group, over whatever link the node has to its
+//! peers. The link (the cluster's transport, in `cirrus-cluster`) sits behind an
+//! object-safe trait, so this crate needs no transport of its own; the embedded single
+//! node has no link, and an RPC to a peer is then an honest `Unreachable`, never a
+//! pretend success.
 
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+};
+use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
+use openraft::{BasicNode, Raft};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::raft_types::{NodeId, TypeConfig};
 
-pub struct NoPeers;
-
-pub struct NoPeer;
-
-fn unreachable<E: std::error::Error>() -> RPCError<NodeId, BasicNode, E> {
-    RPCError::Unreachable(Unreachable::new(&std::io::Error::other(
-        "this node has no Raft peers",
-    )))
+/// What a call asks of a peer's replica of a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RaftRpc {
+    AppendEntries = 1,
+    Vote = 2,
+    InstallSnapshot = 3,
+    /// A proposal this node forwards to the group's leader.
+    Propose = 4,
 }
 
-impl RaftNetworkFactory<TypeConfig> for NoPeers {
-    type Network = NoPeer;
-
-    async fn new_client(&mut self, _target: NodeId, _node: &BasicNode) -> NoPeer {
-        NoPeer
+impl RaftRpc {
+    pub fn of(kind: u8) -> Option<RaftRpc> {
+        match kind {
+            1 => Some(RaftRpc::AppendEntries),
+            2 => Some(RaftRpc::Vote),
+            3 => Some(RaftRpc::InstallSnapshot),
+            4 => Some(RaftRpc::Propose),
+            _ => None,
+        }
     }
 }
 
-impl RaftNetwork<TypeConfig> for NoPeer {
+/// Why a call got no answer from the peer's replica.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerFailure {
+    /// The peer is down, refuses us, or holds no replica of the group.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("timed out")]
+    TimedOut,
+    /// The peer got the call but could not serve it.
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+pub type PeerCall = Pin<Box<dyn Future<Output = Result<Vec<u8>, PeerFailure>> + Send>>;
+
+/// This node's link to its peers: calls to their replicas, and the replicas of this
+/// node that their calls reach.
+pub trait PeerLink: Send + Sync + 'static {
+    fn node_id(&self) -> NodeId;
+
+    /// Calls `group`'s replica on node `to` with a bincode payload.
+    fn call(
+        &self,
+        to: NodeId,
+        group: u64,
+        rpc: RaftRpc,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> PeerCall;
+
+    /// Delivers peers' calls for `group` to this replica from now on.
+    fn serve(&self, group: u64, raft: Raft<TypeConfig>);
+
+    /// Stops delivering them.
+    fn forget(&self, group: u64);
+}
+
+/// Makes the network of one group.
+pub struct GroupPeers {
+    link: Option<Arc<dyn PeerLink>>,
+    group: u64,
+}
+
+impl GroupPeers {
+    pub fn new(link: Option<Arc<dyn PeerLink>>, group: u64) -> Self {
+        GroupPeers { link, group }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for GroupPeers {
+    type Network = PeerNetwork;
+
+    async fn new_client(&mut self, target: NodeId, _node: &BasicNode) -> PeerNetwork {
+        PeerNetwork {
+            link: self.link.clone(),
+            group: self.group,
+            target,
+        }
+    }
+}
+
+/// One group's connection to one peer.
+pub struct PeerNetwork {
+    link: Option<Arc<dyn PeerLink>>,
+    group: u64,
+    target: NodeId,
+}
+
+type Failure<E> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
+
+impl PeerNetwork {
+    /// Sends one RPC and decodes the peer's answer: the group's own result, which may
+    /// be a Raft error of the peer's.
+    async fn send<Req, Resp, E>(
+        &self,
+        rpc: RaftRpc,
+        request: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, Failure<E>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let Some(link) = &self.link else {
+            return Err(RPCError::Unreachable(Unreachable::new(
+                &std::io::Error::other("this node has no Raft peers"),
+            )));
+        };
+        let payload =
+            bincode::serialize(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let timeout = option.hard_ttl();
+        let answer = link
+            .call(self.target, self.group, rpc, payload, timeout)
+            .await
+            .map_err(|failure| match failure {
+                // A slow peer timed out; one that is down, refuses us or lacks the
+                // group is unreachable (openraft backs off before trying again).
+                PeerFailure::TimedOut => RPCError::Timeout(Timeout {
+                    action: match rpc {
+                        RaftRpc::Vote => RPCTypes::Vote,
+                        RaftRpc::InstallSnapshot => RPCTypes::InstallSnapshot,
+                        RaftRpc::AppendEntries | RaftRpc::Propose => RPCTypes::AppendEntries,
+                    },
+                    id: link.node_id(),
+                    target: self.target,
+                    timeout,
+                }),
+                PeerFailure::Unreachable(_) => RPCError::Unreachable(Unreachable::new(&failure)),
+                PeerFailure::Failed(_) => RPCError::Network(NetworkError::new(&failure)),
+            })?;
+        let result: Result<Resp, RaftError<NodeId, E>> =
+            bincode::deserialize(&answer).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerNetwork {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        Err(unreachable())
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, Failure<openraft::error::Infallible>> {
+        self.send(RaftRpc::AppendEntries, &rpc, &option).await
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<
-        InstallSnapshotResponse<NodeId>,
-        RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
-    > {
-        Err(unreachable())
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, Failure<InstallSnapshotError>> {
+        self.send(RaftRpc::InstallSnapshot, &rpc, &option).await
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<NodeId>,
-        _option: RPCOption,
-    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        Err(unreachable())
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, Failure<openraft::error::Infallible>> {
+        self.send(RaftRpc::Vote, &rpc, &option).await
+    }
+}
+
+/// The answer to a forwarded proposal.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ForwardedOutcome {
+    Applied(crate::command::ApplyOutcome),
+    /// The node no longer leads the group; it knows this leader, if any.
+    NotLeader(Option<NodeId>),
+    Failed(String),
+}
+
+/// Serves a proposal forwarded by a peer: proposes it here, as its leader.
+pub async fn serve_forwarded(
+    raft: &Raft<TypeConfig>,
+    proposal: crate::command::Proposal,
+) -> ForwardedOutcome {
+    match raft.client_write(proposal).await {
+        Ok(response) => ForwardedOutcome::Applied(response.data),
+        Err(e) => match e.forward_to_leader::<BasicNode>() {
+            Some(forward) => ForwardedOutcome::NotLeader(forward.leader_id),
+            None => ForwardedOutcome::Failed(e.to_string()),
+        },
     }
 }

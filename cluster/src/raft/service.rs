@@ -1,5 +1,5 @@
-//! The server side: the transport's handler for Raft RPCs, delivering each to this
-//! node's replica of the group the frame names.
+//! The server side: the transport's handler for Raft RPCs and forwarded proposals,
+//! delivering each to this node's replica of the group the frame names.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -10,7 +10,8 @@ use openraft::Raft;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::RaftRpc;
+use cirrus_partition::network::{serve_forwarded, RaftRpc};
+
 use crate::transport::{GroupId, Handler, NodeId, RemoteError};
 
 /// This node's replicas, by group id.
@@ -73,6 +74,7 @@ impl Handler for RaftService {
             RaftRpc::AppendEntries => encode(&raft.append_entries(decode(&payload)?).await),
             RaftRpc::Vote => encode(&raft.vote(decode(&payload)?).await),
             RaftRpc::InstallSnapshot => encode(&raft.install_snapshot(decode(&payload)?).await),
+            RaftRpc::Propose => encode(&serve_forwarded(&raft, decode(&payload)?).await),
         }
     }
 }

@@ -55,6 +55,7 @@ fn request_path(c: &mut Criterion) -> Result<(), Box<dyn std::error::Error>> {
             item_collection_limit: u64::MAX,
             enforce_capacity: false,
             default_region: "us-east-1".into(),
+            cluster: None,
         })
         .await?;
         let tokens = TransactionTokens::load(&node)?;

@@ -71,4 +71,36 @@ pub struct ServeOptions {
     /// largest (16 MB) requests.
     #[arg(long, default_value_t = cirrus_api::server::DEFAULT_REQUEST_BYTES_IN_FLIGHT)]
     pub request_bytes_in_flight: usize,
+
+    /// This node's id in a cluster (never reused: a replaced machine joins under a new
+    /// id). Without it, Cirrus runs as the embedded single node.
+    #[arg(long, requires_all = ["peer_listen", "member", "cluster_secret_file"])]
+    pub node_id: Option<u64>,
+
+    /// Address to listen on for other nodes' Raft traffic (cluster only).
+    #[arg(long)]
+    pub peer_listen: Option<SocketAddr>,
+
+    /// A cluster member, as `ID=HOST:PORT` (its peer address); repeat for each member,
+    /// this node included. Every member replicates every group.
+    #[arg(long, value_parser = parse_member)]
+    pub member: Vec<(u64, SocketAddr)>,
+
+    /// A file holding the secret every member shares (at least 16 bytes); peers that
+    /// cannot prove it are refused.
+    #[arg(long)]
+    pub cluster_secret_file: Option<PathBuf>,
+
+    /// The cluster's id, which peers check before anything else.
+    #[arg(long, default_value_t = 1)]
+    pub cluster_id: u64,
+}
+
+fn parse_member(text: &str) -> Result<(u64, SocketAddr), String> {
+    let (id, addr) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not ID=HOST:PORT"))?;
+    let id = id.parse().map_err(|e| format!("node id {id:?}: {e}"))?;
+    let addr = addr.parse().map_err(|e| format!("address {addr:?}: {e}"))?;
+    Ok((id, addr))
 }

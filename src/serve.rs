@@ -21,6 +21,8 @@ pub enum ServeError {
     Server(std::io::Error),
     #[error("--region {0:?} is not a region name (1-63 letters, digits and dashes)")]
     Region(String),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 fn default_partitions() -> u16 {
@@ -56,6 +58,13 @@ async fn shutdown_signal() {
 async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let default_region =
         Region::new(&options.region).ok_or_else(|| ServeError::Region(options.region.clone()))?;
+    let (cluster, transport) = match options.node_id {
+        Some(node_id) => {
+            let (membership, transport) = crate::cluster::join(&options, node_id).await?;
+            (Some(membership), Some(transport))
+        }
+        None => (None, None),
+    };
     let node = Node::open(NodeConfig {
         data_dir: options.data_dir.clone(),
         partitions_per_table: options
@@ -64,6 +73,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         item_collection_limit: options.item_collection_limit_bytes,
         enforce_capacity: !options.no_throttle,
         default_region: options.region,
+        cluster,
     })
     .await?;
     cirrus_streams::retention::spawn(node.clone(), Duration::from_secs(options.stream_retention));
@@ -98,6 +108,9 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     .await
     .map_err(ServeError::Server)?;
     node.shutdown().await?;
+    if let Some(transport) = transport {
+        transport.shutdown().await;
+    }
     tracing::info!(
         writes = node.proposals(),
         wal_fsyncs = node.wal_fsyncs(),

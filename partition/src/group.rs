@@ -59,6 +59,8 @@ const BATCHES_IN_FLIGHT: usize = 4;
 /// in an ever-growing channel.
 const QUEUED_WRITES: usize = 4 * MAX_BATCH;
 
+/// How long a write waits for a replicated group to elect a leader.
+const ELECTION_WAIT: Duration = Duration::from_secs(10);
 /// How long a forwarded proposal may take at the leader.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Leaders a proposal follows before giving up (each hop learned of a newer one).
@@ -77,6 +79,16 @@ struct Writer {
 impl Writer {
     async fn write(&self, proposal: Proposal) -> Result<ApplyOutcome, PartitionError> {
         let mut leader = self.raft.metrics().borrow().current_leader;
+        if leader.is_none() && self.link.is_some() {
+            // A replicated group between leaders (or just formed): wait for the election.
+            leader = self
+                .raft
+                .wait(Some(ELECTION_WAIT))
+                .metrics(|m| m.current_leader.is_some(), "a leader elected")
+                .await
+                .ok()
+                .and_then(|m| m.current_leader);
+        }
         let link = match &self.link {
             Some(link) if leader != Some(link.node_id()) => link,
             // This replica leads (as far as it knows), or is the only one.

@@ -13,6 +13,7 @@
 mod blocking;
 pub mod capacity;
 pub mod catalog;
+mod catalog_follower;
 pub mod change_reader;
 mod client_tokens;
 pub mod command;
@@ -27,6 +28,7 @@ pub mod ttl;
 pub mod group;
 mod key_layout;
 mod log_store;
+pub mod membership;
 pub mod meta_keys;
 mod metadata;
 pub mod network;
@@ -45,6 +47,7 @@ pub use command::{
     ApplyOutcome, Command, Proposal, Rejection, TxAction, TxFailure, TxToken, TxWrite, WantedImages,
 };
 pub use error::PartitionError;
+pub use membership::ClusterMembership;
 pub use node::{ItemLocation, Node, NodeConfig, ReadTarget, Table};
 pub use scan::{ScanResume, Scanned};
 pub use state_machine::Counts;

@@ -33,11 +33,13 @@ pub(crate) fn metadata_schema() -> WriteSchema {
     }
 }
 
-/// Opens this node's replica of the metadata group and waits until it has applied its
-/// log: only then is the catalog in `meta` current.
+/// Opens this node's replica of the metadata group. The only replica waits until it has
+/// applied its log, so the catalog in `meta` is current; in a cluster, the node follows
+/// the catalog as its replica applies it (`catalog_follower`).
 pub(crate) async fn open_metadata_group(
     engine: Arc<Engine>,
     syncer: WalSyncer,
+    replicas: Replicas,
 ) -> Result<RaftGroup, PartitionError> {
     RaftGroup::open(
         engine,
@@ -46,7 +48,7 @@ pub(crate) async fn open_metadata_group(
         0,
         metadata_schema(),
         u64::MAX,
-        Replicas::single(),
+        replicas,
     )
     .await
 }

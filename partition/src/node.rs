@@ -21,6 +21,7 @@ use crate::failpoint::crash_point;
 use crate::state_machine::{remove_table_snapshots, Counts};
 use crate::write_schema::WriteSchema;
 
+use crate::catalog_follower::spawn_catalog_follower;
 use crate::command::MetadataChange;
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
@@ -28,6 +29,7 @@ use crate::group::{group_id, RaftGroup, Replicas};
 use crate::hashing::{partition_key_hash, partition_of};
 use crate::key_layout;
 use crate::log_store::LogStore;
+use crate::membership::ClusterMembership;
 use crate::meta_keys;
 use crate::metadata::open_metadata_group;
 use crate::regions::{assign_default_region, LiveTables};
@@ -42,6 +44,24 @@ pub struct NodeConfig {
     pub enforce_capacity: bool,
     /// The region of the tables created before regions existed.
     pub default_region: String,
+    /// This node's cluster, if it is not the embedded single node.
+    pub cluster: Option<ClusterMembership>,
+}
+
+impl NodeConfig {
+    /// The replicas every group of this node has.
+    fn replicas(&self) -> Replicas {
+        self.cluster
+            .as_ref()
+            .map_or_else(Replicas::single, ClusterMembership::replicas)
+    }
+}
+
+/// What opening this node's replica of a table's group takes besides the table.
+pub(crate) struct GroupSettings {
+    pub item_collection_limit: u64,
+    pub enforce_capacity: bool,
+    pub replicas: Replicas,
 }
 
 /// The partition and RocksDB key of one item.
@@ -65,9 +85,9 @@ pub enum ReadTarget<'a> {
 
 /// A live table: its descriptor and its partitions' Raft groups.
 pub struct Table {
-    descriptor: TableDescriptor,
-    groups: Arc<[RaftGroup]>,
-    capacity: Arc<TableCapacity>,
+    pub(crate) descriptor: TableDescriptor,
+    pub(crate) groups: Arc<[RaftGroup]>,
+    pub(crate) capacity: Arc<TableCapacity>,
 }
 
 impl Table {
@@ -162,9 +182,9 @@ pub struct Node {
     syncer: WalSyncer,
     /// This node's replica of the metadata group, which replicates the catalog.
     metadata: RaftGroup,
+    /// How this node opens its replicas of tables' groups.
+    settings: GroupSettings,
     partitions_per_table: u16,
-    item_collection_limit: u64,
-    enforce_capacity: bool,
     tables: RwLock<LiveTables>,
     /// Commands proposed so far; with `wal_fsyncs`, shows how much group commit shares.
     proposals: AtomicU64,
@@ -179,7 +199,7 @@ fn decode_descriptor(bytes: &[u8]) -> Result<TableDescriptor, PartitionError> {
 }
 
 /// Every table descriptor of the catalog, as this node has applied it.
-fn read_catalog(engine: &Engine) -> Result<Vec<TableDescriptor>, PartitionError> {
+pub(crate) fn read_catalog(engine: &Engine) -> Result<Vec<TableDescriptor>, PartitionError> {
     let mut descriptors = Vec::new();
     let start = meta_keys::TABLE_PREFIX;
     engine.scan(CF_META, start, &prefix_end(start), |_, value| {
@@ -212,7 +232,7 @@ async fn converge_schema(table: &Table) -> Result<(), PartitionError> {
 /// expiry entries, change records (unless its streams are retired, to be read until
 /// they age out), Raft logs and group records; then forgets that it was being deleted.
 /// Every step is idempotent, so a crash part-way is finished by running it again.
-fn remove_table_data(engine: &Engine, table_id: u32) -> Result<(), PartitionError> {
+pub(crate) fn remove_table_data(engine: &Engine, table_id: u32) -> Result<(), PartitionError> {
     let table_start = table_id.to_be_bytes();
     let keeps_streams = engine
         .get(CF_META, &meta_keys::retired_streams(table_id))?
@@ -270,11 +290,17 @@ impl Node {
         assign_default_region(&engine, &config.default_region)?;
         key_layout::upgrade(&engine, &read_catalog(&engine)?)?;
         // The catalog is current once the metadata group has applied its log.
-        let metadata = open_metadata_group(engine.clone(), syncer.clone()).await?;
+        let settings = GroupSettings {
+            item_collection_limit: config.item_collection_limit,
+            enforce_capacity: config.enforce_capacity,
+            replicas: config.replicas(),
+        };
+        let metadata =
+            open_metadata_group(engine.clone(), syncer.clone(), settings.replicas.clone()).await?;
         let descriptors = read_catalog(&engine)?;
         let mut tables = LiveTables::default();
         for descriptor in descriptors {
-            let table = Self::open_table(&engine, &syncer, descriptor, &config).await?;
+            let table = Self::open_table(&engine, &syncer, descriptor, &settings).await?;
             // A crash may have come between a schema change's catalog write and its
             // entries in the partitions' logs: roll it forward.
             converge_schema(&table).await?;
@@ -284,9 +310,8 @@ impl Node {
             engine,
             syncer,
             metadata,
+            settings,
             partitions_per_table: config.partitions_per_table.max(1),
-            item_collection_limit: config.item_collection_limit,
-            enforce_capacity: config.enforce_capacity,
             tables: RwLock::new(tables),
             proposals: AtomicU64::new(0),
             catalog_changes: tokio::sync::Mutex::new(()),
@@ -313,6 +338,9 @@ impl Node {
                 node.start_expiry_job(&table, ttl.is_some());
             }
         }
+        if config.cluster.is_some() {
+            spawn_catalog_follower(&node);
+        }
         node.recover_transactions().await?;
         // Only now: recovery reads the decisions of transactions coordinated in a table
         // whose deletion a crash interrupted.
@@ -321,14 +349,14 @@ impl Node {
     }
 
     /// Opens (creating them if need be) the Raft groups of a table's partitions.
-    async fn open_table(
+    pub(crate) async fn open_table(
         engine: &Arc<Engine>,
         syncer: &WalSyncer,
         descriptor: TableDescriptor,
-        config: &NodeConfig,
+        settings: &GroupSettings,
     ) -> Result<Arc<Table>, PartitionError> {
         let remembered = Node::remembered_key_ranges(engine, descriptor.table_id)?;
-        let capacity = TableCapacity::new(&descriptor, config.enforce_capacity, remembered);
+        let capacity = TableCapacity::new(&descriptor, settings.enforce_capacity, remembered);
         let mut groups = Vec::with_capacity(usize::from(descriptor.partitions));
         for partition in 0..descriptor.partitions {
             groups.push(
@@ -338,8 +366,8 @@ impl Node {
                     descriptor.table_id,
                     partition,
                     WriteSchema::of(&descriptor),
-                    config.item_collection_limit,
-                    Replicas::single(),
+                    settings.item_collection_limit,
+                    settings.replicas.clone(),
                 )
                 .await?,
             );
@@ -359,7 +387,7 @@ impl Node {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn tables_write(&self) -> std::sync::RwLockWriteGuard<'_, LiveTables> {
+    pub(crate) fn tables_write(&self) -> std::sync::RwLockWriteGuard<'_, LiveTables> {
         self.tables
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -439,14 +467,8 @@ impl Node {
         // From here on the table exists: a crash before its groups are initialised is
         // rolled forward at start-up (`RaftGroup::open` initialises them).
         crash_point("create_table_after_catalog");
-        let config = NodeConfig {
-            data_dir: PathBuf::new(),
-            partitions_per_table: self.partitions_per_table,
-            item_collection_limit: self.item_collection_limit,
-            enforce_capacity: self.enforce_capacity,
-            default_region: String::new(),
-        };
-        let table = Self::open_table(&self.engine, &self.syncer, descriptor, &config).await?;
+        let table =
+            Self::open_table(&self.engine, &self.syncer, descriptor, &self.settings).await?;
         converge_schema(&table).await?;
         self.tables_write().insert(table.clone());
         Ok(table)
@@ -707,6 +729,18 @@ impl Node {
         table.group(partition)?.propose(command).await
     }
 
+    pub(crate) fn engine_arc(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub(crate) fn syncer(&self) -> &WalSyncer {
+        &self.syncer
+    }
+
+    pub(crate) fn settings(&self) -> &GroupSettings {
+        &self.settings
+    }
+
     pub(crate) fn metadata(&self) -> &RaftGroup {
         &self.metadata
     }
@@ -913,6 +947,7 @@ mod tests {
                 item_collection_limit: u64::MAX,
                 enforce_capacity: true,
                 default_region: "us-east-1".into(),
+                cluster: None,
             };
             match Node::open(config).await {
                 Err(PartitionError::Storage(_)) if attempts < 50 => attempts += 1,

@@ -144,6 +144,7 @@ mod tests {
                 item_collection_limit: u64::MAX,
                 enforce_capacity: false,
                 default_region: default_region.into(),
+                cluster: None,
             })
         })
         .await

@@ -97,6 +97,7 @@ async fn a_sweep_reads_only_the_expired_entries() -> TestResult {
         item_collection_limit: u64::MAX,
         enforce_capacity: false,
         default_region: "us-east-1".into(),
+        cluster: None,
     })
     .await?;
     node.create_table(descriptor()).await?;

@@ -68,6 +68,7 @@ mod tests {
             item_collection_limit: u64::MAX,
             enforce_capacity: true,
             default_region: "us-east-1".into(),
+            cluster: None,
         })
         .await
     }

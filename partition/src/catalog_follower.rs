@@ -1,0 +1,85 @@
+//! A cluster node follows the catalog as its replica of the metadata group applies it:
+//! it opens its replicas of the tables other nodes create, takes up their descriptor
+//! changes, and drops its replicas (and their data) of the tables they delete. The node
+//! that makes a change does all of this itself, before its request returns.
+
+use std::sync::Arc;
+
+use crate::blocking;
+use crate::error::PartitionError;
+use crate::node::{read_catalog, remove_table_data, Node, Table};
+
+impl Node {
+    /// Brings the live tables in line with the catalog this node has applied.
+    pub(crate) async fn follow_catalog(&self) -> Result<(), PartitionError> {
+        let _guard = self.catalog_changes().lock().await;
+        let catalog = read_catalog(self.engine())?;
+        let live = self.tables_snapshot();
+        for descriptor in &catalog {
+            let current = live
+                .iter()
+                .find(|table| table.descriptor.table_id == descriptor.table_id);
+            match current {
+                None => {
+                    let table = Node::open_table(
+                        self.engine_arc(),
+                        self.syncer(),
+                        descriptor.clone(),
+                        self.settings(),
+                    )
+                    .await?;
+                    tracing::info!(table = %descriptor.name, "opened the replicas of a new table");
+                    self.tables_write().insert(table);
+                }
+                Some(table) if table.descriptor != *descriptor => {
+                    table.capacity.configure(descriptor);
+                    self.tables_write().insert(Arc::new(Table {
+                        descriptor: descriptor.clone(),
+                        groups: table.groups.clone(),
+                        capacity: table.capacity.clone(),
+                    }));
+                }
+                Some(_) => {}
+            }
+        }
+        let deleted = live.iter().filter(|table| {
+            !catalog
+                .iter()
+                .any(|descriptor| descriptor.table_id == table.descriptor.table_id)
+        });
+        for table in deleted {
+            let descriptor = &table.descriptor;
+            self.tables_write()
+                .remove(&descriptor.region, &descriptor.name);
+            for group in table.groups.iter() {
+                group.shutdown().await?;
+            }
+            let engine = self.engine_arc().clone();
+            let table_id = descriptor.table_id;
+            blocking::run(move || remove_table_data(&engine, table_id)).await?;
+            tracing::info!(table = %descriptor.name, "dropped the replicas of a deleted table");
+        }
+        Ok(())
+    }
+}
+
+/// Follows the catalog each time the node's metadata replica applies entries, while
+/// the node lives.
+pub(crate) fn spawn_catalog_follower(node: &Arc<Node>) {
+    let mut metrics = node.metadata().raft().metrics();
+    let node = Arc::downgrade(node);
+    tokio::spawn(async move {
+        let mut followed = None;
+        while metrics.changed().await.is_ok() {
+            let applied = metrics.borrow().last_applied;
+            if applied == followed {
+                continue;
+            }
+            followed = applied;
+            let Some(node) = node.upgrade() else { return };
+            if let Err(e) = node.follow_catalog().await {
+                tracing::warn!("cannot follow the catalog: {e}");
+            }
+        }
+    });
+}

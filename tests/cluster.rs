@@ -1,0 +1,175 @@
+//! A cluster of three real `cirrus serve` processes on loopback (issue 15, first
+//! steps): it forms from one command per node, a table created through one node is
+//! served by all three, writes and reads go through any node, and when a node is
+//! killed (`kill -9`) the other two keep taking writes; the killed node comes back and
+//! converges, with every acknowledged write on every node.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::ScalarAttributeType;
+use aws_sdk_dynamodb::Client;
+use common::*;
+
+const TABLE: &str = "clustered";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Three members, each told of all three.
+struct Cluster {
+    nodes: Vec<TestServer>,
+    _secret: tempfile::TempDir,
+}
+
+fn start_cluster() -> Cluster {
+    let secret = tempfile::tempdir().expect("a directory for the secret");
+    let secret_file = secret.path().join("secret");
+    std::fs::write(&secret_file, "the secret these three nodes share").expect("write it");
+    let peers: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let members: Vec<String> = peers
+        .iter()
+        .enumerate()
+        .map(|(i, port)| format!("{}=127.0.0.1:{port}", i + 1))
+        .collect();
+    let nodes = (0..3)
+        .map(|i| {
+            let id = (i + 1).to_string();
+            let listen = format!("127.0.0.1:{}", peers[i]);
+            let mut args = vec![
+                "--node-id",
+                &id,
+                "--peer-listen",
+                &listen,
+                "--cluster-secret-file",
+                secret_file.to_str().expect("a UTF-8 path"),
+                "--partitions-per-table",
+                "3",
+            ];
+            for member in &members {
+                args.extend(["--member", member]);
+            }
+            TestServer::start_with(&args)
+        })
+        .collect();
+    Cluster {
+        nodes,
+        _secret: secret,
+    }
+}
+
+/// Polls `check` until it holds, for at most `WAIT`.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let started = Instant::now();
+    loop {
+        match check().await {
+            Ok(()) => return,
+            Err(e) if started.elapsed() > WAIT => panic!("{what} within {WAIT:?}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// The partition keys a node's Scan returns.
+async fn keys_on(client: &Client) -> Result<BTreeSet<String>, String> {
+    let items = scan_everything_checked(client, TABLE).await?;
+    Ok(items
+        .iter()
+        .filter_map(|item| item.get("pk")?.as_s().ok().cloned())
+        .collect())
+}
+
+async fn scan_everything_checked(client: &Client, table: &str) -> Result<Vec<Attrs>, String> {
+    let base = client.scan().table_name(table);
+    let pages = scan_pages(&base).await?;
+    Ok(pages
+        .into_iter()
+        .flat_map(|page| page.items.unwrap_or_default())
+        .collect())
+}
+
+/// Writes `key` through `client`, retrying the retryable errors a failover may give,
+/// for at most `WAIT`; returns whether the write was acknowledged.
+async fn put_acknowledged(client: &Client, key: &str) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < WAIT {
+        let put = client
+            .put_item()
+            .table_name(TABLE)
+            .item("pk", s(key))
+            .send()
+            .await;
+        match put {
+            Ok(_) => return true,
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_serve_one_table_and_survive_a_killed_node() {
+    let mut cluster = start_cluster();
+    let clients: Vec<Client> = cluster.nodes.iter().map(TestServer::client).collect();
+    create_table(&clients[0], TABLE, ("pk", ScalarAttributeType::S), None).await;
+    for (i, client) in clients.iter().enumerate() {
+        eventually(&format!("node {} serves the new table", i + 1), || async {
+            client
+                .describe_table()
+                .table_name(TABLE)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
+        })
+        .await;
+    }
+
+    // Writes through every node; every node then serves all of them.
+    let mut acknowledged = BTreeSet::new();
+    for i in 0..30 {
+        let key = format!("before-{i}");
+        assert!(put_acknowledged(&clients[i % 3], &key).await, "{key}");
+        acknowledged.insert(key);
+    }
+    for (i, client) in clients.iter().enumerate() {
+        eventually(&format!("node {} holds every write", i + 1), || async {
+            let keys = keys_on(client).await?;
+            (keys == acknowledged).then_some(()).ok_or(format!(
+                "{} of {} keys",
+                keys.len(),
+                acknowledged.len()
+            ))
+        })
+        .await;
+    }
+
+    // Node 1 dies; the other two elect leaders for what it led and keep writing.
+    cluster.nodes[0].kill9();
+    for i in 0..30 {
+        let key = format!("after-{i}");
+        let through = &clients[1 + i % 2];
+        assert!(
+            put_acknowledged(through, &key).await,
+            "{key} with node 1 down"
+        );
+        acknowledged.insert(key);
+    }
+    cluster.nodes[0].start_again();
+    let clients: Vec<Client> = cluster.nodes.iter().map(TestServer::client).collect();
+    for (i, client) in clients.iter().enumerate() {
+        eventually(&format!("node {} converges", i + 1), || async {
+            let keys = keys_on(client).await?;
+            (keys == acknowledged).then_some(()).ok_or(format!(
+                "{} of {} keys",
+                keys.len(),
+                acknowledged.len()
+            ))
+        })
+        .await;
+    }
+}

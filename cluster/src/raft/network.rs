@@ -7,7 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cirrus_partition::raft_types::{NodeId, TypeConfig};
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout,
+    Unreachable,
 };
 use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -57,11 +58,12 @@ type Failure<E> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
 
 impl GroupNetwork {
     /// Sends one RPC and decodes the peer's answer: the group's own result, which may
-    /// be a Raft error of the peer's.
+    /// be a Raft error of the peer's. `entries` is how many log entries it carries.
     async fn send<Req, Resp, E>(
         &self,
         rpc: RaftRpc,
         request: &Req,
+        entries: usize,
         option: &RPCOption,
     ) -> Result<Resp, Failure<E>>
     where
@@ -87,7 +89,7 @@ impl GroupNetwork {
                 timeout,
             )
             .await
-            .map_err(|e| self.failure(rpc, timeout, e))?;
+            .map_err(|e| self.failure(rpc, timeout, entries, e))?;
         let result: Result<Resp, RaftError<NodeId, E>> =
             bincode::deserialize(&answer).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
@@ -95,14 +97,33 @@ impl GroupNetwork {
 
     /// How openraft should treat a call that got no answer from the group: a peer that
     /// is down, refuses us or has no replica of the group is unreachable (openraft backs
-    /// off), a slow one timed out.
+    /// off), a slow one timed out. Entries that do not fit in one frame are too large:
+    /// openraft then sends fewer at once (were they unreachable, it would retry the same
+    /// range forever and the follower would never catch up).
     fn failure<E: std::error::Error>(
         &self,
         rpc: RaftRpc,
         timeout: std::time::Duration,
+        entries: usize,
         failed: TransportError,
     ) -> Failure<E> {
         match failed {
+            TransportError::TooLarge { .. } if entries > 1 => {
+                RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint((entries / 2) as u64))
+            }
+            TransportError::TooLarge { size, max } => {
+                // One entry larger than a frame can never be replicated: the group
+                // cannot commit past it. Entries are kept far smaller (the write
+                // batcher's limit), so this is a bug, and loudly one.
+                tracing::error!(
+                    group = self.group,
+                    target = self.target,
+                    size,
+                    max,
+                    "a Raft request does not fit in one transport frame"
+                );
+                RPCError::Unreachable(Unreachable::new(&failed))
+            }
             TransportError::TimedOut { .. } => RPCError::Timeout(Timeout {
                 action: match rpc {
                     RaftRpc::AppendEntries => RPCTypes::AppendEntries,
@@ -127,7 +148,9 @@ impl RaftNetwork<TypeConfig> for GroupNetwork {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, Failure<openraft::error::Infallible>> {
-        self.send(RaftRpc::AppendEntries, &rpc, &option).await
+        let entries = rpc.entries.len();
+        self.send(RaftRpc::AppendEntries, &rpc, entries, &option)
+            .await
     }
 
     async fn install_snapshot(
@@ -135,7 +158,7 @@ impl RaftNetwork<TypeConfig> for GroupNetwork {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, Failure<InstallSnapshotError>> {
-        self.send(RaftRpc::InstallSnapshot, &rpc, &option).await
+        self.send(RaftRpc::InstallSnapshot, &rpc, 0, &option).await
     }
 
     async fn vote(
@@ -143,6 +166,67 @@ impl RaftNetwork<TypeConfig> for GroupNetwork {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, Failure<openraft::error::Infallible>> {
-        self.send(RaftRpc::Vote, &rpc, &option).await
+        self.send(RaftRpc::Vote, &rpc, 0, &option).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use cirrus_partition::command::{Command, Proposal};
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};
+
+    use super::*;
+    use crate::transport::{ClusterSecret, TransportConfig};
+
+    fn entry(index: u64, bytes: usize) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Proposal::now(Command::Put {
+                key: vec![1],
+                item: vec![7; bytes],
+                condition: None,
+                wanted: Default::default(),
+            })),
+        }
+    }
+
+    fn append(entries: Vec<Entry<TypeConfig>>) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries,
+        }
+    }
+
+    /// Entries past the frame limit ask openraft for fewer at once; a single one that
+    /// cannot fit is unreachable (nothing smaller can be sent).
+    #[tokio::test]
+    async fn entries_larger_than_a_frame_are_too_large() -> Result<(), Box<dyn std::error::Error>> {
+        let mut config =
+            TransportConfig::new(1, 1, ClusterSecret::new("a secret for a unit test")?);
+        config.max_frame = 64 * 1024;
+        let handler = std::sync::Arc::new(crate::raft::RaftService::default());
+        let transport = Arc::new(Transport::new(config, handler));
+        let mut network = GroupNetworkFactory::new(transport, 9)
+            .new_client(2, &BasicNode::default())
+            .await;
+        let option = RPCOption::new(Duration::from_secs(1));
+
+        let four = (1..=4).map(|i| entry(i, 30 * 1024)).collect();
+        match network.append_entries(append(four), option.clone()).await {
+            Err(RPCError::PayloadTooLarge(too_large)) => {
+                assert_eq!(too_large.entries_hint(), 2);
+            }
+            other => panic!("four entries over the frame limit: {other:?}"),
+        }
+        let one = vec![entry(1, 100 * 1024)];
+        match network.append_entries(append(one), option).await {
+            Err(RPCError::Unreachable(_)) => {}
+            other => panic!("one entry over the frame limit: {other:?}"),
+        }
+        Ok(())
     }
 }

@@ -58,6 +58,20 @@ const BATCHES_IN_FLIGHT: usize = 4;
 /// flood of writes queues in its requests' futures (bounded by the connections), not
 /// in an ever-growing channel.
 const QUEUED_WRITES: usize = 4 * MAX_BATCH;
+/// Most bytes of writes in one batched entry (a single larger write still goes, alone).
+/// A replicated entry must reach a follower in one AppendEntries, which openraft 0.9
+/// gives one heartbeat interval (250 ms) and our transport one frame (64 MiB): 256
+/// items of up to 400 KB each fit neither, and an entry that cannot be replicated
+/// stalls its group for good. 1 MiB still makes one fsync cover hundreds of small
+/// writes.
+const MAX_BATCH_BYTES: u64 = 1 << 20;
+
+/// What a write adds to its batched entry, about: its encoded size.
+fn encoded_size(command: &Command) -> u64 {
+    // Counting cannot fail for a command that can be encoded at all; one that cannot
+    // fails when its entry is, whatever it is counted as here.
+    bincode::serialized_size(command).unwrap_or(0)
+}
 
 /// How long a write waits for a replicated group to elect a leader.
 const ELECTION_WAIT: Duration = Duration::from_secs(10);
@@ -131,7 +145,8 @@ impl Writer {
 
 /// Collects concurrent single-item writes into `Command::Batch` entries. A batch never
 /// holds two writes of one item (the second waits for the next batch), because the
-/// state machine reads items from RocksDB, which sees a batch's writes only at its end.
+/// state machine reads items from RocksDB, which sees a batch's writes only at its end;
+/// and never more than [`MAX_BATCH_BYTES`] of writes unless it is a single write.
 async fn run_batcher(writer: Writer, mut queue: mpsc::Receiver<Pending>) {
     let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     let mut carried: Option<Pending> = None;
@@ -148,16 +163,20 @@ async fn run_batcher(writer: Writer, mut queue: mpsc::Receiver<Pending>) {
         };
         let mut keys: HashSet<Vec<u8>> = HashSet::new();
         keys.extend(first.0.item_key().map(<[u8]>::to_vec));
+        let mut bytes = encoded_size(&first.0);
         let mut pending = vec![first];
         while pending.len() < MAX_BATCH {
             let Ok(next) = queue.try_recv() else {
                 break;
             };
+            let size = encoded_size(&next.0);
             let key = next.0.item_key().map(<[u8]>::to_vec).unwrap_or_default();
-            if !keys.insert(key) {
+            if bytes.saturating_add(size) > MAX_BATCH_BYTES || keys.contains(&key) {
                 carried = Some(next);
                 break;
             }
+            keys.insert(key);
+            bytes += size;
             pending.push(next);
         }
         let writer = writer.clone();

@@ -19,6 +19,13 @@ use crate::wal_sync::WalSyncer;
 /// Crash point: a transaction's prepare is durable in the log, and nothing more.
 const PREPARE_IN_LOG_ONLY: &str = "tx_prepare_in_log_only";
 
+/// Most bytes of entries a leader sends a follower in one AppendEntries (at least one
+/// entry goes, whatever its size). openraft 0.9 sends up to 300 entries at once and
+/// times the call out after one heartbeat interval, retrying the same range: a follower
+/// far behind on large entries would be sent more than can arrive in time (or than one
+/// transport frame holds), again and again, and never catch up.
+const APPEND_BYTES: usize = 1 << 20;
+
 #[derive(Clone)]
 pub struct LogStore {
     engine: Arc<Engine>,
@@ -116,6 +123,36 @@ impl RaftLogReader<TypeConfig> for LogStore {
                     let entry: Entry = bincode::deserialize(value)
                         .map_err(|e| cirrus_storage::StorageError::Corrupt(e.to_string()))?;
                     entries.push(entry);
+                    Ok(true)
+                },
+            )
+            .map_err(|e| logs_error(ErrorVerb::Read, e))?;
+        Ok(entries)
+    }
+
+    /// The entries from `start` on, up to `end` (exclusive) or as many as fit in
+    /// [`APPEND_BYTES`] (at least one): what replication sends a follower in one
+    /// request.
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, RaftStorageError> {
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        self.engine
+            .scan(
+                CF_RAFT_LOG,
+                &log_key(self.group, start),
+                &log_key(self.group, end),
+                |_, value| {
+                    if !entries.is_empty() && bytes + value.len() > APPEND_BYTES {
+                        return Ok(false);
+                    }
+                    let entry: Entry = bincode::deserialize(value)
+                        .map_err(|e| cirrus_storage::StorageError::Corrupt(e.to_string()))?;
+                    entries.push(entry);
+                    bytes += value.len();
                     Ok(true)
                 },
             )
@@ -220,5 +257,67 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 &log_key(self.group, log_id.index + 1),
             )
             .map_err(|e| logs_error(ErrorVerb::Delete, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+    use crate::command::WantedImages;
+    use crate::raft_types::LogId;
+
+    fn entry(index: u64, bytes: usize) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Proposal::now(Command::Put {
+                key: vec![1],
+                item: vec![7; bytes],
+                condition: None,
+                wanted: WantedImages::default(),
+            })),
+        }
+    }
+
+    /// Replication reads at most `APPEND_BYTES` of entries at once, and always at
+    /// least one, however large.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn replication_reads_a_bounded_number_of_bytes() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let engine = Engine::open(&dir.path().join("db"))?;
+        let syncer = WalSyncer::start(Arc::downgrade(&engine))?;
+        let group = 5;
+        // Entries 1..=10 of 300 KB, then one of 3 MB, then small ones.
+        let sizes = (1..=10)
+            .map(|i| (i, 300_000))
+            .chain([(11, 3_000_000)])
+            .chain((12..=20).map(|i| (i, 100)));
+        for (index, bytes) in sizes {
+            let value = bincode::serialize(&entry(index, bytes))?;
+            engine.put(CF_RAFT_LOG, &log_key(group, index), &value)?;
+        }
+        let mut store = LogStore::new(engine, group, syncer);
+        let indexes =
+            |entries: &[Entry]| entries.iter().map(|e| e.log_id.index).collect::<Vec<_>>();
+
+        let first = store.limited_get_log_entries(1, 21).await?;
+        assert_eq!(
+            indexes(&first),
+            vec![1, 2, 3],
+            "three of 300 KB fit in 1 MiB"
+        );
+        let large = store.limited_get_log_entries(11, 21).await?;
+        assert_eq!(
+            indexes(&large),
+            vec![11],
+            "an entry larger than the limit goes alone"
+        );
+        let small = store.limited_get_log_entries(12, 21).await?;
+        assert_eq!(indexes(&small), (12..=20).collect::<Vec<_>>());
+        let bounded = store.limited_get_log_entries(12, 15).await?;
+        assert_eq!(indexes(&bounded), vec![12, 13, 14], "the end is exclusive");
+        Ok(())
     }
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout,
+    Unreachable,
 };
 use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -57,6 +58,9 @@ pub enum PeerFailure {
     /// The peer got the call but could not serve it.
     #[error("failed: {0}")]
     Failed(String),
+    /// The call does not fit in one message to the peer.
+    #[error("{size} bytes do not fit in one message (at most {max})")]
+    TooLarge { size: usize, max: usize },
 }
 
 pub type PeerCall = Pin<Box<dyn Future<Output = Result<Vec<u8>, PeerFailure>> + Send>>;
@@ -118,11 +122,12 @@ type Failure<E> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
 
 impl PeerNetwork {
     /// Sends one RPC and decodes the peer's answer: the group's own result, which may
-    /// be a Raft error of the peer's.
+    /// be a Raft error of the peer's. `entries` is how many log entries it carries.
     async fn send<Req, Resp, E>(
         &self,
         rpc: RaftRpc,
         request: &Req,
+        entries: usize,
         option: &RPCOption,
     ) -> Result<Resp, Failure<E>>
     where
@@ -142,6 +147,25 @@ impl PeerNetwork {
             .call(self.target, self.group, rpc, payload, timeout)
             .await
             .map_err(|failure| match failure {
+                // Entries that do not fit in one message are too large: openraft then
+                // sends fewer at once (were they unreachable, it would retry the same
+                // range forever and the follower would never catch up).
+                PeerFailure::TooLarge { .. } if entries > 1 => RPCError::PayloadTooLarge(
+                    PayloadTooLarge::new_entries_hint((entries / 2) as u64),
+                ),
+                PeerFailure::TooLarge { size, max } => {
+                    // One entry larger than a message can never be replicated: the group
+                    // cannot commit past it. Entries are kept far smaller (the write
+                    // batcher's limit), so this is a bug, and loudly one.
+                    tracing::error!(
+                        group = self.group,
+                        target = self.target,
+                        size,
+                        max,
+                        "a Raft request does not fit in one message to a peer"
+                    );
+                    RPCError::Unreachable(Unreachable::new(&failure))
+                }
                 // A slow peer timed out; one that is down, refuses us or lacks the
                 // group is unreachable (openraft backs off before trying again).
                 PeerFailure::TimedOut => RPCError::Timeout(Timeout {
@@ -169,7 +193,9 @@ impl RaftNetwork<TypeConfig> for PeerNetwork {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, Failure<openraft::error::Infallible>> {
-        self.send(RaftRpc::AppendEntries, &rpc, &option).await
+        let entries = rpc.entries.len();
+        self.send(RaftRpc::AppendEntries, &rpc, entries, &option)
+            .await
     }
 
     async fn install_snapshot(
@@ -177,7 +203,7 @@ impl RaftNetwork<TypeConfig> for PeerNetwork {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, Failure<InstallSnapshotError>> {
-        self.send(RaftRpc::InstallSnapshot, &rpc, &option).await
+        self.send(RaftRpc::InstallSnapshot, &rpc, 0, &option).await
     }
 
     async fn vote(
@@ -185,7 +211,7 @@ impl RaftNetwork<TypeConfig> for PeerNetwork {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, Failure<openraft::error::Infallible>> {
-        self.send(RaftRpc::Vote, &rpc, &option).await
+        self.send(RaftRpc::Vote, &rpc, 0, &option).await
     }
 }
 

@@ -30,6 +30,7 @@ impl TransportLink {
 fn failure(error: TransportError) -> PeerFailure {
     match error {
         TransportError::TimedOut { .. } => PeerFailure::TimedOut,
+        TransportError::TooLarge { size, max } => PeerFailure::TooLarge { size, max },
         TransportError::Remote { ref error, .. } if error.kind == RemoteErrorKind::Internal => {
             PeerFailure::Failed(error.to_string())
         }

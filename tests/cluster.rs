@@ -1,6 +1,7 @@
 //! A cluster of three real `cirrus serve` processes on loopback (issue 15, first
 //! steps): it forms from one command per node, a table created through one node is
-//! served by all three, writes and reads go through any node, and when a node is
+//! served by all three, writes and reads go through any node (a strongly consistent
+//! read through one node sees a write acknowledged through another), and when a node is
 //! killed (`kill -9`) the other two keep taking writes; the killed node comes back and
 //! converges, with every acknowledged write on every node.
 
@@ -92,6 +93,24 @@ async fn scan_everything_checked(client: &Client, table: &str) -> Result<Vec<Att
         .collect())
 }
 
+/// Waits until every node's Scan returns exactly the acknowledged writes.
+async fn every_node_holds(clients: &[Client], acknowledged: &BTreeSet<String>) {
+    for (i, client) in clients.iter().enumerate() {
+        eventually(
+            &format!("node {} holds every acknowledged write", i + 1),
+            || async {
+                let keys = keys_on(client).await?;
+                (keys == *acknowledged).then_some(()).ok_or(format!(
+                    "{} of {} keys",
+                    keys.len(),
+                    acknowledged.len()
+                ))
+            },
+        )
+        .await;
+    }
+}
+
 /// Writes `key` through `client`, retrying the retryable errors a failover may give,
 /// for at most `WAIT`; returns whether the write was acknowledged.
 async fn put_acknowledged(client: &Client, key: &str) -> bool {
@@ -129,24 +148,29 @@ async fn three_nodes_serve_one_table_and_survive_a_killed_node() {
         .await;
     }
 
-    // Writes through every node; every node then serves all of them.
+    // Writes through every node; a strongly consistent read through the next node sees
+    // each at once, and every node then serves all of them.
     let mut acknowledged = BTreeSet::new();
     for i in 0..30 {
         let key = format!("before-{i}");
         assert!(put_acknowledged(&clients[i % 3], &key).await, "{key}");
+        let read = clients[(i + 1) % 3]
+            .get_item()
+            .table_name(TABLE)
+            .key("pk", s(&key))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("a strongly consistent GetItem");
+        assert!(
+            read.item().is_some(),
+            "{key}, written through node {}, not seen by a strong read through node {}",
+            i % 3 + 1,
+            (i + 1) % 3 + 1
+        );
         acknowledged.insert(key);
     }
-    for (i, client) in clients.iter().enumerate() {
-        eventually(&format!("node {} holds every write", i + 1), || async {
-            let keys = keys_on(client).await?;
-            (keys == acknowledged).then_some(()).ok_or(format!(
-                "{} of {} keys",
-                keys.len(),
-                acknowledged.len()
-            ))
-        })
-        .await;
-    }
+    every_node_holds(&clients, &acknowledged).await;
 
     // Node 1 dies; the other two elect leaders for what it led and keep writing.
     cluster.nodes[0].kill9();
@@ -161,15 +185,5 @@ async fn three_nodes_serve_one_table_and_survive_a_killed_node() {
     }
     cluster.nodes[0].start_again();
     let clients: Vec<Client> = cluster.nodes.iter().map(TestServer::client).collect();
-    for (i, client) in clients.iter().enumerate() {
-        eventually(&format!("node {} converges", i + 1), || async {
-            let keys = keys_on(client).await?;
-            (keys == acknowledged).then_some(()).ok_or(format!(
-                "{} of {} keys",
-                keys.len(),
-                acknowledged.len()
-            ))
-        })
-        .await;
-    }
+    every_node_holds(&clients, &acknowledged).await;
 }

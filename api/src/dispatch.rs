@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::blocking::run_blocking;
+use crate::consistency;
 use crate::error::ApiError;
 use crate::operations::{
     account, batch, items, query, scan, streams, tables, tags, time_to_live, transactions,
@@ -37,6 +38,7 @@ pub async fn dispatch(state: ApiState, target: &str, body: &[u8]) -> Result<Vec<
             "Start of structure or map found where not expected.".into(),
         ));
     }
+    consistency::confirm_strong_reads(&state, operation, &request).await?;
     let blocking_read: Option<BlockingRead> = match operation {
         "Query" => Some(query::query),
         "Scan" => Some(scan::scan),

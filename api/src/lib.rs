@@ -16,6 +16,7 @@ pub mod wire;
 mod attribute_names;
 mod blocking;
 mod capacity;
+mod consistency;
 mod expressions;
 mod keys;
 mod legacy;

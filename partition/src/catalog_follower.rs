@@ -22,7 +22,7 @@ impl Node {
             match current {
                 None => {
                     let table = Node::open_table(
-                        self.engine_arc(),
+                        self.engine(),
                         self.syncer(),
                         descriptor.clone(),
                         self.settings(),
@@ -54,7 +54,7 @@ impl Node {
             for group in table.groups.iter() {
                 group.shutdown().await?;
             }
-            let engine = self.engine_arc().clone();
+            let engine = self.engine().clone();
             let table_id = descriptor.table_id;
             blocking::run(move || remove_table_data(&engine, table_id)).await?;
             tracing::info!(table = %descriptor.name, "dropped the replicas of a deleted table");

@@ -12,7 +12,9 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use crate::command::{ApplyOutcome, Command, Proposal};
 use crate::error::PartitionError;
 use crate::log_store::LogStore;
-use crate::network::{ForwardedOutcome, GroupPeers, PeerLink, RaftRpc};
+use crate::network::{
+    serve_read_index, ForwardedOutcome, GroupPeers, PeerLink, RaftRpc, ReadIndexOutcome,
+};
 use crate::raft_types::{NodeId, TypeConfig, LOCAL_NODE_ID};
 use crate::state_machine::{PartitionStats, StateMachine, TxLocks};
 use crate::wal_sync::WalSyncer;
@@ -91,30 +93,83 @@ struct Writer {
 }
 
 impl Writer {
-    async fn write(&self, proposal: Proposal) -> Result<ApplyOutcome, PartitionError> {
-        let mut leader = self.raft.metrics().borrow().current_leader;
-        if leader.is_none() && self.link.is_some() {
-            // A replicated group between leaders (or just formed): wait for the election.
-            leader = self
-                .raft
-                .wait(Some(ELECTION_WAIT))
-                .metrics(|m| m.current_leader.is_some(), "a leader elected")
-                .await
-                .ok()
-                .and_then(|m| m.current_leader);
+    /// The group's leader as this replica knows it; a replicated group between leaders
+    /// (or just formed) is given time to elect one.
+    async fn leader(&self) -> Option<NodeId> {
+        let leader = self.raft.metrics().borrow().current_leader;
+        if leader.is_some() || self.link.is_none() {
+            return leader;
         }
-        let link = match &self.link {
-            Some(link) if leader != Some(link.node_id()) => link,
-            // This replica leads (as far as it knows), or is the only one.
-            _ => {
-                return self
-                    .raft
-                    .client_write(proposal)
-                    .await
-                    .map(|response| response.data)
-                    .map_err(PartitionError::raft)
-            }
+        self.raft
+            .wait(Some(ELECTION_WAIT))
+            .metrics(|m| m.current_leader.is_some(), "a leader elected")
+            .await
+            .ok()
+            .and_then(|m| m.current_leader)
+    }
+
+    /// Returns once this replica has applied every write acknowledged before the call,
+    /// so that a read of it is strongly consistent: the leader confirms with a quorum
+    /// that it still leads and names its read index (over the link, when the leader is
+    /// another node), and this replica waits until it has applied that far. The only
+    /// replica of a group has applied every acknowledged write already.
+    async fn read_barrier(&self) -> Result<(), PartitionError> {
+        let Some(link) = &self.link else {
+            return Ok(());
         };
+        let mut leader = self.leader().await;
+        for _ in 0..MOST_FORWARDS {
+            let Some(to) = leader else { break };
+            let outcome = if to == link.node_id() {
+                serve_read_index(&self.raft).await
+            } else {
+                let answer = link
+                    .call(
+                        to,
+                        self.group,
+                        RaftRpc::ReadIndex,
+                        Vec::new(),
+                        FORWARD_TIMEOUT,
+                    )
+                    .await
+                    .map_err(PartitionError::raft)?;
+                bincode::deserialize(&answer).map_err(PartitionError::raft)?
+            };
+            match outcome {
+                ReadIndexOutcome::Index(index) => {
+                    self.raft
+                        .wait(Some(FORWARD_TIMEOUT))
+                        .applied_index_at_least(Some(index), "read index applied")
+                        .await
+                        .map_err(PartitionError::raft)?;
+                    return Ok(());
+                }
+                ReadIndexOutcome::NotLeader(next) => leader = next,
+                ReadIndexOutcome::Failed(message) => return Err(PartitionError::Raft(message)),
+            }
+        }
+        Err(PartitionError::Raft(format!(
+            "group {} has no leader to confirm a read",
+            self.group
+        )))
+    }
+
+    async fn write(&self, proposal: Proposal) -> Result<ApplyOutcome, PartitionError> {
+        let local = |proposal| async {
+            self.raft
+                .client_write(proposal)
+                .await
+                .map(|response| response.data)
+                .map_err(PartitionError::raft)
+        };
+        // The only replica of its group needs to ask no one.
+        let Some(link) = &self.link else {
+            return local(proposal).await;
+        };
+        let mut leader = self.leader().await;
+        if leader == Some(link.node_id()) {
+            return local(proposal).await;
+        }
         let payload = bincode::serialize(&proposal).map_err(PartitionError::raft)?;
         for _ in 0..MOST_FORWARDS {
             let Some(to) = leader.filter(|to| *to != link.node_id()) else {
@@ -364,12 +419,21 @@ impl RaftGroup {
     /// Proposes `command` (through the group's leader, wherever it is), returning once
     /// it is committed (durable) and applied there.
     pub async fn propose(&self, command: Command) -> Result<ApplyOutcome, PartitionError> {
-        let writer = Writer {
+        self.writer().write(Proposal::now(command)).await
+    }
+
+    /// Waits until this replica has applied every write acknowledged before the call
+    /// (see `Writer::read_barrier`): a read after it is strongly consistent.
+    pub async fn read_barrier(&self) -> Result<(), PartitionError> {
+        self.writer().read_barrier().await
+    }
+
+    fn writer(&self) -> Writer {
+        Writer {
             raft: self.raft.clone(),
             group: self.group,
             link: self.link.clone(),
-        };
-        writer.write(Proposal::now(command)).await
+        }
     }
 
     /// The write schema the partition has applied.

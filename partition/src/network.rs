@@ -33,6 +33,8 @@ pub enum RaftRpc {
     InstallSnapshot = 3,
     /// A proposal this node forwards to the group's leader.
     Propose = 4,
+    /// The leader's read index, for a strongly consistent read on another replica.
+    ReadIndex = 5,
 }
 
 impl RaftRpc {
@@ -42,6 +44,7 @@ impl RaftRpc {
             2 => Some(RaftRpc::Vote),
             3 => Some(RaftRpc::InstallSnapshot),
             4 => Some(RaftRpc::Propose),
+            5 => Some(RaftRpc::ReadIndex),
             _ => None,
         }
     }
@@ -172,7 +175,9 @@ impl PeerNetwork {
                     action: match rpc {
                         RaftRpc::Vote => RPCTypes::Vote,
                         RaftRpc::InstallSnapshot => RPCTypes::InstallSnapshot,
-                        RaftRpc::AppendEntries | RaftRpc::Propose => RPCTypes::AppendEntries,
+                        RaftRpc::AppendEntries | RaftRpc::Propose | RaftRpc::ReadIndex => {
+                            RPCTypes::AppendEntries
+                        }
                     },
                     id: link.node_id(),
                     target: self.target,
@@ -234,6 +239,31 @@ pub async fn serve_forwarded(
         Err(e) => match e.forward_to_leader::<BasicNode>() {
             Some(forward) => ForwardedOutcome::NotLeader(forward.leader_id),
             None => ForwardedOutcome::Failed(e.to_string()),
+        },
+    }
+}
+
+/// The answer to a read-index request.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ReadIndexOutcome {
+    /// Everything acknowledged before the request is at or before this log index.
+    Index(u64),
+    /// The node does not lead the group; it knows this leader, if any.
+    NotLeader(Option<NodeId>),
+    Failed(String),
+}
+
+/// Serves a peer's read-index request as the group's leader: confirms with a quorum
+/// that it still leads (openraft's `get_read_log_id`), so the index it answers covers
+/// every write acknowledged before the request arrived.
+pub async fn serve_read_index(raft: &Raft<TypeConfig>) -> ReadIndexOutcome {
+    match raft.get_read_log_id().await {
+        Ok((read_log_id, _applied)) => {
+            ReadIndexOutcome::Index(read_log_id.map_or(0, |id| id.index))
+        }
+        Err(e) => match e.forward_to_leader::<BasicNode>() {
+            Some(forward) => ReadIndexOutcome::NotLeader(forward.leader_id),
+            None => ReadIndexOutcome::Failed(e.to_string()),
         },
     }
 }

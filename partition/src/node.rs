@@ -729,10 +729,6 @@ impl Node {
         table.group(partition)?.propose(command).await
     }
 
-    pub(crate) fn engine_arc(&self) -> &Arc<Engine> {
-        &self.engine
-    }
-
     pub(crate) fn syncer(&self) -> &WalSyncer {
         &self.syncer
     }
@@ -745,7 +741,7 @@ impl Node {
         &self.metadata
     }
 
-    pub(crate) fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
 
@@ -790,6 +786,21 @@ impl Node {
 
     /// Reads an item's stored bytes. Every acknowledged write has been applied on this
     /// node (the only replica), so this read is strongly consistent.
+    /// Whether this node's groups have replicas on other nodes, which strongly
+    /// consistent reads must then confirm ([`Node::read_barrier`]).
+    pub fn is_replicated(&self) -> bool {
+        self.settings.replicas.link.is_some()
+    }
+
+    /// Waits until this node's replicas of the table's partitions have applied every
+    /// write acknowledged before the call, so that reading them is strongly consistent.
+    pub async fn read_barrier(&self, table: &Table) -> Result<(), PartitionError> {
+        for group in table.groups.iter() {
+            group.read_barrier().await?;
+        }
+        Ok(())
+    }
+
     pub fn get_item(&self, location: &ItemLocation) -> Result<Option<Vec<u8>>, PartitionError> {
         Ok(self
             .engine

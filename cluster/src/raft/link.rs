@@ -54,7 +54,9 @@ impl PeerLink for TransportLink {
         let transport = self.transport.clone();
         let lane = match rpc {
             RaftRpc::InstallSnapshot => Lane::Bulk,
-            RaftRpc::AppendEntries | RaftRpc::Vote | RaftRpc::Propose => Lane::Control,
+            RaftRpc::AppendEntries | RaftRpc::Vote | RaftRpc::Propose | RaftRpc::ReadIndex => {
+                Lane::Control
+            }
         };
         Box::pin(async move {
             transport

@@ -1,5 +1,6 @@
-//! The server side: the transport's handler for Raft RPCs and forwarded proposals,
-//! delivering each to this node's replica of the group the frame names.
+//! The server side: the transport's handler for Raft RPCs, forwarded proposals and
+//! read-index requests, delivering each to this node's replica of the group the frame
+//! names.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -10,7 +11,7 @@ use openraft::Raft;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use cirrus_partition::network::{serve_forwarded, RaftRpc};
+use cirrus_partition::network::{serve_forwarded, serve_read_index, RaftRpc};
 
 use crate::transport::{GroupId, Handler, NodeId, RemoteError};
 
@@ -75,6 +76,7 @@ impl Handler for RaftService {
             RaftRpc::Vote => encode(&raft.vote(decode(&payload)?).await),
             RaftRpc::InstallSnapshot => encode(&raft.install_snapshot(decode(&payload)?).await),
             RaftRpc::Propose => encode(&serve_forwarded(&raft, decode(&payload)?).await),
+            RaftRpc::ReadIndex => encode(&serve_read_index(&raft).await),
         }
     }
 }

@@ -316,12 +316,14 @@ fn replica(replicas: &[Replica], id: NodeId) -> Result<&Replica, Error> {
 
 /// Waits until every running replica has applied what the leader has.
 pub async fn converged(replicas: &[Replica], leader: NodeId) -> Result<(), Error> {
+    // The leader's log holds every acknowledged write; its applied index, as its
+    // metrics report it, may still lag the last acknowledgement for a moment.
     let applied = replica(replicas, leader)?
         .raft()?
         .metrics()
         .borrow()
-        .last_applied
-        .map_or(0, |id| id.index);
+        .last_log_index
+        .unwrap_or(0);
     for replica in replicas.iter().filter(|r| r.running.is_some()) {
         replica
             .raft()?

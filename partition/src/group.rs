@@ -172,8 +172,11 @@ impl Writer {
         }
         let payload = bincode::serialize(&proposal).map_err(PartitionError::raft)?;
         for _ in 0..MOST_FORWARDS {
-            let Some(to) = leader.filter(|to| *to != link.node_id()) else {
-                break;
+            let to = match leader {
+                // Leadership came here meanwhile.
+                Some(to) if to == link.node_id() => return local(proposal).await,
+                Some(to) => to,
+                None => break,
             };
             let answer = link
                 .call(

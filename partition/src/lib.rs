@@ -1,10 +1,12 @@
 //! cirrus-partition owns distribution: which partition a partition key belongs to, the
 //! Raft group behind every partition (openraft type config, the log store and the state
-//! machine, both on the node's RocksDB), group commit and write batching, the table
-//! catalog, the [`Node`] that routes each command to its partition, the coordinator of
-//! transactions across partitions, index and TTL background jobs, and capacity units and
-//! their token buckets. It must never parse or shape wire requests, and never write an
-//! item except by applying a committed Raft entry.
+//! machine, both on the node's RocksDB, and its network over an object-safe `PeerLink`
+//! that the cluster's transport implements), group commit and write batching, the table
+//! catalog and the metadata group that replicates it, the [`Node`] that routes each
+//! command to its partition's leader, the coordinator of transactions across
+//! partitions, index and TTL background jobs, and capacity units and their token
+//! buckets. It must never parse or shape wire requests, and never write an item except
+//! by applying a committed Raft entry.
 
 // openraft's storage traits fix `StorageError` (about 200 bytes) as their error type;
 // our helpers return the same type rather than boxing and unboxing at every call.

@@ -54,5 +54,10 @@ pub async fn join(
     }
     tracing::info!(node_id, %listen, members = members.len(), "cluster member");
     let link = TransportLink::new(transport.clone(), service);
-    Ok((ClusterMembership { link, members }, transport))
+    let membership = ClusterMembership {
+        cluster_id: options.cluster_id,
+        link,
+        members,
+    };
+    Ok((membership, transport))
 }

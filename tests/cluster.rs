@@ -3,7 +3,8 @@
 //! served by all three, writes and reads go through any node (a strongly consistent
 //! read through one node sees a write acknowledged through another), and when a node is
 //! killed (`kill -9`) the other two keep taking writes; the killed node comes back and
-//! converges, with every acknowledged write on every node.
+//! converges, with every acknowledged write on every node. A data directory serves only
+//! the node it belongs to.
 
 mod common;
 
@@ -23,10 +24,16 @@ struct Cluster {
     _secret: tempfile::TempDir,
 }
 
-fn start_cluster() -> Cluster {
+/// A file holding a cluster secret, in a directory that lives as long as the result.
+fn secret_file() -> (tempfile::TempDir, std::path::PathBuf) {
     let secret = tempfile::tempdir().expect("a directory for the secret");
-    let secret_file = secret.path().join("secret");
-    std::fs::write(&secret_file, "the secret these three nodes share").expect("write it");
+    let file = secret.path().join("secret");
+    std::fs::write(&file, "the secret these nodes share").expect("write it");
+    (secret, file)
+}
+
+fn start_cluster() -> Cluster {
+    let (secret, secret_file) = secret_file();
     let peers: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let members: Vec<String> = peers
         .iter()
@@ -186,4 +193,70 @@ async fn three_nodes_serve_one_table_and_survive_a_killed_node() {
     cluster.nodes[0].start_again();
     let clients: Vec<Client> = cluster.nodes.iter().map(TestServer::client).collect();
     every_node_holds(&clients, &acknowledged).await;
+}
+
+/// `cirrus serve` on `data_dir` with `args`, expected to refuse to start: its log.
+fn refused_start(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cirrus"))
+        .args(["serve", "--listen", &listen, "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("run cirrus serve");
+    assert!(!output.status.success(), "started with {args:?}");
+    let mut log = String::from_utf8_lossy(&output.stdout).into_owned();
+    log.push_str(&String::from_utf8_lossy(&output.stderr));
+    log
+}
+
+#[tokio::test]
+async fn a_data_directory_serves_only_the_node_it_belongs_to() {
+    let (_secret, secret_file) = secret_file();
+    let secret = secret_file.to_str().expect("a UTF-8 path").to_string();
+    // The flags of member `id` of a cluster of one.
+    let member = |id: u64| -> Vec<String> {
+        let peer = format!("127.0.0.1:{}", free_port());
+        let member = format!("{id}={peer}");
+        [
+            "--node-id",
+            &id.to_string(),
+            "--peer-listen",
+            &peer,
+            "--member",
+            &member,
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(["--cluster-secret-file".to_owned(), secret.clone()])
+        .collect()
+    };
+    let (one, two) = (member(1), member(2));
+    let one: Vec<&str> = one.iter().map(String::as_str).collect();
+    let two: Vec<&str> = two.iter().map(String::as_str).collect();
+
+    // The single node's directory cannot become a member's.
+    let mut single = TestServer::start();
+    single.stop_graceful();
+    let stderr = refused_start(single.data_dir(), &one);
+    assert!(
+        stderr.contains("belongs to the embedded single node"),
+        "{stderr}"
+    );
+
+    // A member's directory serves that member only: not another id, not the single node.
+    let mut node = TestServer::start_with(&one);
+    node.stop_graceful();
+    let stderr = refused_start(node.data_dir(), &two);
+    assert!(
+        stderr.contains("belongs to node 1 of cluster 1"),
+        "{stderr}"
+    );
+    let stderr = refused_start(node.data_dir(), &[]);
+    assert!(
+        stderr.contains("belongs to node 1 of cluster 1"),
+        "{stderr}"
+    );
+    node.start_again();
 }

@@ -16,6 +16,9 @@ pub enum PartitionError {
     Raft(String),
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
+    /// The data directory belongs to another node (or to the single node).
+    #[error("{0}")]
+    WrongNode(String),
     /// A catalog change found a record it relied on changed by another one meanwhile.
     #[error("the catalog changed meanwhile; retry")]
     CatalogConflict,

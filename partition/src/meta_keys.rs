@@ -110,3 +110,6 @@ pub fn key_ranges(table_id: u32) -> Vec<u8> {
 fn per_table(prefix: &[u8], table_id: u32) -> Vec<u8> {
     [prefix, &table_id.to_be_bytes()].concat()
 }
+
+/// The cluster and node this data directory belongs to (cluster members only).
+pub const NODE_IDENTITY: &[u8] = b"node_identity";

@@ -29,7 +29,7 @@ use crate::group::{group_id, RaftGroup, Replicas};
 use crate::hashing::{partition_key_hash, partition_of};
 use crate::key_layout;
 use crate::log_store::LogStore;
-use crate::membership::ClusterMembership;
+use crate::membership::{check_identity, ClusterMembership};
 use crate::meta_keys;
 use crate::metadata::open_metadata_group;
 use crate::regions::{assign_default_region, LiveTables};
@@ -287,6 +287,7 @@ impl Node {
             .map_err(|e| PartitionError::Corrupt(format!("{}: {e}", config.data_dir.display())))?;
         let engine = Engine::open(&config.data_dir.join("db"))?;
         let syncer = WalSyncer::start(Arc::downgrade(&engine)).map_err(PartitionError::raft)?;
+        check_identity(&engine, config.cluster.as_ref())?;
         assign_default_region(&engine, &config.default_region)?;
         key_layout::upgrade(&engine, &read_catalog(&engine)?)?;
         // The catalog is current once the metadata group has applied its log.
@@ -786,6 +787,11 @@ impl Node {
 
     /// Reads an item's stored bytes. Every acknowledged write has been applied on this
     /// node (the only replica), so this read is strongly consistent.
+    /// This node's id in every group (1 for the embedded single node).
+    pub fn node_id(&self) -> u64 {
+        self.settings.replicas.local
+    }
+
     /// Whether this node's groups have replicas on other nodes, which strongly
     /// consistent reads must then confirm ([`Node::read_barrier`]).
     pub fn is_replicated(&self) -> bool {

@@ -77,12 +77,16 @@ type Participants = BTreeMap<PartitionRef, (Arc<Table>, Vec<TxAction>)>;
 
 static TX_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A transaction id unique on this node, also across restarts (the clock moves on).
-fn new_tx_id() -> TxId {
+/// A transaction id unique across the cluster's coordinators, also across restarts: the
+/// coordinating node's id (bits 96 and up), its clock in nanoseconds (below 2^62 until
+/// the year 2116, shifted to bits 32–93) and a counter.
+fn new_tx_id(node: u64) -> TxId {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    (nanos << 32) | u128::from(TX_COUNTER.fetch_add(1, Ordering::Relaxed))
+    (u128::from(node) << 96)
+        | ((nanos & ((1 << 62) - 1)) << 32)
+        | u128::from(TX_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 fn partition_ref(item: &TxItem) -> PartitionRef {
@@ -124,7 +128,7 @@ impl Node {
         let Some(coordinator) = items.first().map(partition_ref) else {
             return Ok(TxOutcome::default());
         };
-        let tx = new_tx_id();
+        let tx = new_tx_id(self.node_id());
         let mut participants = Participants::new();
         for item in items {
             participants

@@ -22,6 +22,7 @@ pub mod command;
 pub mod error;
 pub mod failpoint;
 pub mod hashing;
+mod index_jobs;
 pub mod node;
 pub mod scan;
 pub mod transactions;

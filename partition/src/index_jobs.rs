@@ -1,0 +1,157 @@
+//! Index jobs: creating a global index (writes maintain it at once, a background job
+//! backfills it from the existing items, then marks it active) and deleting one (its
+//! entries are dropped in the background), and the table jobs' common steps: backfills
+//! in bounded chunks through the partitions' logs, and the catalog change that ends a
+//! job.
+
+use std::sync::Arc;
+
+use crate::catalog::{IndexDescriptor, IndexStatus, TableDescriptor};
+use crate::command::Command;
+use crate::error::PartitionError;
+use crate::node::{Node, Table};
+
+/// Items an index backfill step covers: small enough that one Raft entry stays small
+/// and foreground writes interleave, large enough that a big table builds quickly.
+const BACKFILL_CHUNK: u32 = 256;
+
+impl Node {
+    /// Adds a global index to a table: writes maintain it at once, and a background
+    /// job backfills it from the existing items, then marks it active.
+    pub async fn create_index(
+        self: &Arc<Self>,
+        region: &str,
+        table_name: &str,
+        mut index: IndexDescriptor,
+    ) -> Result<Arc<Table>, PartitionError> {
+        let _guard = self.catalog_changes().lock().await;
+        let current = self.table(region, table_name)?;
+        let mut descriptor = current.descriptor.clone();
+        index.spec.id = descriptor.next_index_id;
+        index.status = IndexStatus::Creating;
+        descriptor.next_index_id += 1;
+        descriptor.indexes.push(index.clone());
+        let table = self.replace_descriptor(&current, descriptor).await?;
+        self.start_index_job(&table, &index);
+        Ok(table)
+    }
+
+    /// Stops maintaining a global index; a background job removes its entries, then
+    /// the index itself.
+    pub async fn delete_index(
+        self: &Arc<Self>,
+        region: &str,
+        table_name: &str,
+        index_name: &str,
+    ) -> Result<Arc<Table>, PartitionError> {
+        let _guard = self.catalog_changes().lock().await;
+        let current = self.table(region, table_name)?;
+        let mut descriptor = current.descriptor.clone();
+        let Some(index) = descriptor
+            .indexes
+            .iter_mut()
+            .find(|index| index.spec.name == index_name)
+        else {
+            return Err(PartitionError::IndexNotFound(index_name.to_string()));
+        };
+        index.status = IndexStatus::Deleting;
+        let index = index.clone();
+        let table = self.replace_descriptor(&current, descriptor).await?;
+        self.start_index_job(&table, &index);
+        Ok(table)
+    }
+
+    /// Runs the backfill of a creating index or the removal of a deleting one.
+    pub(crate) fn start_index_job(self: &Arc<Self>, table: &Arc<Table>, index: &IndexDescriptor) {
+        let node = self.clone();
+        let table = table.clone();
+        let (index_id, status) = (index.spec.id, index.status);
+        tokio::spawn(async move {
+            let outcome = match status {
+                IndexStatus::Creating => node.backfill_index(&table, index_id).await,
+                IndexStatus::Deleting => node.drop_index(&table, index_id).await,
+                IndexStatus::Active => Ok(()),
+            };
+            if let Err(e) = outcome {
+                tracing::error!(table = %table.descriptor.name, index_id, "index job failed: {e}");
+            }
+        });
+    }
+
+    /// Proposes a backfill command to every partition, chunk after chunk, until each
+    /// has covered all its items.
+    pub(crate) async fn backfill(
+        &self,
+        table: &Table,
+        command: impl Fn(Option<Vec<u8>>, u32) -> Command,
+    ) -> Result<(), PartitionError> {
+        for group in table.groups.iter() {
+            let mut after = None;
+            loop {
+                match group
+                    .propose(command(after, BACKFILL_CHUNK))
+                    .await?
+                    .backfill_resume_after
+                {
+                    Some(resume) => after = Some(resume),
+                    None => break,
+                }
+                // Foreground requests go first.
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn backfill_index(&self, table: &Table, index_id: u16) -> Result<(), PartitionError> {
+        self.backfill(table, |after, limit| Command::BackfillIndex {
+            index_id,
+            after,
+            limit,
+        })
+        .await?;
+        self.finish_job(table, "index build or drop", |descriptor| {
+            if let Some(index) = descriptor
+                .indexes
+                .iter_mut()
+                .find(|index| index.spec.id == index_id)
+            {
+                index.status = IndexStatus::Active;
+            }
+        })
+        .await
+    }
+
+    async fn drop_index(&self, table: &Table, index_id: u16) -> Result<(), PartitionError> {
+        for group in table.groups.iter() {
+            group.propose(Command::DropIndex { index_id }).await?;
+        }
+        self.finish_job(table, "index build or drop", |descriptor| {
+            descriptor.indexes.retain(|index| index.spec.id != index_id);
+        })
+        .await
+    }
+
+    /// Records the end of a background job on a table in the catalog, unless the table
+    /// went away meanwhile.
+    pub(crate) async fn finish_job(
+        &self,
+        table: &Table,
+        job: &str,
+        change: impl FnOnce(&mut TableDescriptor),
+    ) -> Result<(), PartitionError> {
+        let _guard = self.catalog_changes().lock().await;
+        let Ok(current) = self.table(&table.descriptor.region, &table.descriptor.name) else {
+            return Ok(());
+        };
+        if current.descriptor.table_id != table.descriptor.table_id {
+            return Ok(());
+        }
+        let mut descriptor = current.descriptor.clone();
+        change(&mut descriptor);
+        tracing::info!(table = %descriptor.name, job, "table job finished");
+        self.replace_descriptor(&current, descriptor)
+            .await
+            .map(|_| ())
+    }
+}

@@ -18,6 +18,7 @@ mod replicas;
 
 use std::time::{Duration, Instant};
 
+use cirrus_cluster::NodeId;
 use openraft::ServerState;
 use replicas::{try_write, Cluster, Error, Ledger, Outcome, Write, WAIT};
 
@@ -46,6 +47,16 @@ async fn write_through(
 
 /// Heals every fault, waits for one leader and for every replica to apply what it has,
 /// then checks all replicas are identical and hold every acknowledged write.
+/// Twenty writes through the group's leader, on every replica: the state each fault
+/// starts from, with the ledger of those writes and the leader.
+async fn settled(cluster: &mut Cluster) -> Result<(Ledger, NodeId), Error> {
+    let mut ledger = Ledger::default();
+    let leader = cluster.leader().await?;
+    write_through(cluster, &mut ledger, leader, "before", 20, WRITE_TIMEOUT).await?;
+    cluster.converged(leader).await?;
+    Ok((ledger, leader))
+}
+
 async fn heal_and_check(cluster: &Cluster, ledger: &Ledger) -> Result<(), Error> {
     cluster.faults.clear_all();
     let leader = cluster.leader().await?;
@@ -69,10 +80,7 @@ async fn run(scenario: impl AsyncFnOnce(&mut Cluster) -> Result<(), Error>) -> R
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_follower_cut_off_misses_nothing_once_healed() -> Result<(), Error> {
     run(async |cluster: &mut Cluster| {
-        let mut ledger = Ledger::default();
-        let leader = cluster.leader().await?;
-        write_through(cluster, &mut ledger, leader, "before", 20, WRITE_TIMEOUT).await?;
-        cluster.converged(leader).await?;
+        let (mut ledger, leader) = settled(cluster).await?;
         let follower = cluster.others(leader)[0];
 
         cluster.isolate(follower);
@@ -101,10 +109,7 @@ async fn a_follower_cut_off_misses_nothing_once_healed() -> Result<(), Error> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_leader_cut_off_acknowledges_nothing_and_steps_down_once_healed() -> Result<(), Error> {
     run(async |cluster: &mut Cluster| {
-        let mut ledger = Ledger::default();
-        let old = cluster.leader().await?;
-        write_through(cluster, &mut ledger, old, "before", 20, WRITE_TIMEOUT).await?;
-        cluster.converged(old).await?;
+        let (mut ledger, old) = settled(cluster).await?;
         let old_term = cluster.raft(old)?.metrics().borrow().current_term;
 
         cluster.isolate(old);
@@ -175,10 +180,7 @@ async fn a_leader_cut_off_acknowledges_nothing_and_steps_down_once_healed() -> R
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn random_loss_loses_no_acknowledged_write() -> Result<(), Error> {
     run(async |cluster: &mut Cluster| {
-        let mut ledger = Ledger::default();
-        let leader = cluster.leader().await?;
-        write_through(cluster, &mut ledger, leader, "before", 20, WRITE_TIMEOUT).await?;
-        cluster.converged(leader).await?;
+        let (mut ledger, _) = settled(cluster).await?;
 
         for from in 1..=3 {
             for to in cluster.others(from) {

@@ -13,7 +13,7 @@ use crate::command::{ApplyOutcome, Command, Proposal};
 use crate::error::PartitionError;
 use crate::log_store::LogStore;
 use crate::network::{
-    serve_read_index, ForwardedOutcome, GroupPeers, PeerLink, RaftRpc, ReadIndexOutcome,
+    serve_forwarded, serve_read_index, GroupPeers, LeaderAnswer, PeerLink, RaftRpc,
 };
 use crate::raft_types::{NodeId, TypeConfig, LOCAL_NODE_ID};
 use crate::state_machine::{PartitionStats, StateMachine, TxLocks};
@@ -108,6 +108,42 @@ impl Writer {
             .and_then(|m| m.current_leader)
     }
 
+    /// Asks the group's leader, starting from `leader`: `local` when that is this
+    /// replica, else `rpc` with `payload` over the link; follows the leaders it is
+    /// told of, a few at most.
+    async fn on_leader<T: serde::de::DeserializeOwned>(
+        &self,
+        link: &Arc<dyn PeerLink>,
+        mut leader: Option<NodeId>,
+        rpc: RaftRpc,
+        payload: Vec<u8>,
+        local: impl AsyncFnOnce() -> LeaderAnswer<T>,
+    ) -> Result<T, PartitionError> {
+        let mut local = Some(local);
+        for _ in 0..MOST_FORWARDS {
+            let Some(to) = leader else { break };
+            let answer = match local.take_if(|_| to == link.node_id()) {
+                Some(local) => local().await,
+                None => {
+                    let answer = link
+                        .call(to, self.group, rpc, payload.clone(), FORWARD_TIMEOUT)
+                        .await
+                        .map_err(PartitionError::raft)?;
+                    bincode::deserialize(&answer).map_err(PartitionError::raft)?
+                }
+            };
+            match answer {
+                LeaderAnswer::Done(done) => return Ok(done),
+                LeaderAnswer::NotLeader(next) => leader = next,
+                LeaderAnswer::Failed(message) => return Err(PartitionError::Raft(message)),
+            }
+        }
+        Err(PartitionError::Raft(format!(
+            "group {} has no leader to answer {rpc:?}",
+            self.group
+        )))
+    }
+
     /// Returns once this replica has applied every write acknowledged before the call,
     /// so that a read of it is strongly consistent: the leader confirms with a quorum
     /// that it still leads and names its read index (over the link, when the leader is
@@ -117,41 +153,17 @@ impl Writer {
         let Some(link) = &self.link else {
             return Ok(());
         };
-        let mut leader = self.leader().await;
-        for _ in 0..MOST_FORWARDS {
-            let Some(to) = leader else { break };
-            let outcome = if to == link.node_id() {
-                serve_read_index(&self.raft).await
-            } else {
-                let answer = link
-                    .call(
-                        to,
-                        self.group,
-                        RaftRpc::ReadIndex,
-                        Vec::new(),
-                        FORWARD_TIMEOUT,
-                    )
-                    .await
-                    .map_err(PartitionError::raft)?;
-                bincode::deserialize(&answer).map_err(PartitionError::raft)?
-            };
-            match outcome {
-                ReadIndexOutcome::Index(index) => {
-                    self.raft
-                        .wait(Some(FORWARD_TIMEOUT))
-                        .applied_index_at_least(Some(index), "read index applied")
-                        .await
-                        .map_err(PartitionError::raft)?;
-                    return Ok(());
-                }
-                ReadIndexOutcome::NotLeader(next) => leader = next,
-                ReadIndexOutcome::Failed(message) => return Err(PartitionError::Raft(message)),
-            }
-        }
-        Err(PartitionError::Raft(format!(
-            "group {} has no leader to confirm a read",
-            self.group
-        )))
+        let leader = self.leader().await;
+        let local = async || serve_read_index(&self.raft).await;
+        let index = self
+            .on_leader(link, leader, RaftRpc::ReadIndex, Vec::new(), local)
+            .await?;
+        self.raft
+            .wait(Some(FORWARD_TIMEOUT))
+            .applied_index_at_least(Some(index), "read index applied")
+            .await
+            .map_err(PartitionError::raft)?;
+        Ok(())
     }
 
     async fn write(&self, proposal: Proposal) -> Result<ApplyOutcome, PartitionError> {
@@ -166,38 +178,15 @@ impl Writer {
         let Some(link) = &self.link else {
             return local(proposal).await;
         };
-        let mut leader = self.leader().await;
+        let leader = self.leader().await;
         if leader == Some(link.node_id()) {
             return local(proposal).await;
         }
         let payload = bincode::serialize(&proposal).map_err(PartitionError::raft)?;
-        for _ in 0..MOST_FORWARDS {
-            let to = match leader {
-                // Leadership came here meanwhile.
-                Some(to) if to == link.node_id() => return local(proposal).await,
-                Some(to) => to,
-                None => break,
-            };
-            let answer = link
-                .call(
-                    to,
-                    self.group,
-                    RaftRpc::Propose,
-                    payload.clone(),
-                    FORWARD_TIMEOUT,
-                )
-                .await
-                .map_err(PartitionError::raft)?;
-            match bincode::deserialize(&answer).map_err(PartitionError::raft)? {
-                ForwardedOutcome::Applied(outcome) => return Ok(outcome),
-                ForwardedOutcome::NotLeader(next) => leader = next,
-                ForwardedOutcome::Failed(message) => return Err(PartitionError::Raft(message)),
-            }
-        }
-        Err(PartitionError::Raft(format!(
-            "group {} has no leader to take the write",
-            self.group
-        )))
+        // Leadership may come here meanwhile.
+        let here = async || serve_forwarded(&self.raft, proposal).await;
+        self.on_leader(link, leader, RaftRpc::Propose, payload, here)
+            .await
     }
 }
 

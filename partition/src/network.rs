@@ -220,50 +220,50 @@ impl RaftNetwork<TypeConfig> for PeerNetwork {
     }
 }
 
-/// The answer to a forwarded proposal.
+/// What a group's leader answers a peer's request: the result, or that it does not
+/// lead the group (and whom it knows to), or why it failed.
 #[derive(Debug, Serialize, Deserialize)]
-pub enum ForwardedOutcome {
-    Applied(crate::command::ApplyOutcome),
-    /// The node no longer leads the group; it knows this leader, if any.
+pub enum LeaderAnswer<T> {
+    Done(T),
     NotLeader(Option<NodeId>),
     Failed(String),
+}
+
+impl<T> LeaderAnswer<T> {
+    fn of<E>(result: Result<T, RaftError<NodeId, E>>) -> LeaderAnswer<T>
+    where
+        E: std::error::Error
+            + openraft::TryAsRef<openraft::error::ForwardToLeader<NodeId, BasicNode>>,
+    {
+        match result {
+            Ok(done) => LeaderAnswer::Done(done),
+            Err(e) => match e.forward_to_leader::<BasicNode>() {
+                Some(forward) => LeaderAnswer::NotLeader(forward.leader_id),
+                None => LeaderAnswer::Failed(e.to_string()),
+            },
+        }
+    }
 }
 
 /// Serves a proposal forwarded by a peer: proposes it here, as its leader.
 pub async fn serve_forwarded(
     raft: &Raft<TypeConfig>,
     proposal: crate::command::Proposal,
-) -> ForwardedOutcome {
-    match raft.client_write(proposal).await {
-        Ok(response) => ForwardedOutcome::Applied(response.data),
-        Err(e) => match e.forward_to_leader::<BasicNode>() {
-            Some(forward) => ForwardedOutcome::NotLeader(forward.leader_id),
-            None => ForwardedOutcome::Failed(e.to_string()),
-        },
-    }
+) -> LeaderAnswer<crate::command::ApplyOutcome> {
+    LeaderAnswer::of(
+        raft.client_write(proposal)
+            .await
+            .map(|response| response.data),
+    )
 }
 
-/// The answer to a read-index request.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum ReadIndexOutcome {
-    /// Everything acknowledged before the request is at or before this log index.
-    Index(u64),
-    /// The node does not lead the group; it knows this leader, if any.
-    NotLeader(Option<NodeId>),
-    Failed(String),
-}
-
-/// Serves a peer's read-index request as the group's leader: confirms with a quorum
-/// that it still leads (openraft's `get_read_log_id`), so the index it answers covers
-/// every write acknowledged before the request arrived.
-pub async fn serve_read_index(raft: &Raft<TypeConfig>) -> ReadIndexOutcome {
-    match raft.get_read_log_id().await {
-        Ok((read_log_id, _applied)) => {
-            ReadIndexOutcome::Index(read_log_id.map_or(0, |id| id.index))
-        }
-        Err(e) => match e.forward_to_leader::<BasicNode>() {
-            Some(forward) => ReadIndexOutcome::NotLeader(forward.leader_id),
-            None => ReadIndexOutcome::Failed(e.to_string()),
-        },
-    }
+/// Serves a read-index request as the group's leader: confirms with a quorum that it
+/// still leads (openraft's `get_read_log_id`), so the index it answers covers every
+/// write acknowledged before the request arrived.
+pub async fn serve_read_index(raft: &Raft<TypeConfig>) -> LeaderAnswer<u64> {
+    LeaderAnswer::of(
+        raft.get_read_log_id()
+            .await
+            .map(|(read_log_id, _applied)| read_log_id.map_or(0, |id| id.index)),
+    )
 }

@@ -141,6 +141,26 @@ impl Fields<'_> {
     }
 }
 
+/// The connecting side's first message: who it is, whom it wants, on which lane, and
+/// its nonce.
+fn client_hello(
+    cluster_id: u64,
+    client: NodeId,
+    server: NodeId,
+    lane: Lane,
+    nonce: &[u8; NONCE_LEN],
+) -> Vec<u8> {
+    let mut hello = Vec::with_capacity(CLIENT_HELLO_LEN);
+    hello.extend_from_slice(&MAGIC);
+    hello.extend_from_slice(&VERSION.to_be_bytes());
+    hello.push(lane.code());
+    hello.extend_from_slice(&cluster_id.to_be_bytes());
+    hello.extend_from_slice(&client.to_be_bytes());
+    hello.extend_from_slice(&server.to_be_bytes());
+    hello.extend_from_slice(nonce);
+    hello
+}
+
 /// The connecting side: proves itself to node `server` for `lane`.
 pub(crate) async fn initiate<S>(
     io: &mut S,
@@ -152,14 +172,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let client_nonce = fresh_nonce();
-    let mut hello = Vec::with_capacity(CLIENT_HELLO_LEN);
-    hello.extend_from_slice(&MAGIC);
-    hello.extend_from_slice(&VERSION.to_be_bytes());
-    hello.push(lane.code());
-    hello.extend_from_slice(&me.cluster_id.to_be_bytes());
-    hello.extend_from_slice(&me.node_id.to_be_bytes());
-    hello.extend_from_slice(&server.to_be_bytes());
-    hello.extend_from_slice(&client_nonce);
+    let hello = client_hello(me.cluster_id, me.node_id, server, lane, &client_nonce);
     io.write_all(&hello).await?;
 
     let mut reply = [0u8; SERVER_HELLO_LEN];
@@ -349,14 +362,7 @@ mod tests {
         let client = identity(9, 1, SECRET);
         let server = identity(9, 2, SECRET);
         let client_nonce = [7u8; NONCE_LEN];
-        let mut hello = Vec::new();
-        hello.extend_from_slice(&MAGIC);
-        hello.extend_from_slice(&VERSION.to_be_bytes());
-        hello.push(Lane::Control.code());
-        hello.extend_from_slice(&9u64.to_be_bytes());
-        hello.extend_from_slice(&1u64.to_be_bytes());
-        hello.extend_from_slice(&2u64.to_be_bytes());
-        hello.extend_from_slice(&client_nonce);
+        let hello = client_hello(9, 1, 2, Lane::Control, &client_nonce);
 
         // First session: an honest client proof for the server's first nonce.
         let mut recorded = None;
@@ -408,14 +414,7 @@ mod tests {
         let server = identity(9, 2, SECRET);
         let (mut a, mut b) = tokio::io::duplex(256);
         let server_side = tokio::spawn(async move { respond(&mut b, &server).await });
-        let mut hello = Vec::new();
-        hello.extend_from_slice(&MAGIC);
-        hello.extend_from_slice(&VERSION.to_be_bytes());
-        hello.push(Lane::Control.code());
-        hello.extend_from_slice(&9u64.to_be_bytes());
-        hello.extend_from_slice(&1u64.to_be_bytes());
-        hello.extend_from_slice(&2u64.to_be_bytes());
-        hello.extend_from_slice(&[1u8; NONCE_LEN]);
+        let hello = client_hello(9, 1, 2, Lane::Control, &[1u8; NONCE_LEN]);
         a.write_all(&hello).await.expect("hello");
         let mut reply = [0u8; SERVER_HELLO_LEN];
         a.read_exact(&mut reply).await.expect("server hello");

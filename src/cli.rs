@@ -20,6 +20,54 @@ pub enum Command {
     /// Drive a DynamoDB endpoint with a YCSB-style workload and report throughput and
     /// latency.
     Bench(crate::bench::options::BenchOptions),
+    /// Inspect a running cluster.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Show every member (up or not) and every group: its leader, term, and each
+    /// replica's applied index and lag behind the leader's log.
+    Status(StatusOptions),
+}
+
+#[derive(Args)]
+pub struct StatusOptions {
+    #[command(flatten)]
+    pub endpoint: EndpointOptions,
+
+    /// Print every member's report as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where a client command sends its (SigV4-signed) requests.
+#[derive(Args, Debug)]
+pub struct EndpointOptions {
+    /// A node's API endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    pub endpoint: String,
+
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+
+    /// Credentials to sign with (any value works for local servers).
+    #[arg(long, default_value = "bench")]
+    pub access_key: String,
+    #[arg(long, default_value = "bench")]
+    pub secret_key: String,
+}
+
+impl EndpointOptions {
+    pub fn client(&self) -> Result<crate::client::SignedClient, String> {
+        self.client_for(&self.endpoint)
+    }
+
+    /// A client for another endpoint, signing as this one does.
+    pub fn client_for(&self, endpoint: &str) -> Result<crate::client::SignedClient, String> {
+        crate::client::SignedClient::new(endpoint, &self.region, &self.access_key, &self.secret_key)
+    }
 }
 
 #[derive(Args)]

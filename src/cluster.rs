@@ -58,6 +58,7 @@ pub async fn join(
         cluster_id: options.cluster_id,
         link,
         members,
+        api_address: options.listen,
     };
     Ok((membership, transport))
 }

@@ -3,12 +3,14 @@
 
 mod bench;
 mod cli;
+mod client;
 mod cluster;
+mod cluster_status;
 mod serve;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, ClusterCommand, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -21,6 +23,7 @@ fn main() -> std::process::ExitCode {
     let outcome = match cli.command {
         Command::Serve(options) => serve::run(options).map_err(|e| e.to_string()),
         Command::Bench(options) => bench::run(options).map_err(|e| e.to_string()),
+        Command::Cluster(ClusterCommand::Status(options)) => cluster_status::run(options),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

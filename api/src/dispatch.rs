@@ -3,15 +3,16 @@
 use serde_json::Value;
 
 use crate::blocking::run_blocking;
-use crate::consistency;
 use crate::error::ApiError;
 use crate::operations::{
-    account, batch, items, query, scan, streams, tables, tags, time_to_live, transactions,
+    account, admin, batch, items, query, scan, streams, tables, tags, time_to_live, transactions,
 };
 use crate::state::ApiState;
 
 const DYNAMODB_PREFIX: &str = "DynamoDB_20120810.";
 const STREAMS_PREFIX: &str = "DynamoDBStreams_20120810.";
+/// Cirrus's admin API (`operations::admin`).
+pub const ADMIN_PREFIX: &str = "CirrusAdmin_20261207.";
 
 /// An operation that reads more than one item from RocksDB.
 type BlockingRead = fn(&ApiState, Value) -> Result<Vec<u8>, ApiError>;
@@ -31,14 +32,16 @@ pub async fn dispatch(state: ApiState, target: &str, body: &[u8]) -> Result<Vec<
             "ListStreams" | "DescribeStream" | "GetShardIterator" | "GetRecords" => target,
             _ => return Err(ApiError::UnknownOperation(String::new())),
         },
-        (None, None) => return Err(ApiError::UnknownOperation(String::new())),
+        (None, None) => match target.strip_prefix(ADMIN_PREFIX) {
+            Some("DescribeNode") => target,
+            _ => return Err(ApiError::UnknownOperation(String::new())),
+        },
     };
     if !request.is_object() {
         return Err(ApiError::Serialization(
             "Start of structure or map found where not expected.".into(),
         ));
     }
-    consistency::confirm_strong_reads(&state, operation, &request).await?;
     let blocking_read: Option<BlockingRead> = match operation {
         "Query" => Some(query::query),
         "Scan" => Some(scan::scan),
@@ -55,7 +58,7 @@ pub async fn dispatch(state: ApiState, target: &str, body: &[u8]) -> Result<Vec<
     let state = &state;
     match operation {
         "PutItem" => items::put_item(state, request).await,
-        "GetItem" => items::get_item(state, request),
+        "GetItem" => items::get_item(state, request).await,
         "DeleteItem" => items::delete_item(state, request).await,
         "UpdateItem" => items::update_item(state, request).await,
         "BatchWriteItem" => batch::batch_write_item(state, request).await,
@@ -73,6 +76,7 @@ pub async fn dispatch(state: ApiState, target: &str, body: &[u8]) -> Result<Vec<
         "DescribeLimits" => json(Ok(account::describe_limits())),
         "UpdateTimeToLive" => json(time_to_live::update_time_to_live(state, request).await),
         "DescribeTimeToLive" => json(time_to_live::describe_time_to_live(state, request)),
+        "CirrusAdmin_20261207.DescribeNode" => admin::describe_node(state),
         _ => Err(ApiError::UnknownOperation(String::new())),
     }
 }

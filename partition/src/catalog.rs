@@ -63,6 +63,9 @@ pub struct TableDescriptor {
     /// Whether the expiry index covers the items that existed when TTL was enabled.
     #[serde(default)]
     pub ttl_ready: bool,
+    /// Whether the expiry index of a disabled TTL is still to be dropped.
+    #[serde(default)]
+    pub ttl_dropping: bool,
     /// On-demand maxima (OnDemandThroughput), in request units per second.
     #[serde(default)]
     pub on_demand_max_read: Option<u64>,
@@ -135,6 +138,7 @@ pub(crate) fn test_descriptor(name: &str, region: &str) -> TableDescriptor {
         streams: Vec::new(),
         ttl_attribute: None,
         ttl_ready: false,
+        ttl_dropping: false,
         on_demand_max_read: None,
         on_demand_max_write: None,
         schema_version: 0,
@@ -147,7 +151,7 @@ pub enum IndexKind {
     Local,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum IndexStatus {
     /// Maintained by writes while existing items are backfilled.
     Creating,

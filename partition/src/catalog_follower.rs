@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::blocking;
 use crate::error::PartitionError;
-use crate::node::{read_catalog, remove_table_data, Node, Table};
+use crate::node::{read_catalog, Node, Table};
+use crate::table_removal::{remove_deleted_tables_data, remove_table_data};
 
 impl Node {
     /// Brings the live tables in line with the catalog this node has applied.
@@ -59,27 +60,41 @@ impl Node {
             blocking::run(move || remove_table_data(&engine, table_id)).await?;
             tracing::info!(table = %descriptor.name, "dropped the replicas of a deleted table");
         }
-        Ok(())
+        // Tables deleted while this node was down or installing a snapshot, and the
+        // change records of retired streams forgotten since.
+        let engine = self.engine().clone();
+        blocking::run(move || remove_deleted_tables_data(&engine)).await
     }
 }
 
-/// Follows the catalog each time the node's metadata replica applies entries, while
-/// the node lives.
+/// Follows the catalog each time the node's metadata replica applies entries, and
+/// starts the catalog's jobs when the node comes to lead the metadata group, while the
+/// node lives.
 pub(crate) fn spawn_catalog_follower(node: &Arc<Node>) {
     let mut metrics = node.metadata().raft().metrics();
     let node = Arc::downgrade(node);
     tokio::spawn(async move {
         let mut followed = None;
+        let mut led = false;
         while metrics.changed().await.is_ok() {
-            let applied = metrics.borrow().last_applied;
-            if applied == followed {
+            let (applied, leads) = {
+                let metrics = metrics.borrow();
+                (
+                    metrics.last_applied,
+                    metrics.current_leader == Some(metrics.id),
+                )
+            };
+            if applied == followed && leads == led {
                 continue;
             }
-            followed = applied;
             let Some(node) = node.upgrade() else { return };
-            if let Err(e) = node.follow_catalog().await {
-                tracing::warn!("cannot follow the catalog: {e}");
+            if applied != followed {
+                if let Err(e) = node.follow_catalog().await {
+                    tracing::warn!("cannot follow the catalog: {e}");
+                }
             }
+            (followed, led) = (applied, leads);
+            node.start_table_jobs();
         }
     });
 }

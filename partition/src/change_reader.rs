@@ -5,6 +5,7 @@ use cirrus_storage::change_log::{change_key, sequence_of, shard_prefix, ChangeRe
 use cirrus_storage::engine::{prefix_end, CF_CHANGES};
 use cirrus_storage::StorageError;
 
+use crate::command::Command;
 use crate::error::PartitionError;
 use crate::node::Node;
 
@@ -92,22 +93,54 @@ impl Node {
         Ok(())
     }
 
-    /// Deletes the shard's records made before `before_ms` (epoch milliseconds) with one
-    /// range tombstone, reading only the records it deletes; returns how many.
-    pub fn trim_shard(&self, shard: ShardRef, before_ms: u64) -> Result<u64, PartitionError> {
+    /// The sequence below which the shard's records were made before `before_ms`
+    /// (epoch milliseconds), and how many they are; `None` when there are none. Reads
+    /// only those records.
+    fn trim_cutoff(
+        &self,
+        shard: ShardRef,
+        before_ms: u64,
+    ) -> Result<Option<(u64, u64)>, PartitionError> {
         let mut cutoff = None;
-        let mut trimmed = 0;
+        let mut count = 0;
         self.read_shard(shard, 1, |sequence, record| {
             if record.created_at_ms >= before_ms {
                 return false;
             }
             cutoff = Some(sequence + 1);
-            trimmed += 1;
+            count += 1;
             true
         })?;
-        let Some(cutoff) = cutoff else {
+        Ok(cutoff.map(|cutoff| (cutoff, count)))
+    }
+
+    /// Trims the shard's records made before `before_ms`; returns how many went. A
+    /// live table's shard is trimmed through its partition's log, by the partition's
+    /// leader only (elsewhere this does nothing); the shard of a deleted table's
+    /// retired stream, which has no group any more, is trimmed here, with one range
+    /// tombstone.
+    pub async fn trim_shard(&self, shard: ShardRef, before_ms: u64) -> Result<u64, PartitionError> {
+        let live = self
+            .tables_snapshot()
+            .into_iter()
+            .find(|table| table.descriptor().table_id == shard.table_id);
+        if live
+            .as_ref()
+            .is_some_and(|table| !table.leads(shard.partition))
+        {
+            return Ok(0);
+        }
+        let Some((cutoff, count)) = self.trim_cutoff(shard, before_ms)? else {
             return Ok(0);
         };
+        if let Some(table) = live {
+            let command = Command::TrimStream {
+                stream_id: shard.stream_id,
+                before: cutoff,
+            };
+            self.propose_to(&table, shard.partition, command).await?;
+            return Ok(count);
+        }
         let engine = self.engine();
         let start = change_key(shard.table_id, shard.partition, shard.stream_id, 1);
         let end = change_key(shard.table_id, shard.partition, shard.stream_id, cutoff);
@@ -116,6 +149,6 @@ impl Node {
         batch.delete_range_cf(cf, start, end);
         batch.put_cf(cf, Self::horizon_key(shard), cutoff.to_be_bytes());
         engine.write_synced(batch)?;
-        Ok(trimmed)
+        Ok(count)
     }
 }

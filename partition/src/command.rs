@@ -121,6 +121,9 @@ pub enum Command {
     /// A change to the metadata records (the catalog); only the metadata group applies
     /// it (see `metadata`).
     Metadata(MetadataChange),
+    /// Removes the partition's records of stream `stream_id` with sequences below
+    /// `before`, which becomes the shard's trim horizon (stream retention).
+    TrimStream { stream_id: u32, before: u64 },
 }
 
 /// A compare-and-set of metadata records (keys of the `meta` column family under

@@ -16,6 +16,7 @@ use crate::network::{
     serve_forwarded, serve_read_index, GroupPeers, LeaderAnswer, PeerLink, RaftRpc,
 };
 use crate::raft_types::{NodeId, TypeConfig, LOCAL_NODE_ID};
+use crate::read_index::ReadRounds;
 use crate::state_machine::{PartitionStats, StateMachine, TxLocks};
 use crate::wal_sync::WalSyncer;
 use crate::write_schema::{AppliedSchema, WriteSchema};
@@ -43,6 +44,7 @@ pub struct RaftGroup {
     locks: Arc<TxLocks>,
     schema: Arc<AppliedSchema>,
     batcher: mpsc::Sender<Pending>,
+    read_rounds: Arc<ReadRounds>,
 }
 
 /// A single-item write waiting to be proposed with others.
@@ -144,26 +146,23 @@ impl Writer {
         )))
     }
 
-    /// Returns once this replica has applied every write acknowledged before the call,
-    /// so that a read of it is strongly consistent: the leader confirms with a quorum
-    /// that it still leads and names its read index (over the link, when the leader is
-    /// another node), and this replica waits until it has applied that far. The only
-    /// replica of a group has applied every acknowledged write already.
-    async fn read_barrier(&self) -> Result<(), PartitionError> {
+    /// A read index of the group: the leader confirms with a quorum that it still leads
+    /// and names its commit index (over the link, when the leader is another node).
+    /// Once this replica has applied that far, it has applied every write acknowledged
+    /// before the confirmation started. The only replica of a group needs no round.
+    async fn read_index(&self) -> Result<u64, PartitionError> {
         let Some(link) = &self.link else {
-            return Ok(());
+            return Ok(self
+                .raft
+                .metrics()
+                .borrow()
+                .last_applied
+                .map_or(0, |id| id.index));
         };
         let leader = self.leader().await;
         let local = async || serve_read_index(&self.raft).await;
-        let index = self
-            .on_leader(link, leader, RaftRpc::ReadIndex, Vec::new(), local)
-            .await?;
-        self.raft
-            .wait(Some(FORWARD_TIMEOUT))
-            .applied_index_at_least(Some(index), "read index applied")
+        self.on_leader(link, leader, RaftRpc::ReadIndex, Vec::new(), local)
             .await
-            .map_err(PartitionError::raft)?;
-        Ok(())
     }
 
     async fn write(&self, proposal: Proposal) -> Result<ApplyOutcome, PartitionError> {
@@ -253,6 +252,48 @@ async fn run_batcher(writer: Writer, mut queue: mpsc::Receiver<Pending>) {
     }
 }
 
+/// How long a replica that is not a new group's first leader waits before initialising
+/// the group itself: long enough for the first leader to win its first election. If
+/// every replica initialised the group at once, each would campaign at once (openraft
+/// campaigns on initialising) and they would split their votes, election after election.
+const INITIALIZE_GRACE: Duration = Duration::from_secs(6);
+
+/// The voter that initialises a new group, and so campaigns first and usually leads it:
+/// chosen by group id, so that the groups' first leaders spread over the nodes.
+fn first_leader(group: u64, voters: &BTreeMap<NodeId, BasicNode>) -> Option<NodeId> {
+    let count = u64::try_from(voters.len()).ok().filter(|count| *count > 0)?;
+    voters.keys().nth((group % count) as usize).copied()
+}
+
+/// Initialises the group if it never was: at once on its first leader; on the other
+/// replicas only if it still is not after the grace period (the first leader is down),
+/// with the same voters, which openraft allows.
+async fn initialize(
+    raft: &Raft<TypeConfig>,
+    group: u64,
+    replicas: &Replicas,
+) -> Result<(), PartitionError> {
+    if raft.is_initialized().await.map_err(PartitionError::raft)? {
+        return Ok(());
+    }
+    if first_leader(group, &replicas.voters) == Some(replicas.local) {
+        return raft
+            .initialize(replicas.voters.clone())
+            .await
+            .map_err(PartitionError::raft);
+    }
+    let (raft, voters) = (raft.clone(), replicas.voters.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(INITIALIZE_GRACE).await;
+        if raft.is_initialized().await.is_ok_and(|initialized| !initialized) {
+            tracing::info!(group, "initialising a group its first leader did not");
+            // Another replica may initialise it meanwhile; then this one is refused.
+            let _ = raft.initialize(voters).await;
+        }
+    });
+    Ok(())
+}
+
 /// Who replicates a group, and how this node reaches the other replicas.
 #[derive(Clone)]
 pub struct Replicas {
@@ -260,8 +301,9 @@ pub struct Replicas {
     pub local: NodeId,
     /// Every voter and its address (the embedded single node needs none).
     pub voters: BTreeMap<NodeId, BasicNode>,
-    /// Whether this node initialises the group when its log is empty. Exactly one node
-    /// of a new group does, with the same voters as every other replica is told of.
+    /// Whether this node may initialise the group when its log is empty (with the same
+    /// voters as every other replica is told of): its first leader does at once, the
+    /// others only if it has not after a while (`initialize`).
     pub bootstrap: bool,
     /// The link to the other voters' nodes (none for the single node).
     pub link: Option<Arc<dyn PeerLink>>,
@@ -353,10 +395,8 @@ impl RaftGroup {
         )
         .await
         .map_err(PartitionError::raft)?;
-        if replicas.bootstrap && !raft.is_initialized().await.map_err(PartitionError::raft)? {
-            raft.initialize(replicas.voters)
-                .await
-                .map_err(PartitionError::raft)?;
+        if replicas.bootstrap {
+            initialize(&raft, group, &replicas).await?;
         }
         if single {
             raft.wait(Some(LEADER_WAIT))
@@ -389,6 +429,7 @@ impl RaftGroup {
             locks,
             schema,
             batcher,
+            read_rounds: Arc::default(),
         })
     }
 
@@ -414,10 +455,28 @@ impl RaftGroup {
         self.writer().write(Proposal::now(command)).await
     }
 
-    /// Waits until this replica has applied every write acknowledged before the call
-    /// (see `Writer::read_barrier`): a read after it is strongly consistent.
+    /// Waits until this replica has applied every write acknowledged before the call:
+    /// a read after it is strongly consistent. Concurrent calls share read-index rounds
+    /// (`read_index`); the only replica of a group has applied every acknowledged write
+    /// already.
     pub async fn read_barrier(&self) -> Result<(), PartitionError> {
-        self.writer().read_barrier().await
+        if self.link.is_none() {
+            return Ok(());
+        }
+        let writer = self.writer();
+        let index = self
+            .read_rounds
+            .read_index(move || {
+                let writer = writer.clone();
+                async move { writer.read_index().await }
+            })
+            .await?;
+        self.raft
+            .wait(Some(FORWARD_TIMEOUT))
+            .applied_index_at_least(Some(index), "read index applied")
+            .await
+            .map_err(PartitionError::raft)?;
+        Ok(())
     }
 
     fn writer(&self) -> Writer {
@@ -426,6 +485,26 @@ impl RaftGroup {
             group: self.group,
             link: self.link.clone(),
         }
+    }
+
+    /// The group's id.
+    pub fn id(&self) -> u64 {
+        self.group
+    }
+
+    /// The group's leader as this replica knows it, after waiting a while for one to be
+    /// elected if there is none.
+    pub async fn leader(&self) -> Option<NodeId> {
+        self.writer().leader().await
+    }
+
+    /// Whether this replica leads its group, as far as it knows: a deposed leader may
+    /// believe it until it hears from the next one, so what it proposes meanwhile fails
+    /// or must be guarded.
+    pub fn is_leader(&self) -> bool {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        metrics.current_leader == Some(metrics.id)
     }
 
     /// The write schema the partition has applied.

@@ -32,7 +32,7 @@ impl Node {
         descriptor.next_index_id += 1;
         descriptor.indexes.push(index.clone());
         let table = self.replace_descriptor(&current, descriptor).await?;
-        self.start_index_job(&table, &index);
+        self.start_table_jobs();
         Ok(table)
     }
 
@@ -55,27 +55,9 @@ impl Node {
             return Err(PartitionError::IndexNotFound(index_name.to_string()));
         };
         index.status = IndexStatus::Deleting;
-        let index = index.clone();
         let table = self.replace_descriptor(&current, descriptor).await?;
-        self.start_index_job(&table, &index);
+        self.start_table_jobs();
         Ok(table)
-    }
-
-    /// Runs the backfill of a creating index or the removal of a deleting one.
-    pub(crate) fn start_index_job(self: &Arc<Self>, table: &Arc<Table>, index: &IndexDescriptor) {
-        let node = self.clone();
-        let table = table.clone();
-        let (index_id, status) = (index.spec.id, index.status);
-        tokio::spawn(async move {
-            let outcome = match status {
-                IndexStatus::Creating => node.backfill_index(&table, index_id).await,
-                IndexStatus::Deleting => node.drop_index(&table, index_id).await,
-                IndexStatus::Active => Ok(()),
-            };
-            if let Err(e) = outcome {
-                tracing::error!(table = %table.descriptor.name, index_id, "index job failed: {e}");
-            }
-        });
     }
 
     /// Proposes a backfill command to every partition, chunk after chunk, until each
@@ -88,6 +70,7 @@ impl Node {
         for group in table.groups.iter() {
             let mut after = None;
             loop {
+                self.check_still_leads()?;
                 match group
                     .propose(command(after, BACKFILL_CHUNK))
                     .await?
@@ -103,7 +86,11 @@ impl Node {
         Ok(())
     }
 
-    async fn backfill_index(&self, table: &Table, index_id: u16) -> Result<(), PartitionError> {
+    pub(crate) async fn backfill_index(
+        &self,
+        table: &Table,
+        index_id: u16,
+    ) -> Result<(), PartitionError> {
         self.backfill(table, |after, limit| Command::BackfillIndex {
             index_id,
             after,
@@ -122,8 +109,13 @@ impl Node {
         .await
     }
 
-    async fn drop_index(&self, table: &Table, index_id: u16) -> Result<(), PartitionError> {
+    pub(crate) async fn drop_index(
+        &self,
+        table: &Table,
+        index_id: u16,
+    ) -> Result<(), PartitionError> {
         for group in table.groups.iter() {
+            self.check_still_leads()?;
             group.propose(Command::DropIndex { index_id }).await?;
         }
         self.finish_job(table, "index build or drop", |descriptor| {

@@ -19,6 +19,8 @@ pub struct ClusterMembership {
     pub link: Arc<dyn PeerLink>,
     /// The members and their peer addresses.
     pub members: BTreeMap<NodeId, SocketAddr>,
+    /// Where this node serves the DynamoDB API, for the node registry.
+    pub api_address: SocketAddr,
 }
 
 impl ClusterMembership {

@@ -7,13 +7,14 @@ pub const TABLE_PREFIX: &[u8] = b"t/";
 pub const NEXT_TABLE_ID: &[u8] = b"next_table_id";
 
 /// The metadata records the metadata group replicates (the catalog): table
-/// descriptors, the next table id, tables being deleted and the streams of deleted
-/// tables. Every other record of `meta` is this node's own.
-pub const REPLICATED_PREFIXES: [&[u8]; 4] = [
+/// descriptors, the next table id, deleted tables, the streams of deleted tables, and
+/// the node registry. Every other record of `meta` is this node's own.
+pub const REPLICATED_PREFIXES: [&[u8]; 5] = [
     TABLE_PREFIX,
     NEXT_TABLE_ID,
-    DELETING_TABLE_PREFIX,
+    DELETED_TABLE_PREFIX,
     RETIRED_STREAMS_PREFIX,
+    MEMBER_PREFIX,
 ];
 
 /// Whether `key` is a metadata record the metadata group replicates.
@@ -74,12 +75,12 @@ pub fn client_token(token: &str) -> Vec<u8> {
     key
 }
 
-/// Tables whose deletion began: their data is removed at start-up if a crash
-/// interrupted it.
-pub const DELETING_TABLE_PREFIX: &[u8] = b"d/";
+/// Deleted tables, for good (table ids are never reused): each node removes what it
+/// holds of them (`table_removal`).
+pub const DELETED_TABLE_PREFIX: &[u8] = b"d/";
 
-pub fn deleting_table(table_id: u32) -> Vec<u8> {
-    per_table(DELETING_TABLE_PREFIX, table_id)
+pub fn deleted_table(table_id: u32) -> Vec<u8> {
+    per_table(DELETED_TABLE_PREFIX, table_id)
 }
 
 /// The streams of deleted tables, readable until their records age out.
@@ -113,3 +114,10 @@ fn per_table(prefix: &[u8], table_id: u32) -> Vec<u8> {
 
 /// The cluster and node this data directory belongs to (cluster members only).
 pub const NODE_IDENTITY: &[u8] = b"node_identity";
+
+/// The node registry: each cluster member's addresses (`node_report`).
+pub const MEMBER_PREFIX: &[u8] = b"n/";
+
+pub fn member(node_id: u64) -> Vec<u8> {
+    [MEMBER_PREFIX, &node_id.to_be_bytes()].concat()
+}

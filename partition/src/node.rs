@@ -7,32 +7,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use cirrus_storage::engine::{
-    item_key, partition_prefix, prefix_end, Engine, RangeCursor, CF_CHANGES, CF_EXPIRY, CF_INDEXES,
-    CF_ITEMS, CF_META, CF_RAFT_LOG, CF_TRANSACTIONS,
+    item_key, partition_prefix, prefix_end, Engine, RangeCursor, CF_INDEXES, CF_ITEMS, CF_META,
 };
 use cirrus_storage::index::index_prefix;
-use cirrus_storage::StorageError;
-use rocksdb::WriteBatch;
 
 use crate::blocking;
 use crate::capacity::TableCapacity;
-use crate::catalog::{IndexDescriptor, IndexKind, IndexStatus, TableDescriptor};
+use crate::catalog::{IndexDescriptor, IndexKind, TableDescriptor};
 use crate::failpoint::crash_point;
-use crate::state_machine::{remove_table_snapshots, Counts};
+use crate::state_machine::Counts;
 use crate::write_schema::WriteSchema;
 
 use crate::catalog_follower::spawn_catalog_follower;
 use crate::command::MetadataChange;
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
-use crate::group::{group_id, RaftGroup, Replicas};
+use crate::group::{RaftGroup, Replicas};
 use crate::hashing::{partition_key_hash, partition_of};
 use crate::key_layout;
-use crate::log_store::LogStore;
 use crate::membership::{check_identity, ClusterMembership};
 use crate::meta_keys;
 use crate::metadata::open_metadata_group;
+use crate::node_report::MemberAddresses;
 use crate::regions::{assign_default_region, LiveTables};
+use crate::table_jobs::RunningJobs;
+use crate::table_removal::{remove_deleted_tables_data, remove_table_data};
 use crate::wal_sync::WalSyncer;
 
 pub struct NodeConfig {
@@ -166,6 +165,12 @@ impl Table {
         })
     }
 
+    /// Whether this node leads the group of `partition`, as far as it knows: the
+    /// partition's background work (TTL sweeps, stream trims) is its leader's.
+    pub fn leads(&self, partition: u16) -> bool {
+        self.group(partition).is_ok_and(RaftGroup::is_leader)
+    }
+
     pub(crate) fn group(&self, partition: u16) -> Result<&RaftGroup, PartitionError> {
         self.groups
             .get(usize::from(partition))
@@ -188,6 +193,10 @@ pub struct Node {
     catalog_changes: tokio::sync::Mutex<()>,
     /// Expiry-index entries read by TTL sweeps.
     expiry_entries_read: AtomicU64,
+    /// The catalog's jobs running on this node (`table_jobs`).
+    running_jobs: RunningJobs,
+    /// This node's cluster (`None`: the embedded single node).
+    cluster: Option<ClusterMembership>,
 }
 
 fn decode_descriptor(bytes: &[u8]) -> Result<TableDescriptor, PartitionError> {
@@ -208,8 +217,15 @@ pub(crate) fn read_catalog(engine: &Engine) -> Result<Vec<TableDescriptor>, Part
         .collect()
 }
 
-fn encode_descriptor(descriptor: &TableDescriptor) -> Result<Vec<u8>, PartitionError> {
-    serde_json::to_vec(descriptor).map_err(|e| PartitionError::Corrupt(e.to_string()))
+/// A descriptor's catalog record, and the descriptor as every node decodes it from
+/// that record (a float may come back one unit off): the live table must be the decoded
+/// one, so that a later change finds the catalog still holding it.
+fn catalog_record(
+    descriptor: &TableDescriptor,
+) -> Result<(TableDescriptor, Vec<u8>), PartitionError> {
+    let record =
+        serde_json::to_vec(descriptor).map_err(|e| PartitionError::Corrupt(e.to_string()))?;
+    Ok((decode_descriptor(&record)?, record))
 }
 
 /// Proposes the table's current write schema to every partition that has not applied
@@ -220,57 +236,6 @@ async fn converge_schema(table: &Table) -> Result<(), PartitionError> {
         if group.schema().version < wanted.version {
             group.propose(Command::SetSchema(wanted.clone())).await?;
         }
-    }
-    Ok(())
-}
-
-/// Removes everything a deleted table left: items, index entries, transaction records,
-/// expiry entries, change records (unless its streams are retired, to be read until
-/// they age out), Raft logs and group records; then forgets that it was being deleted.
-/// Every step is idempotent, so a crash part-way is finished by running it again.
-pub(crate) fn remove_table_data(engine: &Engine, table_id: u32) -> Result<(), PartitionError> {
-    let table_start = table_id.to_be_bytes();
-    let keeps_streams = engine
-        .get(CF_META, &meta_keys::retired_streams(table_id))?
-        .is_some();
-    let mut families = vec![CF_ITEMS, CF_INDEXES, CF_TRANSACTIONS, CF_EXPIRY];
-    if !keeps_streams {
-        families.push(CF_CHANGES);
-    }
-    for cf in families {
-        engine.delete_range(cf, &table_start, &prefix_end(&table_start))?;
-    }
-    let (log_start, _) = LogStore::group_range(group_id(table_id, 0));
-    let (log_end, _) = LogStore::group_range(group_id(table_id + 1, 0));
-    engine.delete_range(CF_RAFT_LOG, &log_start, &log_end)?;
-    let (meta_start, meta_end) = meta_keys::table_groups_range(table_id);
-    engine.delete_range(CF_META, &meta_start, &meta_end)?;
-    remove_table_snapshots(engine, table_id)?;
-    // Synced: the WAL is ordered, so the range deletions above are durable with it.
-    let mut batch = WriteBatch::default();
-    batch.delete_cf(engine.cf(CF_META)?, meta_keys::key_ranges(table_id));
-    batch.delete_cf(engine.cf(CF_META)?, meta_keys::deleting_table(table_id));
-    engine.write_synced(batch)?;
-    Ok(())
-}
-
-/// Finishes the table deletions a crash interrupted.
-fn finish_interrupted_deletions(engine: &Engine) -> Result<(), PartitionError> {
-    let start = meta_keys::DELETING_TABLE_PREFIX;
-    let mut deleting = Vec::new();
-    engine.scan(CF_META, start, &prefix_end(start), |key, _| {
-        let id: [u8; 4] = key[start.len()..]
-            .try_into()
-            .map_err(|_| StorageError::Corrupt("deleting-table key".into()))?;
-        deleting.push(u32::from_be_bytes(id));
-        Ok(true)
-    })?;
-    for table_id in deleting {
-        tracing::info!(
-            table_id,
-            "finishing a table deletion interrupted by a restart"
-        );
-        remove_table_data(engine, table_id)?;
     }
     Ok(())
 }
@@ -313,35 +278,23 @@ impl Node {
             proposals: AtomicU64::new(0),
             catalog_changes: tokio::sync::Mutex::new(()),
             expiry_entries_read: AtomicU64::new(0),
+            running_jobs: RunningJobs::default(),
+            cluster: config.cluster.clone(),
         });
-        let unfinished: Vec<(Arc<Table>, IndexDescriptor)> = node
-            .tables_read()
-            .all()
-            .flat_map(|table| {
-                table
-                    .descriptor
-                    .indexes
-                    .iter()
-                    .filter(|index| index.status != IndexStatus::Active)
-                    .map(|index| (table.clone(), index.clone()))
-            })
-            .collect();
-        for (table, index) in unfinished {
-            node.start_index_job(&table, &index);
-        }
-        for table in node.tables_snapshot() {
-            let ttl = &table.descriptor.ttl_attribute;
-            if ttl.is_some() != table.descriptor.ttl_ready {
-                node.start_expiry_job(&table, ttl.is_some());
-            }
-        }
-        if config.cluster.is_some() {
+        node.start_table_jobs();
+        if let Some(cluster) = &config.cluster {
             spawn_catalog_follower(&node);
+            if let Some(peer) = cluster.members.get(&node.node_id()) {
+                node.register_member(MemberAddresses {
+                    peer_address: peer.to_string(),
+                    api_address: cluster.api_address.to_string(),
+                });
+            }
         }
         node.recover_transactions().await?;
         // Only now: recovery reads the decisions of transactions coordinated in a table
         // whose deletion a crash interrupted.
-        finish_interrupted_deletions(&node.engine)?;
+        remove_deleted_tables_data(&node.engine)?;
         Ok(node)
     }
 
@@ -445,6 +398,7 @@ impl Node {
             descriptor.next_index_id += 1;
         }
         let table_key = meta_keys::table(&descriptor.region, &descriptor.name);
+        let (descriptor, record) = catalog_record(&descriptor)?;
         self.change_metadata(MetadataChange {
             // Another node's table of the same name, or with the same id, would fail it.
             expect: vec![
@@ -456,7 +410,7 @@ impl Node {
                     meta_keys::NEXT_TABLE_ID.to_vec(),
                     (descriptor.table_id + 1).to_be_bytes().to_vec(),
                 ),
-                (table_key, encode_descriptor(&descriptor)?),
+                (table_key, record),
             ],
             delete: Vec::new(),
         })
@@ -467,6 +421,11 @@ impl Node {
         let table =
             Self::open_table(&self.engine, &self.syncer, descriptor, &self.settings).await?;
         converge_schema(&table).await?;
+        // A table is ready once every partition has a leader to take its writes (the
+        // other replicas elect theirs as they learn of the table).
+        for group in table.groups.iter() {
+            group.leader().await;
+        }
         self.tables_write().insert(table.clone());
         Ok(table)
     }
@@ -484,12 +443,19 @@ impl Node {
         if !WriteSchema::of(&descriptor).same_maintenance(&WriteSchema::of(&current.descriptor)) {
             descriptor.schema_version += 1;
         }
+        // The change was made to `current`: it applies only if the catalog still holds
+        // it, on this node (whose live table may lag its catalog) and at the leader.
+        let key = meta_keys::table(&descriptor.region, &descriptor.name);
+        let stored = self.engine.get(CF_META, &key)?.map(|bytes| bytes.to_vec());
+        let stored_descriptor = stored.as_deref().map(decode_descriptor).transpose()?;
+        if stored_descriptor.as_ref() != Some(&current.descriptor) {
+            return Err(PartitionError::CatalogConflict);
+        }
+        let (descriptor, record) = catalog_record(&descriptor)?;
         self.change_metadata(MetadataChange {
-            put: vec![(
-                meta_keys::table(&descriptor.region, &descriptor.name),
-                encode_descriptor(&descriptor)?,
-            )],
-            ..Default::default()
+            expect: vec![(key.clone(), stored)],
+            put: vec![(key, record)],
+            delete: Vec::new(),
         })
         .await?;
         crash_point("schema_change_after_catalog");
@@ -552,9 +518,9 @@ impl Node {
         let _guard = self.catalog_changes.lock().await;
         let table = self.table(region, name)?;
         let table_id = table.descriptor.table_id;
-        // Until its data is gone, the table is remembered as being deleted, so a crash
-        // part-way is finished at start-up instead of leaking the table for good.
-        let mut put = vec![(meta_keys::deleting_table(table_id), Vec::new())];
+        // The table is recorded as deleted for good: each node removes its data when it
+        // applies this, or at start-up if a crash came first (`table_removal`).
+        let mut put = vec![(meta_keys::deleted_table(table_id), Vec::new())];
         // Its streams stay readable until their records age out, as in DynamoDB.
         if !table.descriptor.streams.is_empty() {
             put.push(Node::retired_streams_record(&table.descriptor, deleted_at)?);
@@ -611,6 +577,15 @@ impl Node {
         &self.expiry_entries_read
     }
 
+    /// This node's cluster (`None`: the embedded single node).
+    pub fn membership(&self) -> Option<&ClusterMembership> {
+        self.cluster.as_ref()
+    }
+
+    pub(crate) fn running_jobs(&self) -> &RunningJobs {
+        &self.running_jobs
+    }
+
     /// Every live table, as of now.
     /// Every live table, of every region, as of now.
     pub fn tables_snapshot(&self) -> Vec<Arc<Table>> {
@@ -642,8 +617,6 @@ impl Node {
         self.propose_to(table, location.partition, command).await
     }
 
-    /// Reads an item's stored bytes. Every acknowledged write has been applied on this
-    /// node (the only replica), so this read is strongly consistent.
     /// This node's id in every group (1 for the embedded single node).
     pub fn node_id(&self) -> u64 {
         self.settings.replicas.local
@@ -655,15 +628,27 @@ impl Node {
         self.settings.replicas.link.is_some()
     }
 
-    /// Waits until this node's replicas of the table's partitions have applied every
-    /// write acknowledged before the call, so that reading them is strongly consistent.
-    pub async fn read_barrier(&self, table: &Table) -> Result<(), PartitionError> {
-        for group in table.groups.iter() {
-            group.read_barrier().await?;
+    /// Waits until this node's replicas of the given partitions of `table` have applied
+    /// every write acknowledged before the call, so that reading them is strongly
+    /// consistent. The partitions confirm concurrently, each sharing its read-index
+    /// rounds with the other reads of its group.
+    pub async fn read_barrier(
+        &self,
+        table: &Table,
+        partitions: impl IntoIterator<Item = u16>,
+    ) -> Result<(), PartitionError> {
+        if !self.is_replicated() {
+            return Ok(());
         }
+        let barriers = partitions
+            .into_iter()
+            .map(|partition| async move { table.group(partition)?.read_barrier().await });
+        futures_util::future::try_join_all(barriers).await?;
         Ok(())
     }
 
+    /// Reads an item's stored bytes from this node's replica (strongly consistent after
+    /// [`Node::read_barrier`] of its partition, or on the embedded single node).
     pub fn get_item(&self, location: &ItemLocation) -> Result<Option<Vec<u8>>, PartitionError> {
         Ok(self
             .engine

@@ -1,14 +1,16 @@
 //! Who owns streams: live tables, and deleted tables whose streams DynamoDB keeps
 //! readable (disabled) until their records age out.
 
-use cirrus_storage::engine::{prefix_end, CF_CHANGES, CF_META};
-use rocksdb::WriteBatch;
+use cirrus_storage::engine::{prefix_end, CF_META};
 use serde::{Deserialize, Serialize};
 
+use crate::blocking;
 use crate::catalog::{KeySchema, StreamDescriptor, TableDescriptor};
+use crate::command::MetadataChange;
 use crate::error::PartitionError;
 use crate::meta_keys;
 use crate::node::Node;
+use crate::table_removal::remove_change_records;
 
 /// What the Streams API needs to know about a table with streams.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,17 +102,26 @@ impl Node {
         Ok((meta_keys::retired_streams(descriptor.table_id), bytes))
     }
 
-    /// Forgets a deleted table's streams and their remaining records.
-    pub fn forget_retired_streams(&self, table_id: u32) -> Result<(), PartitionError> {
-        let engine = self.engine();
-        let table_start = table_id.to_be_bytes();
-        let mut batch = WriteBatch::default();
-        batch.delete_range_cf(
-            engine.cf(CF_CHANGES)?,
-            &table_start[..],
-            &prefix_end(&table_start)[..],
-        );
-        batch.delete_cf(engine.cf(CF_META)?, meta_keys::retired_streams(table_id));
-        Ok(engine.write_synced(batch)?)
+    /// Forgets a deleted table's streams (a catalog change, which every node follows by
+    /// removing their remaining records) and removes their records here.
+    pub async fn forget_retired_streams(&self, table_id: u32) -> Result<(), PartitionError> {
+        let key = meta_keys::retired_streams(table_id);
+        let Some(record) = self.engine().get(CF_META, &key)?.map(|v| v.to_vec()) else {
+            return Ok(());
+        };
+        // Another node may forget them first; then there is nothing left to change.
+        match self
+            .change_metadata(MetadataChange {
+                expect: vec![(key.clone(), Some(record))],
+                put: Vec::new(),
+                delete: vec![key],
+            })
+            .await
+        {
+            Ok(()) | Err(PartitionError::CatalogConflict) => {}
+            Err(e) => return Err(e),
+        }
+        let engine = self.engine().clone();
+        blocking::run(move || remove_change_records(&engine, table_id)).await
     }
 }

@@ -29,12 +29,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::future::join_all;
+use futures_util::future::{join_all, try_join_all};
 
 use crate::capacity::WriteConsumption;
 use crate::command::{ApplyOutcome, Command, PartitionRef, TxAction, TxFailure, TxId, TxToken};
 use crate::error::PartitionError;
 use crate::failpoint::{crash_point, fail_point};
+use crate::group::RaftGroup;
 use crate::node::{ItemLocation, Node, Table};
 use crate::state_machine::StateMachine;
 
@@ -347,6 +348,15 @@ impl Node {
         &self,
         reads: &[(Arc<Table>, ItemLocation)],
     ) -> Result<Result<Vec<Option<Vec<u8>>>, TxReadConflict>, PartitionError> {
+        // Transactional reads are strongly consistent: confirm each group read once.
+        let mut groups: Vec<&RaftGroup> = Vec::new();
+        for (table, location) in reads {
+            let group = table.group(location.partition)?;
+            if !groups.iter().any(|seen| std::ptr::eq(*seen, group)) {
+                groups.push(group);
+            }
+        }
+        try_join_all(groups.into_iter().map(RaftGroup::read_barrier)).await?;
         let mut conflicting = Vec::new();
         for _ in 0..READ_ATTEMPTS {
             let first = self.read_unlocked(reads)?;

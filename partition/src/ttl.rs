@@ -41,31 +41,16 @@ impl Node {
         let _guard = self.catalog_changes().lock().await;
         let current = self.table(region, table_name)?;
         let mut descriptor = current.descriptor().clone();
-        let enabling = attribute.is_some();
+        // The index of a TTL being disabled is dropped before one is built again.
+        descriptor.ttl_dropping |= attribute.is_none() && descriptor.ttl_attribute.is_some();
         descriptor.ttl_attribute = attribute;
         descriptor.ttl_ready = false;
         let table = self.replace_descriptor(&current, descriptor).await?;
-        self.start_expiry_job(&table, enabling);
+        self.start_table_jobs();
         Ok(table)
     }
 
-    /// Builds (`enabling`) or drops the expiry index in the background.
-    pub(crate) fn start_expiry_job(self: &Arc<Self>, table: &Arc<Table>, enabling: bool) {
-        let node = self.clone();
-        let table = table.clone();
-        tokio::spawn(async move {
-            let outcome = if enabling {
-                node.build_expiry_index(&table).await
-            } else {
-                node.drop_expiry_index(&table).await
-            };
-            if let Err(e) = outcome {
-                tracing::error!(table = %table.descriptor().name, "expiry index job failed: {e}");
-            }
-        });
-    }
-
-    async fn build_expiry_index(&self, table: &Table) -> Result<(), PartitionError> {
+    pub(crate) async fn build_expiry_index(&self, table: &Table) -> Result<(), PartitionError> {
         self.backfill(table, |after, limit| Command::BackfillExpiry {
             after,
             limit,
@@ -77,12 +62,16 @@ impl Node {
         .await
     }
 
-    async fn drop_expiry_index(&self, table: &Table) -> Result<(), PartitionError> {
+    pub(crate) async fn drop_expiry_index(&self, table: &Table) -> Result<(), PartitionError> {
         for partition in 0..table.descriptor().partitions {
+            self.check_still_leads()?;
             self.propose_to(table, partition, Command::DropExpiry)
                 .await?;
         }
-        Ok(())
+        self.finish_job(table, "expiry index drop", |descriptor| {
+            descriptor.ttl_dropping = false;
+        })
+        .await
     }
 
     /// Up to `limit` items of one partition that expired at or before `now`, earliest

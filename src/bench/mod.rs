@@ -2,8 +2,8 @@
 //! connection busy with SigV4-signed requests for the run's duration (or, for `load`,
 //! until every record is written); a progress line shows the rate while it runs.
 
-mod client;
 pub mod options;
+mod outcome;
 mod report;
 mod workload;
 
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use self::client::{Outcome, SignedClient};
 use self::options::{BenchOptions, Workload};
+use self::outcome::{send, Outcome};
 use self::report::Measurements;
 use self::workload::KeyChooser;
 
@@ -36,17 +36,9 @@ pub fn run(options: BenchOptions) -> Result<(), BenchError> {
 }
 
 async fn bench(options: BenchOptions) -> Result<(), BenchError> {
-    let client = Arc::new(
-        SignedClient::new(
-            &options.endpoint,
-            &options.region,
-            &options.access_key,
-            &options.secret_key,
-        )
-        .map_err(BenchError::Setup)?,
-    );
+    let client = Arc::new(options.endpoint.client().map_err(BenchError::Setup)?);
     // The table may exist already (ResourceInUseException is fine).
-    let _ = client.send(&workload::create_table(&options.table)).await;
+    let _ = send(&client, &workload::create_table(&options.table)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let options = Arc::new(options);
     let payload: Arc<str> = "x".repeat(options.item_size).into();
@@ -91,7 +83,7 @@ async fn bench(options: BenchOptions) -> Result<(), BenchError> {
                     )
                 };
                 let sent = Instant::now();
-                let outcome = client.send(&request).await;
+                let outcome = send(&client, &request).await;
                 let _ = measured
                     .latency_us
                     .record(sent.elapsed().as_micros().max(1) as u64);

@@ -29,9 +29,8 @@ pub enum KeyDistribution {
 /// Load generator for any DynamoDB endpoint (requests are SigV4-signed).
 #[derive(Args, Debug)]
 pub struct BenchOptions {
-    /// The endpoint to drive.
-    #[arg(long, default_value = "http://127.0.0.1:8000")]
-    pub endpoint: String,
+    #[command(flatten)]
+    pub endpoint: crate::cli::EndpointOptions,
 
     #[arg(long, value_enum, default_value = "c")]
     pub workload: Workload,
@@ -57,15 +56,6 @@ pub struct BenchOptions {
 
     #[arg(long, default_value = "cirrus_bench")]
     pub table: String,
-
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-
-    /// Credentials to sign with (any value works for local servers).
-    #[arg(long, default_value = "bench")]
-    pub access_key: String,
-    #[arg(long, default_value = "bench")]
-    pub secret_key: String,
 
     /// The server's process id, to report its CPU time per operation (from /proc).
     #[arg(long)]

@@ -20,8 +20,9 @@ fn seconds(ms: u64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// Trims every shard of every stream of every table once, and forgets the streams of
-/// deleted tables once their retention has passed.
+/// Trims every shard of every stream of every table once (each live one through its
+/// partition's leader), and forgets the streams of deleted tables once their retention
+/// has passed. Runs on the blocking pool: it reads RocksDB and waits for proposals.
 pub fn sweep(node: &Node, retention: Duration) -> u64 {
     let now = now_ms();
     let before = now.saturating_sub(retention.as_millis() as u64);
@@ -35,7 +36,8 @@ pub fn sweep(node: &Node, retention: Duration) -> u64 {
     let mut trimmed = 0;
     for owner in owners {
         if owner.deleted_at.is_some_and(|at| at < seconds(before)) {
-            if let Err(e) = node.forget_retired_streams(owner.table_id) {
+            let forget = node.forget_retired_streams(owner.table_id);
+            if let Err(e) = tokio::runtime::Handle::current().block_on(forget) {
                 tracing::warn!(table = %owner.table_name, "forgetting deleted streams failed: {e}");
             }
             continue;
@@ -47,7 +49,8 @@ pub fn sweep(node: &Node, retention: Duration) -> u64 {
                     partition,
                     stream_id: stream.stream_id,
                 };
-                match node.trim_shard(shard, before) {
+                let trim = node.trim_shard(shard, before);
+                match tokio::runtime::Handle::current().block_on(trim) {
                     Ok(count) => trimmed += count,
                     Err(e) => tracing::warn!(table = %owner.table_name, "stream trim failed: {e}"),
                 }

@@ -33,7 +33,10 @@ pub async fn sweep_once(node: &Node) -> Result<SweepReport, PartitionError> {
         if table.descriptor().ttl_attribute.is_none() {
             continue;
         }
-        for partition in 0..table.descriptor().partitions {
+        // Each partition's leader sweeps it: its replicas elsewhere would only propose
+        // the same deletions again.
+        let partitions = 0..table.descriptor().partitions;
+        for partition in partitions.filter(|&partition| table.leads(partition)) {
             for _ in 0..BATCHES_PER_PASS {
                 let expired = node.expired_items(&table, partition, now, BATCH)?;
                 let last_batch = expired.len() < BATCH;

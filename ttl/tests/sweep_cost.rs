@@ -49,6 +49,7 @@ fn descriptor() -> TableDescriptor {
         streams: Vec::new(),
         ttl_attribute: None,
         ttl_ready: false,
+        ttl_dropping: false,
         on_demand_max_read: None,
         on_demand_max_write: None,
         schema_version: 0,

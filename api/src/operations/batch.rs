@@ -20,6 +20,7 @@ use crate::capacity::{
     admit_read, admit_write, charge_read, charge_write, item_read_units, per_table_json, Consumed,
     Detail, RETURN_CONSUMED_CAPACITY,
 };
+use crate::consistency;
 use crate::error::ApiError;
 use crate::keys::key_of_key_map;
 use crate::state::ApiState;
@@ -154,27 +155,35 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiEr
     for (table_name, spec, keys, projection) in plans {
         let table = state.table(table_name)?;
         let schema = &table.descriptor().key_schema;
-        let consistency = if spec.get("ConsistentRead").and_then(Value::as_bool) == Some(true) {
+        let strong = spec.get("ConsistentRead").and_then(Value::as_bool) == Some(true);
+        let consistency = if strong {
             ReadConsistency::Strong
         } else {
             ReadConsistency::Eventual
         };
         admit_read(state, &table, None, None)?;
-        let mut table_units = 0.0;
         let mut seen = HashSet::new();
-        let mut found = Vec::new();
-        let mut left_over = Vec::new();
+        let mut locations = Vec::with_capacity(keys.len());
         for key_json in keys {
             let key = parse_item(key_json)?;
             let encoded = key_of_key_map(schema, &key)?;
             if !seen.insert((encoded.partition.clone(), encoded.sort.clone())) {
                 return Err(duplicates());
             }
+            locations.push((key_json, table.locate(&encoded.partition, &encoded.sort)?));
+        }
+        let mut partitions: Vec<u16> = locations.iter().map(|(_, at)| at.partition).collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        consistency::confirm_blocking(state, &table, strong, partitions)?;
+        let mut table_units = 0.0;
+        let mut found = Vec::new();
+        let mut left_over = Vec::new();
+        for (key_json, location) in locations {
             if bytes >= MAX_GET_BYTES {
                 left_over.push(key_json.clone());
                 continue;
             }
-            let location = table.locate(&encoded.partition, &encoded.sort)?;
             let stored = state.node.get_item(&location)?;
             // Each item is charged on its own, rounded up.
             table_units += item_read_units(stored.as_deref(), consistency)?;

@@ -18,6 +18,7 @@ use crate::capacity::{
     admit_read, admit_write, charge_read, charge_write, item_read_units, Consumed, Detail,
     RETURN_CONSUMED_CAPACITY,
 };
+use crate::consistency;
 use crate::error::ApiError;
 use crate::expressions::Placeholders;
 use crate::keys::{key_of_item, key_of_key_map, EncodedKey};
@@ -366,7 +367,7 @@ struct GetItemOutput<'a> {
 }
 
 /// A single point read: cheap enough to stay on the async worker that received it.
-pub fn get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
+pub async fn get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let input: GetItemInput = parse_input(request)?;
     let mut constraints = Constraints::new();
     constraints.table_name(&input.table_name, "tableName");
@@ -389,8 +390,10 @@ pub fn get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     let (table, _, key) = locate_key(state, table_name, key)?;
     let location = table.locate(&key.partition, &key.sort)?;
     admit_read(state, &table, Some(location.hash), None)?;
+    let strong = input.consistent_read == Some(true);
+    consistency::confirm(state, &table, strong, [location.partition]).await?;
     let stored = state.node.get_item(&location)?;
-    let consistency = if input.consistent_read == Some(true) {
+    let consistency = if strong {
         ReadConsistency::Strong
     } else {
         ReadConsistency::Eventual

@@ -1,6 +1,7 @@
 //! One module per operation family.
 
 pub mod account;
+pub mod admin;
 pub mod batch;
 pub mod index_updates;
 pub mod items;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::key_condition::{encoded_partition, most_conditions, sort_range, split_key_condition};
 use super::paging::{condition_paths, BoundRead, KeyConditionInput, ReadOptions};
 use crate::capacity::admit_read;
+use crate::consistency;
 use crate::error::ApiError;
 use crate::legacy::{self, FilterParameter};
 use crate::state::ApiState;
@@ -118,11 +119,21 @@ pub fn query(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
             .read
             .reading(state, &table, index, filter.as_ref(), projection.as_ref());
     let target = index.map_or(ReadTarget::Table, ReadTarget::Index);
-    let hash = match index {
+    // A global index's entries live in every partition; everything else of one
+    // partition key in one. (Global indexes refuse strongly consistent reads.)
+    let location = match index {
         Some(index) if index.kind == IndexKind::Global => None,
-        _ => Some(table.locate(&partition_key, b"")?.hash),
+        _ => Some(table.locate(&partition_key, b"")?),
     };
+    let hash = location.as_ref().map(|location| location.hash);
     admit_read(state, &table, hash, index)?;
+    let strong = input.read.consistent_read == Some(true);
+    consistency::confirm_blocking(
+        state,
+        &table,
+        strong,
+        location.map(|location| location.partition),
+    )?;
     if end.as_ref().is_none_or(|end| start < *end) {
         state.node.query(
             &table,

@@ -3,10 +3,12 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use cirrus_partition::hashing::{partitions_of, segment_range};
 use cirrus_partition::{failpoint, ReadTarget, ScanResume};
 
 use super::paging::{BoundRead, KeyConditionInput, ReadOptions};
 use crate::capacity::admit_read;
+use crate::consistency;
 use crate::error::ApiError;
 use crate::legacy::FilterParameter;
 use crate::state::ApiState;
@@ -83,6 +85,12 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
             .read
             .reading(state, &table, index, filter.as_ref(), projection.as_ref());
     admit_read(state, &table, None, index)?;
+    let partitions = partitions_of(
+        &segment_range(segment, total_segments),
+        table.descriptor().partitions,
+    );
+    let strong = input.read.consistent_read == Some(true);
+    consistency::confirm_blocking(state, &table, strong, partitions)?;
     state.node.scan(
         &table,
         index.map_or(ReadTarget::Table, ReadTarget::Index),

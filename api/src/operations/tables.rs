@@ -255,6 +255,7 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         streams,
         ttl_attribute: None,
         ttl_ready: false,
+        ttl_dropping: false,
         on_demand_max_read: None,
         on_demand_max_write: None,
         schema_version: 0,

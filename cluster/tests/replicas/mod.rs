@@ -478,7 +478,8 @@ fn difference(a: &BTreeMap<Vec<u8>, Vec<u8>>, b: &BTreeMap<Vec<u8>, Vec<u8>>) ->
 }
 
 /// Three nodes on loopback ports sharing one set of fault rules, a replica of the
-/// group on each; node 1 bootstraps the group.
+/// group on each; each may initialise the group, as cluster members do (its first
+/// leader does at once).
 pub struct Cluster {
     pub replicas: Vec<Replica>,
     pub voters: BTreeMap<NodeId, SocketAddr>,
@@ -508,9 +509,8 @@ impl Cluster {
             dirs,
         };
         for (replica, (transport, service)) in cluster.replicas.iter_mut().zip(transports) {
-            let bootstrap = replica.id == 1;
             if let Err(e) = replica
-                .start(transport, service, &cluster.voters, bootstrap)
+                .start(transport, service, &cluster.voters, true)
                 .await
             {
                 cluster.stop_all().await;

@@ -35,6 +35,7 @@ use crate::write_schema::{AppliedSchema, StreamTarget, WriteSchema};
 mod expiry;
 mod metadata;
 mod snapshot;
+mod stream_trim;
 mod transactions;
 use crate::meta_keys::{self, GroupRecord};
 use crate::raft_types::{
@@ -359,6 +360,9 @@ impl StateMachine {
             Command::SetSchema(schema) => return self.set_schema(schema, batch),
             Command::Batch(commands) => return self.apply_batch(commands, batch),
             Command::Metadata(change) => return self.apply_metadata(change, batch),
+            Command::TrimStream { stream_id, before } => {
+                return self.trim_stream(stream_id, before, batch)
+            }
         };
         if self.locks.holds(&key) {
             return Ok((

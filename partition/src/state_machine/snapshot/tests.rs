@@ -82,6 +82,7 @@ fn descriptor() -> TableDescriptor {
         }],
         ttl_attribute: Some("ttl".into()),
         ttl_ready: true,
+        ttl_dropping: false,
         on_demand_max_read: None,
         on_demand_max_write: None,
         schema_version: 1,

@@ -1,4 +1,5 @@
-//! A keep-alive HTTP/1.1 client that signs each request with SigV4, as the SDKs do.
+//! A keep-alive HTTP/1.1 client that signs each request with SigV4, as the SDKs do:
+//! what `cirrus bench` drives a server with, and how the admin commands reach a node.
 
 use std::time::SystemTime;
 
@@ -11,19 +12,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use super::workload::Request;
-
 pub struct SignedClient {
     http: Client<HttpConnector, Full<Bytes>>,
     endpoint: hyper::Uri,
     region: String,
     credentials: aws_credential_types::Credentials,
-}
-
-/// How a request ended: success, or DynamoDB's error type (or a transport failure).
-pub enum Outcome {
-    Ok,
-    Error(String),
 }
 
 impl SignedClient {
@@ -48,11 +41,8 @@ impl SignedClient {
         })
     }
 
-    fn signed(
-        &self,
-        request: &Request,
-        target: &str,
-    ) -> Result<hyper::Request<Full<Bytes>>, String> {
+    fn signed(&self, target: &str, body: String) -> Result<hyper::Request<Full<Bytes>>, String> {
+        let body = Bytes::from(body);
         let host = self
             .endpoint
             .authority()
@@ -64,7 +54,7 @@ impl SignedClient {
             .header("host", host)
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", target)
-            .body(Full::new(Bytes::from(request.body.clone())))
+            .body(Full::new(body.clone()))
             .map_err(|e| e.to_string())?;
         let identity = self.credentials.clone().into();
         let params = v4::SigningParams::builder()
@@ -81,13 +71,8 @@ impl SignedClient {
             .headers()
             .iter()
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
-        let signable = SignableRequest::new(
-            "POST",
-            &uri,
-            headers,
-            SignableBody::Bytes(request.body.as_bytes()),
-        )
-        .map_err(|e| e.to_string())?;
+        let signable = SignableRequest::new("POST", &uri, headers, SignableBody::Bytes(&body))
+            .map_err(|e| e.to_string())?;
         let (instructions, _) = sign(signable, &params)
             .map_err(|e| e.to_string())?
             .into_parts();
@@ -95,40 +80,28 @@ impl SignedClient {
         Ok(http_request)
     }
 
-    pub async fn send(&self, request: &Request) -> Outcome {
-        let target = format!("DynamoDB_20120810.{}", request.operation);
-        let http_request = match self.signed(request, &target) {
-            Ok(r) => r,
-            Err(e) => return Outcome::Error(format!("signing: {e}")),
-        };
-        let response = match self.http.request(http_request).await {
-            Ok(response) => response,
-            Err(_) => return Outcome::Error("connection".into()),
-        };
+    /// Sends one signed request (`target`: the X-Amz-Target) and returns the status
+    /// and body of the response, or why there is none.
+    pub async fn call(
+        &self,
+        target: &str,
+        body: String,
+    ) -> Result<(hyper::StatusCode, Bytes), String> {
+        let http_request = self
+            .signed(target, body)
+            .map_err(|e| format!("signing: {e}"))?;
+        let response = self
+            .http
+            .request(http_request)
+            .await
+            .map_err(|e| format!("connection: {e}"))?;
         let status = response.status();
-        let body = match response.into_body().collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(_) => return Outcome::Error("connection".into()),
-        };
-        if status.is_success() {
-            // BatchWriteItem reports writes it did not do rather than failing.
-            if request.operation == "BatchWriteItem" && has_unprocessed(&body) {
-                return Outcome::Error("UnprocessedItems".into());
-            }
-            return Outcome::Ok;
-        }
-        let kind = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["__type"].as_str().map(str::to_string))
-            .map(|t| t.rsplit('#').next().unwrap_or_default().to_string())
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        Outcome::Error(kind)
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("connection: {e}"))?
+            .to_bytes();
+        Ok((status, body))
     }
-}
-
-fn has_unprocessed(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["UnprocessedItems"].as_object().map(|m| !m.is_empty()))
-        .unwrap_or(false)
 }

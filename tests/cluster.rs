@@ -4,99 +4,35 @@
 //! read through one node sees a write acknowledged through another), and when a node is
 //! killed (`kill -9`) the other two keep taking writes; the killed node comes back and
 //! converges, with every acknowledged write on every node. A data directory serves only
-//! the node it belongs to.
+//! the node it belongs to. Under load (`cluster/failover.rs`): each node in turn is
+//! killed and restarted while six writers write, and no acknowledged write is lost;
+//! strongly consistent reads of every kind through every node see the write just
+//! acknowledged through another (`cluster/strong_reads.rs`); a stream read through any
+//! node has the same records (`cluster/streams.rs`).
 
 mod common;
+#[path = "cluster/failover.rs"]
+mod failover;
+#[path = "cluster/streams.rs"]
+mod streams;
+#[path = "cluster/strong_reads.rs"]
+mod strong_reads;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::types::ScalarAttributeType;
 use aws_sdk_dynamodb::Client;
+use common::cluster::*;
 use common::*;
 
 const TABLE: &str = "clustered";
-const WAIT: Duration = Duration::from_secs(30);
-
-/// Three members, each told of all three.
-struct Cluster {
-    nodes: Vec<TestServer>,
-    _secret: tempfile::TempDir,
-}
-
-/// A file holding a cluster secret, in a directory that lives as long as the result.
-fn secret_file() -> (tempfile::TempDir, std::path::PathBuf) {
-    let secret = tempfile::tempdir().expect("a directory for the secret");
-    let file = secret.path().join("secret");
-    std::fs::write(&file, "the secret these nodes share").expect("write it");
-    (secret, file)
-}
-
-fn start_cluster() -> Cluster {
-    let (secret, secret_file) = secret_file();
-    let peers: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let members: Vec<String> = peers
-        .iter()
-        .enumerate()
-        .map(|(i, port)| format!("{}=127.0.0.1:{port}", i + 1))
-        .collect();
-    let nodes = (0..3)
-        .map(|i| {
-            let id = (i + 1).to_string();
-            let listen = format!("127.0.0.1:{}", peers[i]);
-            let mut args = vec![
-                "--node-id",
-                &id,
-                "--peer-listen",
-                &listen,
-                "--cluster-secret-file",
-                secret_file.to_str().expect("a UTF-8 path"),
-                "--partitions-per-table",
-                "3",
-            ];
-            for member in &members {
-                args.extend(["--member", member]);
-            }
-            TestServer::start_with(&args)
-        })
-        .collect();
-    Cluster {
-        nodes,
-        _secret: secret,
-    }
-}
-
-/// Polls `check` until it holds, for at most `WAIT`.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
-{
-    let started = Instant::now();
-    loop {
-        match check().await {
-            Ok(()) => return,
-            Err(e) if started.elapsed() > WAIT => panic!("{what} within {WAIT:?}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
 
 /// The partition keys a node's Scan returns.
 async fn keys_on(client: &Client) -> Result<BTreeSet<String>, String> {
-    let items = scan_everything_checked(client, TABLE).await?;
+    let items = scan_eventual(client, TABLE).await?;
     Ok(items
         .iter()
         .filter_map(|item| item.get("pk")?.as_s().ok().cloned())
-        .collect())
-}
-
-async fn scan_everything_checked(client: &Client, table: &str) -> Result<Vec<Attrs>, String> {
-    let base = client.scan().table_name(table);
-    let pages = scan_pages(&base).await?;
-    Ok(pages
-        .into_iter()
-        .flat_map(|page| page.items.unwrap_or_default())
         .collect())
 }
 
@@ -119,48 +55,32 @@ async fn every_node_holds(clients: &[Client], acknowledged: &BTreeSet<String>) {
 }
 
 /// Writes `key` through `client`, retrying the retryable errors a failover may give,
-/// for at most `WAIT`; returns whether the write was acknowledged.
-async fn put_acknowledged(client: &Client, key: &str) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < WAIT {
-        let put = client
+/// for at most `WAIT`.
+async fn put_acknowledged(client: &Client, key: &str) -> Result<Duration, String> {
+    until_acknowledged(WAIT, || {
+        client
             .put_item()
             .table_name(TABLE)
             .item("pk", s(key))
             .send()
-            .await;
-        match put {
-            Ok(_) => return true,
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    false
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_serve_one_table_and_survive_a_killed_node() {
-    let mut cluster = start_cluster();
-    let clients: Vec<Client> = cluster.nodes.iter().map(TestServer::client).collect();
-    create_table(&clients[0], TABLE, ("pk", ScalarAttributeType::S), None).await;
-    for (i, client) in clients.iter().enumerate() {
-        eventually(&format!("node {} serves the new table", i + 1), || async {
-            client
-                .describe_table()
-                .table_name(TABLE)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("{e:?}"))
-        })
-        .await;
-    }
+    let mut cluster = Cluster::start();
+    let clients = cluster.clients();
+    create_served_table(&clients, TABLE).await;
 
     // Writes through every node; a strongly consistent read through the next node sees
     // each at once, and every node then serves all of them.
     let mut acknowledged = BTreeSet::new();
     for i in 0..30 {
         let key = format!("before-{i}");
-        assert!(put_acknowledged(&clients[i % 3], &key).await, "{key}");
+        put_acknowledged(&clients[i % 3], &key)
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
         let read = clients[(i + 1) % 3]
             .get_item()
             .table_name(TABLE)
@@ -184,14 +104,13 @@ async fn three_nodes_serve_one_table_and_survive_a_killed_node() {
     for i in 0..30 {
         let key = format!("after-{i}");
         let through = &clients[1 + i % 2];
-        assert!(
-            put_acknowledged(through, &key).await,
-            "{key} with node 1 down"
-        );
+        put_acknowledged(through, &key)
+            .await
+            .unwrap_or_else(|e| panic!("{key} with node 1 down: {e}"));
         acknowledged.insert(key);
     }
     cluster.nodes[0].start_again();
-    let clients: Vec<Client> = cluster.nodes.iter().map(TestServer::client).collect();
+    let clients = cluster.clients();
     every_node_holds(&clients, &acknowledged).await;
 }
 

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod stored;
 
 use std::collections::{HashMap, HashSet};
@@ -831,14 +832,13 @@ pub fn attr_def(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
         .unwrap()
 }
 
-/// Create an on-demand table with the given hash key and optional range key, and wait
-/// until it is ACTIVE.
-pub async fn create_table(
+/// CreateTable of an on-demand table with the given hash key and optional range key.
+pub fn create_table_request(
     client: &Client,
     name: &str,
     hash: (&str, ScalarAttributeType),
     range: Option<(&str, ScalarAttributeType)>,
-) {
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
     let mut req = client
         .create_table()
         .table_name(name)
@@ -850,7 +850,19 @@ pub async fn create_table(
             .key_schema(key(r, KeyType::Range))
             .attribute_definitions(attr_def(r, t));
     }
-    req.send()
+    req
+}
+
+/// Create an on-demand table with the given hash key and optional range key, and wait
+/// until it is ACTIVE.
+pub async fn create_table(
+    client: &Client,
+    name: &str,
+    hash: (&str, ScalarAttributeType),
+    range: Option<(&str, ScalarAttributeType)>,
+) {
+    create_table_request(client, name, hash, range)
+        .send()
         .await
         .unwrap_or_else(|e| panic!("CreateTable {name} failed: {e:?}"));
     wait_active(client, name).await;
@@ -1302,6 +1314,22 @@ pub fn streams_client_in(server: &TestServer, region: &str) -> aws_sdk_dynamodbs
     aws_sdk_dynamodbstreams::Client::from_conf(config)
 }
 
+/// CreateTable of an on-demand table `name` with hash key `pk` (S) and an enabled
+/// stream of `view`.
+pub fn create_stream_table_request(
+    client: &Client,
+    name: &str,
+    view: aws_sdk_dynamodb::types::StreamViewType,
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
+    create_table_request(client, name, ("pk", ScalarAttributeType::S), None).stream_specification(
+        aws_sdk_dynamodb::types::StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(view)
+            .build()
+            .unwrap(),
+    )
+}
+
 /// Creates an on-demand table `name` with hash key `pk` (S) and an enabled stream of
 /// `view`, waits until it is ACTIVE, and returns the stream's ARN.
 pub async fn create_stream_table(
@@ -1309,23 +1337,16 @@ pub async fn create_stream_table(
     name: &str,
     view: aws_sdk_dynamodb::types::StreamViewType,
 ) -> String {
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
-        .stream_specification(
-            aws_sdk_dynamodb::types::StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(view)
-                .build()
-                .unwrap(),
-        )
+    create_stream_table_request(client, name, view)
         .send()
         .await
         .unwrap_or_else(|e| panic!("CreateTable {name}: {e:?}"));
     wait_active(client, name).await;
+    stream_arn(client, name).await
+}
+
+/// The latest stream ARN of table `name`.
+pub async fn stream_arn(client: &Client, name: &str) -> String {
     describe_table(client, name)
         .await
         .latest_stream_arn()
@@ -1365,32 +1386,52 @@ pub async fn stream_records(
     streams: &aws_sdk_dynamodbstreams::Client,
     arn: &str,
 ) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
-    // How many pages a paging loop may fetch before it counts as runaway.
-    const MAX_STREAM_PAGES: usize = 1_000;
+    try_stream_records(streams, arn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// How many pages a stream paging loop may fetch before it counts as runaway.
+const MAX_STREAM_PAGES: usize = 1_000;
+
+/// The stream's shards, as DescribeStream lists them (all pages).
+pub async fn try_stream_shards(
+    streams: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+) -> Result<Vec<aws_sdk_dynamodbstreams::types::Shard>, String> {
     let mut shards = Vec::new();
     let mut start: Option<String> = None;
-    for page in 0.. {
-        assert!(
-            page < MAX_STREAM_PAGES,
-            "DescribeStream {arn}: runaway paging"
-        );
+    for _ in 0..MAX_STREAM_PAGES {
         let out = streams
             .describe_stream()
             .stream_arn(arn)
             .set_exclusive_start_shard_id(start.take())
             .send()
             .await
-            .unwrap_or_else(|e| panic!("DescribeStream {arn}: {e:?}"));
-        let desc = out.stream_description().expect("StreamDescription");
+            .map_err(|e| format!("DescribeStream {arn}: {e:?}"))?;
+        let desc = out
+            .stream_description()
+            .ok_or("DescribeStream: no StreamDescription")?;
         shards.extend(desc.shards().iter().cloned());
         match desc.last_evaluated_shard_id() {
             Some(id) => start = Some(id.to_owned()),
-            None => break,
+            None => return Ok(shards),
         }
     }
+    Err(format!("DescribeStream {arn}: runaway paging"))
+}
+
+/// Like `stream_records`, but says what failed instead of panicking.
+pub async fn try_stream_records(
+    streams: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+) -> Result<Vec<aws_sdk_dynamodbstreams::types::Record>, String> {
     let mut records = Vec::new();
-    for shard in shards {
-        let shard_id = shard.shard_id().expect("ShardId").to_owned();
+    for shard in try_stream_shards(streams, arn).await? {
+        let shard_id = shard
+            .shard_id()
+            .ok_or("a shard without ShardId")?
+            .to_owned();
         let mut iter = streams
             .get_shard_iterator()
             .stream_arn(arn)
@@ -1398,22 +1439,21 @@ pub async fn stream_records(
             .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GetShardIterator {shard_id}: {e:?}"))
+            .map_err(|e| format!("GetShardIterator {shard_id}: {e:?}"))?
             .shard_iterator()
-            .expect("ShardIterator")
+            .ok_or("GetShardIterator: no ShardIterator")?
             .to_owned();
         let mut empty = 0;
         for page in 0.. {
-            assert!(
-                page < MAX_STREAM_PAGES,
-                "GetRecords {shard_id}: runaway paging"
-            );
+            if page == MAX_STREAM_PAGES {
+                return Err(format!("GetRecords {shard_id}: runaway paging"));
+            }
             let out = streams
                 .get_records()
                 .shard_iterator(&iter)
                 .send()
                 .await
-                .unwrap_or_else(|e| panic!("GetRecords {shard_id}: {e:?}"));
+                .map_err(|e| format!("GetRecords {shard_id}: {e:?}"))?;
             records.extend(out.records().iter().cloned());
             empty = if out.records().is_empty() {
                 empty + 1
@@ -1426,7 +1466,7 @@ pub async fn stream_records(
             }
         }
     }
-    records
+    Ok(records)
 }
 
 /// Compares two stream sequence numbers (decimal strings) as big integers.

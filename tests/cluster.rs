@@ -13,6 +13,10 @@
 mod common;
 #[path = "cluster/failover.rs"]
 mod failover;
+#[path = "cluster/jobs.rs"]
+mod jobs;
+#[path = "cluster/status.rs"]
+mod status;
 #[path = "cluster/streams.rs"]
 mod streams;
 #[path = "cluster/strong_reads.rs"]

@@ -261,7 +261,9 @@ const INITIALIZE_GRACE: Duration = Duration::from_secs(6);
 /// The voter that initialises a new group, and so campaigns first and usually leads it:
 /// chosen by group id, so that the groups' first leaders spread over the nodes.
 fn first_leader(group: u64, voters: &BTreeMap<NodeId, BasicNode>) -> Option<NodeId> {
-    let count = u64::try_from(voters.len()).ok().filter(|count| *count > 0)?;
+    let count = u64::try_from(voters.len())
+        .ok()
+        .filter(|count| *count > 0)?;
     voters.keys().nth((group % count) as usize).copied()
 }
 
@@ -285,7 +287,11 @@ async fn initialize(
     let (raft, voters) = (raft.clone(), replicas.voters.clone());
     tokio::spawn(async move {
         tokio::time::sleep(INITIALIZE_GRACE).await;
-        if raft.is_initialized().await.is_ok_and(|initialized| !initialized) {
+        if raft
+            .is_initialized()
+            .await
+            .is_ok_and(|initialized| !initialized)
+        {
             tracing::info!(group, "initialising a group its first leader did not");
             // Another replica may initialise it meanwhile; then this one is refused.
             let _ = raft.initialize(voters).await;

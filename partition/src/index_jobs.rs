@@ -9,11 +9,15 @@ use std::sync::Arc;
 use crate::catalog::{IndexDescriptor, IndexStatus, TableDescriptor};
 use crate::command::Command;
 use crate::error::PartitionError;
+use crate::failpoint;
 use crate::node::{Node, Table};
 
 /// Items an index backfill step covers: small enough that one Raft entry stays small
 /// and foreground writes interleave, large enough that a big table builds quickly.
 const BACKFILL_CHUNK: u32 = 256;
+
+/// Armed, a backfill waits a few seconds before it starts (`failpoint::pause_point`).
+const SLOW_BACKFILL_FAILPOINT: &str = "slow_backfill";
 
 impl Node {
     /// Adds a global index to a table: writes maintain it at once, and a background
@@ -67,6 +71,8 @@ impl Node {
         table: &Table,
         command: impl Fn(Option<Vec<u8>>, u32) -> Command,
     ) -> Result<(), PartitionError> {
+        // Tests stop the leader while a backfill is under way.
+        failpoint::pause_point(SLOW_BACKFILL_FAILPOINT).await;
         for group in table.groups.iter() {
             let mut after = None;
             loop {

@@ -62,7 +62,9 @@ impl Node {
     ) -> Result<(), PartitionError> {
         let outcome = self.metadata().propose(Command::Metadata(change)).await?;
         match outcome.rejection {
-            None => Ok(()),
+            // The leader applied it; this replica may not have yet, and the node reads
+            // the catalog from its own replica (the next change compares with it).
+            None => self.metadata().read_barrier().await,
             Some(Rejection::ConditionFailed) => Err(PartitionError::CatalogConflict),
             Some(other) => Err(PartitionError::Corrupt(format!(
                 "the metadata group refused a change: {other:?}"

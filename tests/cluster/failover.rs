@@ -7,10 +7,11 @@
 //! committed leaves it ambiguous, as in DynamoDB). A write the cluster answers with a
 //! 4xx during a failover is a bug, and reported as one.
 //!
-//! Leaders are not spread over the nodes yet (one node often leads every group), so not
-//! every kill deposes a leader: after each kill, a put on each partition measures how
-//! long that partition took writes again (bounded by `RECOVERY_BOUND`), and some kill
-//! must have stalled a partition for an election, or no failover was tested.
+//! A new group's first leader is chosen by its id, so each node starts out leading one
+//! of the table's partitions, and leadership moves as nodes die: after each kill, a put
+//! on each partition measures how long that partition took writes again (bounded by
+//! `RECOVERY_BOUND`), and some kill must have stalled a partition for an election, or
+//! no failover was tested.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -47,6 +47,11 @@ impl Cluster {
     /// Starts three members with `--partitions-per-table PARTITIONS`, once no other
     /// cluster of this test binary is running.
     pub fn start() -> Cluster {
+        Cluster::start_armed("")
+    }
+
+    /// `start`, with the failpoints `failpoints` armed on every member.
+    pub fn start_armed(failpoints: &str) -> Cluster {
         static TURN: Mutex<()> = Mutex::new(());
         // A test that failed while it held the turn leaves nothing behind: its servers
         // were killed when its cluster dropped.
@@ -77,7 +82,7 @@ impl Cluster {
                 for member in &members {
                     args.extend(["--member", member]);
                 }
-                TestServer::start_with(&args)
+                TestServer::start_armed(failpoints, &args)
             })
             .collect();
         Cluster {
@@ -96,6 +101,47 @@ impl Cluster {
     /// A client per node that never retries: each call is one attempt.
     pub fn clients_no_retry(&self) -> Vec<Client> {
         self.nodes.iter().map(TestServer::client_no_retry).collect()
+    }
+
+    /// What `cirrus cluster status --json` prints when asked through `node`: every
+    /// member's report that answered.
+    pub fn status(&self, node: usize) -> Result<Vec<serde_json::Value>, String> {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_cirrus"))
+            .args(["cluster", "status", "--json", "--endpoint"])
+            .arg(self.nodes[node].endpoint())
+            .output()
+            .map_err(|e| format!("cannot run cirrus cluster status: {e}"))?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("status output: {e}"))
+    }
+
+    /// The leader of group `group_id` that every answering member names, or why there
+    /// is none yet.
+    pub fn leader_of(&self, group_id: u64) -> Result<u64, String> {
+        let reports = self.status(self.first_running()?)?;
+        let leaders: Vec<Option<u64>> = reports
+            .iter()
+            .filter_map(|report| {
+                let groups = report["Groups"].as_array()?;
+                let group = groups.iter().find(|g| g["GroupId"] == group_id)?;
+                Some(group["Leader"].as_u64())
+            })
+            .collect();
+        match leaders.first() {
+            Some(Some(leader)) if leaders.iter().all(|l| *l == Some(*leader)) => Ok(*leader),
+            _ => Err(format!(
+                "the members name leaders {leaders:?} for group {group_id}"
+            )),
+        }
+    }
+
+    /// The index of the first member that runs.
+    fn first_running(&self) -> Result<usize, String> {
+        (0..self.nodes.len())
+            .find(|&i| self.nodes[i].started())
+            .ok_or_else(|| "no member runs".to_owned())
     }
 
     /// A DynamoDB Streams client per node.
@@ -139,9 +185,8 @@ pub async fn create_served(clients: &[Client], request: CreateTableFluentBuilder
         _ => wait_active(&clients[0], &table).await,
     }
     wait_served(clients, &table).await;
-    // A table is ACTIVE before its partitions' groups have elected leaders; until then
-    // its writes fail (500, "has no leader"). A strongly consistent read of a key on
-    // each partition needs that partition's leader.
+    // CreateTable returns once each partition's group has a leader; a strongly
+    // consistent read of a key on each partition needs that partition's leader.
     let active = Instant::now();
     for key in key_per_partition("leader") {
         let read = || {

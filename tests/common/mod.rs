@@ -100,6 +100,11 @@ impl TestServer {
         server
     }
 
+    /// Whether the server was started and not killed or stopped since.
+    pub fn started(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// The process id of the running server.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("server is not running").id()

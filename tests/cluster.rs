@@ -11,6 +11,8 @@
 //! node has the same records (`cluster/streams.rs`).
 
 mod common;
+#[path = "cluster/coordinator_death.rs"]
+mod coordinator_death;
 #[path = "cluster/failover.rs"]
 mod failover;
 #[path = "cluster/jobs.rs"]

@@ -28,6 +28,7 @@ pub mod node_report;
 pub mod scan;
 pub mod transactions;
 pub mod ttl;
+mod tx_recovery;
 
 pub mod group;
 mod key_layout;

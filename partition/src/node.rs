@@ -32,6 +32,7 @@ use crate::node_report::MemberAddresses;
 use crate::regions::{assign_default_region, LiveTables};
 use crate::table_jobs::RunningJobs;
 use crate::table_removal::{remove_deleted_tables_data, remove_table_data};
+use crate::tx_recovery::spawn_stall_check;
 use crate::wal_sync::WalSyncer;
 
 pub struct NodeConfig {
@@ -284,6 +285,7 @@ impl Node {
         node.start_table_jobs();
         if let Some(cluster) = &config.cluster {
             spawn_catalog_follower(&node);
+            spawn_stall_check(&node);
             if let Some(peer) = cluster.members.get(&node.node_id()) {
                 node.register_member(MemberAddresses {
                     peer_address: peer.to_string(),

@@ -46,18 +46,20 @@ async fn bench(options: BenchOptions) -> Result<(), BenchError> {
         KeyChooser::new(options.distribution, options.records).map_err(BenchError::Setup)?,
     );
     let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
     let next_record = Arc::new(AtomicU64::new(0));
-    let cpu_before = options.server_pid.and_then(report::process_cpu);
+    let cpu_before = report::processes_cpu(&options.server_pid);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.duration);
     let mut workers = Vec::with_capacity(options.concurrency);
     for worker in 0..options.concurrency.max(1) {
-        let (client, options, payload, keys, done, next_record) = (
+        let (client, options, payload, keys, done, failed, next_record) = (
             client.clone(),
             options.clone(),
             payload.clone(),
             keys.clone(),
             done.clone(),
+            failed.clone(),
             next_record.clone(),
         );
         workers.push(tokio::spawn(async move {
@@ -89,7 +91,10 @@ async fn bench(options: BenchOptions) -> Result<(), BenchError> {
                     .record(sent.elapsed().as_micros().max(1) as u64);
                 match outcome {
                     Outcome::Ok => measured.ok += 1,
-                    Outcome::Error(kind) => *measured.errors.entry(kind).or_default() += 1,
+                    Outcome::Error(kind) => {
+                        *measured.errors.entry(kind).or_default() += 1;
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -97,18 +102,22 @@ async fn bench(options: BenchOptions) -> Result<(), BenchError> {
         }));
     }
     let progress = tokio::spawn({
-        let done = done.clone();
+        let (done, failed) = (done.clone(), failed.clone());
+        // A timeline gets a line per second; a terminal, one line rewritten.
+        let end = if options.timeline { "\n" } else { "" };
         async move {
-            let mut last = 0;
+            let (mut last, mut last_failed) = (0, 0);
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let now = done.load(Ordering::Relaxed);
+                let now_failed = failed.load(Ordering::Relaxed);
                 eprint!(
-                    "\r[{:>4.0}s] {:>8} ops/s, {now} ops",
+                    "\r[{:>4.0}s] {:>8} ops/s, {:>6} errors/s, {now} ops{end}",
                     started.elapsed().as_secs_f64(),
-                    now - last
+                    now - last,
+                    now_failed - last_failed
                 );
-                last = now;
+                (last, last_failed) = (now, now_failed);
             }
         }
     });
@@ -123,7 +132,7 @@ async fn bench(options: BenchOptions) -> Result<(), BenchError> {
     let elapsed = started.elapsed();
     progress.abort();
     eprintln!();
-    let server_cpu = match (options.server_pid.and_then(report::process_cpu), cpu_before) {
+    let server_cpu = match (report::processes_cpu(&options.server_pid), cpu_before) {
         (Some(after), Some(before)) => after.checked_sub(before),
         _ => None,
     };

@@ -57,7 +57,13 @@ pub struct BenchOptions {
     #[arg(long, default_value = "cirrus_bench")]
     pub table: String,
 
-    /// The server's process id, to report its CPU time per operation (from /proc).
+    /// The server's process id, to report its CPU time per operation (from /proc);
+    /// repeat it for a cluster's nodes, whose CPU times add up.
     #[arg(long)]
-    pub server_pid: Option<u32>,
+    pub server_pid: Vec<u32>,
+
+    /// Print the progress (operations and errors in each second) on a line of its own
+    /// every second, for scripts that time an outage.
+    #[arg(long)]
+    pub timeline: bool,
 }

@@ -35,8 +35,17 @@ impl Measurements {
     }
 }
 
+/// The servers' user + system CPU time so far, added up; `None` without servers or
+/// when one cannot be read.
+pub fn processes_cpu(pids: &[u32]) -> Option<Duration> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|pid| process_cpu(*pid)).sum()
+}
+
 /// The server's user + system CPU time so far, from /proc/<pid>/stat.
-pub fn process_cpu(pid: u32) -> Option<Duration> {
+fn process_cpu(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may contain spaces) start after ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();

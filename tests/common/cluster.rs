@@ -52,6 +52,16 @@ impl Cluster {
 
     /// `start`, with the failpoints `failpoints` armed on every member.
     pub fn start_armed(failpoints: &str) -> Cluster {
+        Cluster::start_arming(|_| failpoints)
+    }
+
+    /// `start`, with the failpoints `failpoints` armed on member `armed` only.
+    pub fn start_armed_on(armed: usize, failpoints: &str) -> Cluster {
+        Cluster::start_arming(|member| if member == armed { failpoints } else { "" })
+    }
+
+    /// `start`, with the failpoints `failpoints(member)` armed on each member.
+    fn start_arming<'a>(failpoints: impl Fn(usize) -> &'a str) -> Cluster {
         static TURN: Mutex<()> = Mutex::new(());
         // A test that failed while it held the turn leaves nothing behind: its servers
         // were killed when its cluster dropped.
@@ -82,7 +92,7 @@ impl Cluster {
                 for member in &members {
                     args.extend(["--member", member]);
                 }
-                TestServer::start_armed(failpoints, &args)
+                TestServer::start_armed(failpoints(i), &args)
             })
             .collect();
         Cluster {

@@ -382,6 +382,27 @@ impl StateMachine {
         Ok(found)
     }
 
+    /// The participants of `tx`, if the coordinator partition recorded the decision to
+    /// commit it.
+    pub fn decided_participants(
+        engine: &cirrus_storage::engine::Engine,
+        coordinator: PartitionRef,
+        tx: TxId,
+    ) -> Result<Option<Vec<PartitionRef>>, StorageError> {
+        let mut key =
+            cirrus_storage::engine::partition_prefix(coordinator.0, coordinator.1).to_vec();
+        key.push(DECISION);
+        key.extend_from_slice(&tx.to_be_bytes());
+        engine
+            .get(CF_TRANSACTIONS, &key)?
+            .map(|bytes| {
+                bincode::deserialize::<Decision>(&bytes)
+                    .map(|decision| decision.participants)
+                    .map_err(|e| StorageError::Corrupt(e.to_string()))
+            })
+            .transpose()
+    }
+
     /// Whether the coordinator partition recorded the decision to commit `tx`.
     pub fn decided_commit(
         engine: &cirrus_storage::engine::Engine,

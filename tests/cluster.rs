@@ -23,6 +23,8 @@ mod status;
 mod streams;
 #[path = "cluster/strong_reads.rs"]
 mod strong_reads;
+#[path = "cluster/tokens.rs"]
+mod tokens;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

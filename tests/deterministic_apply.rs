@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, Put, ScalarAttributeType, StreamSpecification,
-    StreamViewType, TimeToLiveSpecification, TransactWriteItem,
+    StreamViewType, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use common::stored;
@@ -123,19 +123,7 @@ async fn server_after_workload() -> TestServer {
         .await
         .unwrap();
     wait_active(&client, TABLE).await;
-    client
-        .update_time_to_live()
-        .table_name(TABLE)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name("exp")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    enable_ttl(&client, TABLE, "exp").await;
     write_round(&client, 1).await;
     // Schema changes while writes go on: each write must be replayed under the schema
     // that preceded it in its partition's log, not the one current at replay.

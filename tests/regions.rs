@@ -261,18 +261,7 @@ async fn streams_tags_and_ttl_follow_the_region() {
         .expect("ListTagsOfResource in the east");
     assert!(east_tags.tags().is_empty(), "the east's table has no tags");
 
-    west.update_time_to_live()
-        .table_name("streamed")
-        .time_to_live_specification(
-            aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name("expires")
-                .build()
-                .expect("a TTL specification"),
-        )
-        .send()
-        .await
-        .expect("UpdateTimeToLive in the west");
+    enable_ttl(&west, "streamed", "expires").await;
     let east_ttl = east
         .describe_time_to_live()
         .table_name("streamed")

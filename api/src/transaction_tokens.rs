@@ -4,12 +4,16 @@
 //! durably together with its commit decision, so a client retrying after a crash at any
 //! point past the commit is still recognised; the response replaces that record once
 //! it is known (a crash before then replays an empty response, which DynamoDB allows:
-//! "the responses to the calls might not be the same").
+//! "the responses to the calls might not be the same"). In a cluster a token is also
+//! claimed cluster-wide (`Node::claim_client_token`) before the transaction runs, so
+//! the same token sent to two nodes runs once: a node that finds another's claim
+//! answers with the committed record its replica holds (written on every replica by
+//! the commit decision), or TransactionInProgressException until it has one.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use cirrus_partition::{Node, PartitionError, TxToken};
+use cirrus_partition::{ClaimOutcome, Node, PartitionError, TxToken};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -105,7 +109,7 @@ fn now_ms() -> u64 {
 
 impl TransactionTokens {
     /// The tokens recorded on the node that are still in their window.
-    pub fn load(node: &Node) -> Result<TransactionTokens, PartitionError> {
+    pub fn load(node: &Arc<Node>) -> Result<TransactionTokens, PartitionError> {
         let now = now_ms();
         let mut live = Vec::new();
         for (token, record) in node.client_tokens()? {
@@ -121,6 +125,9 @@ impl TransactionTokens {
         for (token, entry) in live {
             tokens.insert(&token, entry);
         }
+        if node.is_replicated() {
+            node.sweep_client_claims_in_background(WINDOW_MS);
+        }
         Ok(TransactionTokens(Arc::new(Mutex::new(tokens))))
     }
 
@@ -131,7 +138,9 @@ impl TransactionTokens {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn claim(
+    /// Claims `token` for a request with `fingerprint`: run it, replay the response of
+    /// the request that used it before, or refuse.
+    pub async fn claim(
         &self,
         node: &Node,
         token: &str,
@@ -142,58 +151,57 @@ impl TransactionTokens {
         for token in &expired {
             node.forget_client_token(token)?;
         }
-        let mut tokens = self.tokens();
-        match tokens.entries.get(token) {
-            Some(entry) if entry.fingerprint != fingerprint => {
-                Err(ApiError::IdempotentParameterMismatch(
-                    "Specified idempotent token was used with different request parameters within \
-                     the 10 minute idempotency window"
-                        .into(),
-                ))
+        let committed = Entry {
+            fingerprint,
+            since_ms: now,
+            response: Some(json!({})),
+        };
+        let running = Entry {
+            response: None,
+            ..committed.clone()
+        };
+        {
+            let mut tokens = self.tokens();
+            if let Some(entry) = tokens.entries.get(token) {
+                return answer(entry, fingerprint);
             }
-            Some(Entry { response: None, .. }) => Err(ApiError::TransactionInProgress(
-                "Transaction with the specified idempotency token is still in progress".into(),
-            )),
-            Some(Entry {
-                response: Some(response),
-                ..
-            }) => Ok(TokenClaim::Replay(response.clone())),
-            None => {
-                let committed = Entry {
-                    fingerprint,
-                    since_ms: now,
-                    response: Some(json!({})),
-                };
-                let record = committed.record()?;
-                tokens.insert(
-                    token,
-                    Entry {
-                        response: None,
-                        ..committed
-                    },
-                );
-                Ok(TokenClaim::Run(TxToken {
-                    token: token.to_string(),
-                    record,
-                }))
+            tokens.insert(token, running.clone());
+        }
+        if node.is_replicated() {
+            let claimed = node
+                .claim_client_token(token, &running.record()?, now, WINDOW_MS)
+                .await;
+            if !matches!(claimed, Ok(ClaimOutcome::Claimed)) {
+                self.tokens().entries.remove(token);
+            }
+            if let ClaimOutcome::Held(held) = claimed? {
+                return held_elsewhere(node, token, &held, fingerprint);
             }
         }
+        Ok(TokenClaim::Run(TxToken {
+            token: token.to_string(),
+            record: committed.record()?,
+        }))
     }
 
     /// Records a claimed token's outcome: the response to replay, or `None` when the
     /// transaction did not happen (the token may then be used again).
-    pub fn finish(
+    pub async fn finish(
         &self,
         node: &Node,
         token: &str,
         response: Option<&Value>,
     ) -> Result<(), ApiError> {
+        let Some(response) = response else {
+            let released = self.tokens().entries.remove(token);
+            if let (Some(entry), true) = (released, node.is_replicated()) {
+                node.release_client_token(token, &entry.record()?, entry.since_ms)
+                    .await?;
+            }
+            return Ok(());
+        };
         let record = {
             let mut tokens = self.tokens();
-            let Some(response) = response else {
-                tokens.entries.remove(token);
-                return Ok(());
-            };
             let Some(entry) = tokens.entries.get_mut(token) else {
                 return Ok(());
             };
@@ -203,6 +211,55 @@ impl TransactionTokens {
         node.save_client_token(token, &record)?;
         Ok(())
     }
+}
+
+/// What a request with `fingerprint` gets for a token this node has an entry for.
+fn answer(entry: &Entry, fingerprint: u64) -> Result<TokenClaim, ApiError> {
+    match entry {
+        entry if entry.fingerprint != fingerprint => Err(mismatch()),
+        Entry { response: None, .. } => Err(in_progress()),
+        Entry {
+            response: Some(response),
+            ..
+        } => Ok(TokenClaim::Replay(response.clone())),
+    }
+}
+
+/// What a request gets for a token another node claimed (`held`, its claim record):
+/// the committed record this node's replica holds for that claim, if any.
+fn held_elsewhere(
+    node: &Node,
+    token: &str,
+    held: &[u8],
+    fingerprint: u64,
+) -> Result<TokenClaim, ApiError> {
+    let held: Entry =
+        serde_json::from_slice(held).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if held.fingerprint != fingerprint {
+        return Err(mismatch());
+    }
+    let committed = node
+        .client_token(token)?
+        .and_then(|record| serde_json::from_slice::<Entry>(&record).ok())
+        .filter(|entry| entry.since_ms == held.since_ms);
+    match committed {
+        Some(entry) => answer(&entry, fingerprint),
+        None => Err(in_progress()),
+    }
+}
+
+fn mismatch() -> ApiError {
+    ApiError::IdempotentParameterMismatch(
+        "Specified idempotent token was used with different request parameters within the 10 \
+         minute idempotency window"
+            .into(),
+    )
+}
+
+fn in_progress() -> ApiError {
+    ApiError::TransactionInProgress(
+        "Transaction with the specified idempotency token is still in progress".into(),
+    )
 }
 
 #[cfg(test)]

@@ -149,16 +149,8 @@ impl Writer {
     /// A read index of the group: the leader confirms with a quorum that it still leads
     /// and names its commit index (over the link, when the leader is another node).
     /// Once this replica has applied that far, it has applied every write acknowledged
-    /// before the confirmation started. The only replica of a group needs no round.
-    async fn read_index(&self) -> Result<u64, PartitionError> {
-        let Some(link) = &self.link else {
-            return Ok(self
-                .raft
-                .metrics()
-                .borrow()
-                .last_applied
-                .map_or(0, |id| id.index));
-        };
+    /// before the confirmation started.
+    async fn read_index(&self, link: &Arc<dyn PeerLink>) -> Result<u64, PartitionError> {
         let leader = self.leader().await;
         let local = async || serve_read_index(&self.raft).await;
         self.on_leader(link, leader, RaftRpc::ReadIndex, Vec::new(), local)
@@ -466,15 +458,15 @@ impl RaftGroup {
     /// (`read_index`); the only replica of a group has applied every acknowledged write
     /// already.
     pub async fn read_barrier(&self) -> Result<(), PartitionError> {
-        if self.link.is_none() {
+        let Some(link) = self.link.clone() else {
             return Ok(());
-        }
+        };
         let writer = self.writer();
         let index = self
             .read_rounds
             .read_index(move || {
-                let writer = writer.clone();
-                async move { writer.read_index().await }
+                let (writer, link) = (writer.clone(), link.clone());
+                async move { writer.read_index(&link).await }
             })
             .await?;
         self.raft

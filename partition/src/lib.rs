@@ -51,6 +51,7 @@ pub use catalog::{
     BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, KeyAttribute, KeySchema,
     Projected, StreamDescriptor, TableDescriptor, Throughput, ViewType,
 };
+pub use client_tokens::ClaimOutcome;
 pub use command::{
     ApplyOutcome, Command, Proposal, Rejection, TxAction, TxFailure, TxToken, TxWrite, WantedImages,
 };

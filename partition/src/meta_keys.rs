@@ -7,14 +7,15 @@ pub const TABLE_PREFIX: &[u8] = b"t/";
 pub const NEXT_TABLE_ID: &[u8] = b"next_table_id";
 
 /// The metadata records the metadata group replicates (the catalog): table
-/// descriptors, the next table id, deleted tables, the streams of deleted tables, and
-/// the node registry. Every other record of `meta` is this node's own.
-pub const REPLICATED_PREFIXES: [&[u8]; 5] = [
+/// descriptors, the next table id, deleted tables, the streams of deleted tables, the
+/// node registry, and the cluster-wide claims of ClientRequestTokens. Every other record of `meta` is this node's own.
+pub const REPLICATED_PREFIXES: [&[u8]; 6] = [
     TABLE_PREFIX,
     NEXT_TABLE_ID,
     DELETED_TABLE_PREFIX,
     RETIRED_STREAMS_PREFIX,
     MEMBER_PREFIX,
+    CLIENT_CLAIM_PREFIX,
 ];
 
 /// Whether `key` is a metadata record the metadata group replicates.
@@ -73,6 +74,13 @@ pub fn client_token(token: &str) -> Vec<u8> {
     let mut key = CLIENT_TOKEN_PREFIX.to_vec();
     key.extend_from_slice(token.as_bytes());
     key
+}
+
+/// Cluster-wide claims of ClientRequestTokens (`client_tokens`).
+pub const CLIENT_CLAIM_PREFIX: &[u8] = b"c/";
+
+pub fn client_claim(token: &str) -> Vec<u8> {
+    [CLIENT_CLAIM_PREFIX, token.as_bytes()].concat()
 }
 
 /// Deleted tables, for good (table ids are never reused): each node removes what it

@@ -588,7 +588,6 @@ impl Node {
         &self.running_jobs
     }
 
-    /// Every live table, as of now.
     /// Every live table, of every region, as of now.
     pub fn tables_snapshot(&self) -> Vec<Arc<Table>> {
         self.tables_read().all().cloned().collect()

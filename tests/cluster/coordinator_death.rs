@@ -45,15 +45,8 @@ async fn coordinator_dies_at(crash_point: &str, committed: bool) {
         async move {
             let mut values = Vec::new();
             for key in &keys {
-                let got = client
-                    .get_item()
-                    .table_name(TABLE)
-                    .key("pk", s(key))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(|e| format!("{e:?}"))?;
-                values.push(got.item().is_some_and(|it| it.contains_key("v")));
+                let got = try_get_consistent(&client, TABLE, item(&[("pk", s(key))])).await?;
+                values.push(got.is_some_and(|it| it.contains_key("v")));
             }
             Ok::<_, String>(values)
         }

@@ -240,15 +240,8 @@ async fn kill_and_restart(
     for key in probes.acknowledged.keys().filter(|k| keys.contains(k)) {
         let what = format!("node {} reads {key} after its restart", killed + 1);
         eventually(&what, || async {
-            let read = direct[killed]
-                .get_item()
-                .table_name(TABLE)
-                .key("pk", s(key))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| format!("{e:?}"))?;
-            read.item().map(|_| ()).ok_or(format!("{key} not found"))
+            let read = try_get_consistent(&direct[killed], TABLE, item(&[("pk", s(key))])).await?;
+            read.map(|_| ()).ok_or(format!("{key} not found"))
         })
         .await;
     }

@@ -4,9 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::{
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{Projection, ProjectionType, ScalarAttributeType};
 
 use crate::common::cluster::*;
 use crate::common::*;
@@ -86,19 +84,7 @@ async fn the_ttl_sweep_goes_on_after_a_partition_leader_dies() {
     let clients = cluster.clients();
     let table = "expiring";
     create_served_table(&clients, table).await;
-    clients[0]
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name("expires")
-                .build()
-                .expect("a TTL specification"),
-        )
-        .send()
-        .await
-        .expect("TTL enabled");
+    enable_ttl(&clients[0], table, "expires").await;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("time")

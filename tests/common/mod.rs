@@ -1041,16 +1041,43 @@ pub async fn put_ok(client: &Client, table: &str, it: Attrs) {
 
 /// Strongly consistent GetItem that must succeed.
 pub async fn get_consistent(client: &Client, table: &str, key: Attrs) -> Option<Attrs> {
-    client
+    try_get_consistent(client, table, key.clone())
+        .await
+        .unwrap_or_else(|e| panic!("GetItem {key:?} from {table}: {e}"))
+}
+
+/// A strongly consistent GetItem, or why it failed.
+pub async fn try_get_consistent(
+    client: &Client,
+    table: &str,
+    key: Attrs,
+) -> Result<Option<Attrs>, String> {
+    let got = client
         .get_item()
         .table_name(table)
-        .set_key(Some(key.clone()))
+        .set_key(Some(key))
         .consistent_read(true)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("GetItem {key:?} from {table}: {e:?}"))
-        .item()
-        .cloned()
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(got.item().cloned())
+}
+
+/// Enables TTL on `table` with attribute `attribute`.
+pub async fn enable_ttl(client: &Client, table: &str, attribute: &str) {
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(attribute)
+                .build()
+                .expect("a TTL specification"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("UpdateTimeToLive {table}: {e:?}"));
 }
 
 /// Every item of a table, by paging a consistent Scan to the end (bounded by `MAX_PAGES`).

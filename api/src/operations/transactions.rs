@@ -272,7 +272,8 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
         Some(token) => {
             match state
                 .transaction_tokens
-                .claim(&state.node, token, token_fingerprint)?
+                .claim(&state.node, token, token_fingerprint)
+                .await?
             {
                 TokenClaim::Replay(response) => return Ok(response),
                 TokenClaim::Run(tx_token) => Some(tx_token),
@@ -300,7 +301,7 @@ pub async fn transact_write_items(state: &ApiState, request: Value) -> Result<Va
         if let Some(token) = token {
             // The outcome stands either way: a committed transaction's token was recorded
             // with its decision, and replays an empty response without this one.
-            if let Err(e) = tokens.finish(&node, &token, result.as_ref().ok()) {
+            if let Err(e) = tokens.finish(&node, &token, result.as_ref().ok()).await {
                 tracing::warn!(token, "cannot record the transaction's response: {e}");
             }
         }

@@ -74,6 +74,7 @@ echo "== failover: node 2 killed 5 s into a write workload through node 1"
 bench_pid=$!
 sleep 5
 kill -9 "${node_pids[2]}"
+wait "${node_pids[2]}" 2>/dev/null
 wait "$bench_pid"
 head -1 "$work/failover.out"
 # The seconds in which some write failed: the partitions node 2 led were electing.

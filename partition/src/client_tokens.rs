@@ -30,6 +30,8 @@ pub enum ClaimOutcome {
 
 /// How often the metadata leader sweeps expired claims.
 const CLAIM_SWEEP: Duration = Duration::from_secs(60);
+/// Claims swept each time at most (the rest wait for the next sweep).
+const MOST_SWEPT: usize = 1_000;
 
 /// A claim's stored value: when it was made (epoch milliseconds), then `api`'s record.
 fn claim_value(since_ms: u64, record: &[u8]) -> Vec<u8> {
@@ -71,12 +73,7 @@ impl Node {
             })?;
         Ok(tokens)
     }
-}
 
-/// Claims made each time a sweep runs at most (the rest wait for the next sweep).
-const MOST_SWEPT: usize = 1_000;
-
-impl Node {
     /// Claims `token` across the cluster for a request made at `now_ms`: a claim older
     /// than `window_ms` no longer holds it and is taken over.
     pub async fn claim_client_token(
@@ -164,9 +161,7 @@ impl Node {
         }
         Ok(())
     }
-}
 
-impl Node {
     /// Sweeps the claims older than `window_ms` from the metadata group while the node
     /// lives, whenever it leads the group (cluster members).
     pub fn sweep_client_claims_in_background(self: &Arc<Self>, window_ms: u64) {

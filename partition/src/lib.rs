@@ -39,6 +39,7 @@ mod metadata;
 pub mod network;
 pub mod raft_types;
 mod read_index;
+mod reads;
 mod regions;
 mod state_machine;
 pub mod stream_owners;

@@ -172,9 +172,7 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiEr
             }
             locations.push((key_json, table.locate(&encoded.partition, &encoded.sort)?));
         }
-        let mut partitions: Vec<u16> = locations.iter().map(|(_, at)| at.partition).collect();
-        partitions.sort_unstable();
-        partitions.dedup();
+        let partitions = locations.iter().map(|(_, at)| at.partition);
         consistency::confirm_blocking(state, &table, strong, partitions)?;
         let mut table_units = 0.0;
         let mut found = Vec::new();

@@ -164,6 +164,11 @@ pub struct KeyConditionInput<'a> {
 }
 
 impl ReadOptions {
+    /// Whether the read is strongly consistent (`ConsistentRead: true`).
+    pub fn strong(&self) -> bool {
+        self.consistent_read == Some(true)
+    }
+
     /// The members' own constraints, reported with the request's other violations.
     pub fn check(&self, constraints: &mut Constraints) {
         constraints.one_of(&self.select, "select", SELECT_VALUES);
@@ -189,7 +194,7 @@ impl ReadOptions {
         index: Option<&IndexDescriptor>,
         page: Page<'_>,
     ) -> Result<Vec<u8>, ApiError> {
-        let consistency = if self.consistent_read == Some(true) {
+        let consistency = if self.strong() {
             ReadConsistency::Strong
         } else {
             ReadConsistency::Eventual
@@ -285,7 +290,7 @@ impl ReadOptions {
                     "Cannot read from backfilling global secondary index: {name}"
                 )));
             }
-            if self.consistent_read == Some(true) {
+            if self.strong() {
                 return Err(ApiError::validation(
                     "Consistent reads are not supported on global secondary indexes",
                 ));

@@ -127,11 +127,10 @@ pub fn query(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
     };
     let hash = location.as_ref().map(|location| location.hash);
     admit_read(state, &table, hash, index)?;
-    let strong = input.read.consistent_read == Some(true);
     consistency::confirm_blocking(
         state,
         &table,
-        strong,
+        input.read.strong(),
         location.map(|location| location.partition),
     )?;
     if end.as_ref().is_none_or(|end| start < *end) {

@@ -89,8 +89,7 @@ pub fn scan(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError> {
         &segment_range(segment, total_segments),
         table.descriptor().partitions,
     );
-    let strong = input.read.consistent_read == Some(true);
-    consistency::confirm_blocking(state, &table, strong, partitions)?;
+    consistency::confirm_blocking(state, &table, input.read.strong(), partitions)?;
     state.node.scan(
         &table,
         index.map_or(ReadTarget::Table, ReadTarget::Index),

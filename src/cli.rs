@@ -20,7 +20,7 @@ pub enum Command {
     /// Drive a DynamoDB endpoint with a YCSB-style workload and report throughput and
     /// latency.
     Bench(crate::bench::options::BenchOptions),
-    /// Inspect a running cluster.
+    /// Inspect a running cluster and change its members.
     #[command(subcommand)]
     Cluster(ClusterCommand),
 }
@@ -30,6 +30,79 @@ pub enum ClusterCommand {
     /// Show every member (up or not) and every group: its leader, term, and each
     /// replica's applied index and lag behind the leader's log.
     Status(StatusOptions),
+    /// Add a node (started with `cirrus serve --join`) to the cluster, and wait while it
+    /// gets a replica of every group and its share of the voters.
+    AddNode(AddNodeOptions),
+    /// Remove a node from the cluster, and wait while its replicas move to the other
+    /// members. Its id is never used again.
+    RemoveNode(RemoveNodeOptions),
+    /// Replace a node with a new one (started with `cirrus serve --join`): adds the new
+    /// node, then removes the old one, and waits while replicas move.
+    ReplaceNode(ReplaceNodeOptions),
+}
+
+/// How long a membership command waits for the replicas to move.
+#[derive(Args)]
+pub struct WaitOptions {
+    /// Return once the change is recorded, without waiting for the replicas to move.
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Give up waiting after this many seconds (the moves go on).
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+impl WaitOptions {
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        (!self.no_wait).then(|| std::time::Duration::from_secs(self.timeout))
+    }
+}
+
+#[derive(Args)]
+pub struct AddNodeOptions {
+    /// The new node's id (its `--node-id`): never one the cluster had before.
+    pub node_id: u64,
+
+    /// Where the other members reach the new node's peer port (its `--peer-listen`).
+    #[arg(long)]
+    pub peer_address: String,
+
+    #[command(flatten)]
+    pub endpoint: EndpointOptions,
+
+    #[command(flatten)]
+    pub wait: WaitOptions,
+}
+
+#[derive(Args)]
+pub struct RemoveNodeOptions {
+    pub node_id: u64,
+
+    #[command(flatten)]
+    pub endpoint: EndpointOptions,
+
+    #[command(flatten)]
+    pub wait: WaitOptions,
+}
+
+#[derive(Args)]
+pub struct ReplaceNodeOptions {
+    /// The node leaving.
+    pub old_node_id: u64,
+
+    /// The node taking its place (started with `cirrus serve --join`).
+    pub new_node_id: u64,
+
+    /// Where the other members reach the new node's peer port.
+    #[arg(long)]
+    pub peer_address: String,
+
+    #[command(flatten)]
+    pub endpoint: EndpointOptions,
+
+    #[command(flatten)]
+    pub wait: WaitOptions,
 }
 
 #[derive(Args)]
@@ -40,6 +113,11 @@ pub struct StatusOptions {
     /// Print every member's report as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+
+    /// Include each replica's state digest (with its applied index) in the JSON: equal
+    /// at equal indexes on every replica. Reads every group's state.
+    #[arg(long, requires = "json")]
+    pub digests: bool,
 }
 
 /// Where a client command sends its (SigV4-signed) requests.
@@ -129,10 +207,22 @@ pub struct ServeOptions {
     #[arg(long)]
     pub peer_listen: Option<SocketAddr>,
 
-    /// A cluster member, as `ID=HOST:PORT` (its peer address); repeat for each member,
-    /// this node included. Every member replicates every group.
+    /// A founding member of the cluster, as `ID=HOST:PORT` (its peer address); repeat
+    /// for each founder, this node included unless it joins. Members added later need no
+    /// flag: the cluster records them.
     #[arg(long, value_parser = parse_member)]
     pub member: Vec<(u64, SocketAddr)>,
+
+    /// This node joins a running cluster (the `--member` nodes, which it reaches first)
+    /// instead of founding it; it takes part once `cirrus cluster add-node` adds it.
+    #[arg(long, requires = "node_id")]
+    pub join: bool,
+
+    /// How many replicas of each group vote (a write is acknowledged once a majority of
+    /// them has it); every member holds a replica of every group. Recorded when the
+    /// cluster forms: later values are ignored.
+    #[arg(long, default_value_t = 3)]
+    pub replication_factor: u8,
 
     /// A file holding the secret every member shares (at least 16 bytes); peers that
     /// cannot prove it are refused.

@@ -12,8 +12,12 @@ use crate::cli::ServeOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("--node-id {0} is not among the --member nodes")]
+    #[error("--node-id {0} is not among the --member nodes (a node that joins a running cluster is started with --join)")]
     NotAMember(u64),
+    #[error("--node-id {0} is among the --member nodes, which founded the cluster; a joining node has a new id")]
+    JoinsAsFounder(u64),
+    #[error("--replication-factor must be 1 to 7")]
+    ReplicationFactor,
     #[error("a cluster member needs --peer-listen")]
     NoPeerListen,
     #[error("cannot read the cluster secret {0}: {1}")]
@@ -31,8 +35,13 @@ pub async fn join(
     node_id: u64,
 ) -> Result<(ClusterMembership, Arc<Transport>), ClusterError> {
     let members: BTreeMap<u64, std::net::SocketAddr> = options.member.iter().copied().collect();
-    if !members.contains_key(&node_id) {
-        return Err(ClusterError::NotAMember(node_id));
+    match (options.join, members.contains_key(&node_id)) {
+        (false, false) => return Err(ClusterError::NotAMember(node_id)),
+        (true, true) => return Err(ClusterError::JoinsAsFounder(node_id)),
+        _ => {}
+    }
+    if !(1..=7).contains(&options.replication_factor) {
+        return Err(ClusterError::ReplicationFactor);
     }
     let listen = options.peer_listen.ok_or(ClusterError::NoPeerListen)?;
     let secret_file = options.cluster_secret_file.clone().unwrap_or_default();
@@ -52,12 +61,19 @@ pub async fn join(
             transport.set_peer(*id, *addr);
         }
     }
-    tracing::info!(node_id, %listen, members = members.len(), "cluster member");
+    tracing::info!(node_id, %listen, founders = members.len(), joining = options.join, "cluster member");
+    if options.join {
+        tracing::info!(
+            "node {node_id} waits to be added: cirrus cluster add-node {node_id} --peer-address ADDRESS"
+        );
+    }
     let link = TransportLink::new(transport.clone(), service);
     let membership = ClusterMembership {
         cluster_id: options.cluster_id,
         link,
-        members,
+        founders: members,
+        joining: options.join,
+        replication_factor: options.replication_factor,
         api_address: options.listen,
     };
     Ok((membership, transport))

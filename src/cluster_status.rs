@@ -8,19 +8,21 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use cirrus_api::dispatch::ADMIN_PREFIX;
-use cirrus_partition::node_report::{GroupReport, NodeReport};
+use cirrus_partition::node_report::{GroupReport, MemberState, NodeReport};
 
-use crate::cli::StatusOptions;
+use crate::cli::{EndpointOptions, StatusOptions};
 
 /// How long a member may take to answer before it counts as unreachable.
 const ANSWER_WAIT: Duration = Duration::from_secs(3);
+/// How long a member may take to answer with its digests, which read all its data.
+const DIGESTS_WAIT: Duration = Duration::from_secs(120);
 
 pub fn run(options: StatusOptions) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let reports = runtime.block_on(gather(&options))?;
+    let reports = runtime.block_on(gather(&options.endpoint, options.digests))?;
     if options.json {
         let reports: Vec<&NodeReport> = reports.values().flatten().collect();
         let text = serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?;
@@ -32,13 +34,19 @@ pub fn run(options: StatusOptions) -> Result<(), String> {
 }
 
 /// Asks a node for its report.
-async fn describe(options: &StatusOptions, endpoint: &str) -> Result<NodeReport, String> {
-    let client = options.endpoint.client_for(endpoint)?;
+async fn describe(
+    options: &EndpointOptions,
+    endpoint: &str,
+    digests: bool,
+) -> Result<NodeReport, String> {
+    let client = options.client_for(endpoint)?;
     let target = format!("{ADMIN_PREFIX}DescribeNode");
-    let call = client.call(&target, "{}".into());
-    let (status, body) = tokio::time::timeout(ANSWER_WAIT, call)
+    let request = serde_json::json!({ "Digests": digests }).to_string();
+    let call = client.call(&target, request);
+    let wait = if digests { DIGESTS_WAIT } else { ANSWER_WAIT };
+    let (status, body) = tokio::time::timeout(wait, call)
         .await
-        .map_err(|_| format!("{endpoint} did not answer within {ANSWER_WAIT:?}"))??;
+        .map_err(|_| format!("{endpoint} did not answer within {wait:?}"))??;
     if !status.is_success() {
         return Err(format!(
             "{endpoint} answered {status}: {}",
@@ -49,19 +57,22 @@ async fn describe(options: &StatusOptions, endpoint: &str) -> Result<NodeReport,
 }
 
 /// Every member's report (`None`: it did not answer), by node id.
-async fn gather(options: &StatusOptions) -> Result<BTreeMap<u64, Option<NodeReport>>, String> {
-    let first = describe(options, &options.endpoint.endpoint).await?;
+pub async fn gather(
+    options: &EndpointOptions,
+    digests: bool,
+) -> Result<BTreeMap<u64, Option<NodeReport>>, String> {
+    let first = describe(options, &options.endpoint, digests).await?;
     let mut reports = BTreeMap::new();
     for member in &first.members {
         if member.node_id == first.node_id {
             continue;
         }
-        let report = match &member.addresses {
-            Some(addresses) => {
-                let endpoint = format!("http://{}", addresses.api_address);
-                describe(options, &endpoint).await.ok()
+        let report = match &member.record {
+            Some(record) if !record.api_address.is_empty() => {
+                let endpoint = format!("http://{}", record.api_address);
+                describe(options, &endpoint, digests).await.ok()
             }
-            None => None,
+            _ => None,
         };
         reports.insert(member.node_id, report);
     }
@@ -90,13 +101,18 @@ fn render(reports: &BTreeMap<u64, Option<NodeReport>>) -> String {
                 .filter(|group| group.leader == Some(report.node_id))
                 .count()
         });
-        let (api, peer) = member.addresses.as_ref().map_or(("-", "-"), |a| {
-            (a.api_address.as_str(), a.peer_address.as_str())
+        let (api, peer) = member.record.as_ref().map_or(("-", "-"), |record| {
+            let api = Some(record.api_address.as_str()).filter(|api| !api.is_empty());
+            (api.unwrap_or("-"), record.peer_address.as_str())
         });
-        let status = if report.is_some() {
-            "up"
-        } else {
-            "unreachable"
+        let removed = member
+            .record
+            .as_ref()
+            .is_some_and(|record| record.state == MemberState::Removed);
+        let status = match (removed, report.is_some()) {
+            (true, _) => "removed",
+            (false, true) => "up",
+            (false, false) => "unreachable",
         };
         let _ = writeln!(
             out,
@@ -107,7 +123,7 @@ fn render(reports: &BTreeMap<u64, Option<NodeReport>>) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<10} {:<32} {:>6} {:>6}  REPLICAS (node: applied index, lag)",
+        "{:<10} {:<32} {:>6} {:>6}  REPLICAS (node: applied index, lag; * learner)",
         "GROUP", "TABLE/PARTITION", "LEADER", "TERM"
     );
     for (group_id, views) in groups(reports) {
@@ -125,14 +141,22 @@ fn render(reports: &BTreeMap<u64, Option<NodeReport>>) -> String {
         let term = leading.map_or(0, |view| view.term);
         let head = leading.and_then(|view| view.last_log_index).unwrap_or(0);
         let mut replicas = String::new();
-        for voter in leading.map(|view| view.voters.clone()).unwrap_or_default() {
-            let _ = match views.get(&voter).and_then(|view| view.applied_index) {
+        let voters = leading.map(|view| view.voters.clone()).unwrap_or_default();
+        let learners = leading
+            .map(|view| view.learners.clone())
+            .unwrap_or_default();
+        let marked = voters
+            .into_iter()
+            .map(|id| (id, ""))
+            .chain(learners.into_iter().map(|id| (id, "*")));
+        for (replica, mark) in marked {
+            let _ = match views.get(&replica).and_then(|view| view.applied_index) {
                 Some(applied) => write!(
                     replicas,
-                    " {voter}: {applied}, {}",
+                    " {replica}{mark}: {applied}, {}",
                     head.saturating_sub(applied)
                 ),
-                None => write!(replicas, " {voter}: -"),
+                None => write!(replicas, " {replica}{mark}: -"),
             };
         }
         let leader = leader.map_or_else(|| "-".to_string(), |id| id.to_string());
@@ -146,7 +170,7 @@ fn render(reports: &BTreeMap<u64, Option<NodeReport>>) -> String {
 }
 
 /// Each group's reports, by the node that reported it.
-fn groups(
+pub fn groups(
     reports: &BTreeMap<u64, Option<NodeReport>>,
 ) -> BTreeMap<u64, BTreeMap<u64, &GroupReport>> {
     let mut groups: BTreeMap<u64, BTreeMap<u64, &GroupReport>> = BTreeMap::new();

@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod client;
 mod cluster;
+mod cluster_members;
 mod cluster_status;
 mod serve;
 
@@ -24,6 +25,9 @@ fn main() -> std::process::ExitCode {
         Command::Serve(options) => serve::run(options).map_err(|e| e.to_string()),
         Command::Bench(options) => bench::run(options).map_err(|e| e.to_string()),
         Command::Cluster(ClusterCommand::Status(options)) => cluster_status::run(options),
+        Command::Cluster(ClusterCommand::AddNode(options)) => cluster_members::add(options),
+        Command::Cluster(ClusterCommand::RemoveNode(options)) => cluster_members::remove(options),
+        Command::Cluster(ClusterCommand::ReplaceNode(options)) => cluster_members::replace(options),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

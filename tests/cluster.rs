@@ -17,6 +17,8 @@ mod coordinator_death;
 mod failover;
 #[path = "cluster/jobs.rs"]
 mod jobs;
+#[path = "cluster/membership.rs"]
+mod membership;
 #[path = "cluster/status.rs"]
 mod status;
 #[path = "cluster/streams.rs"]

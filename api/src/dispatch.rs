@@ -33,7 +33,7 @@ pub async fn dispatch(state: ApiState, target: &str, body: &[u8]) -> Result<Vec<
             _ => return Err(ApiError::UnknownOperation(String::new())),
         },
         (None, None) => match target.strip_prefix(ADMIN_PREFIX) {
-            Some("DescribeNode") => target,
+            Some("DescribeNode" | "AddNode" | "RemoveNode") => target,
             _ => return Err(ApiError::UnknownOperation(String::new())),
         },
     };
@@ -50,6 +50,8 @@ pub async fn dispatch(state: ApiState, target: &str, body: &[u8]) -> Result<Vec<
         "DynamoDBStreams_20120810.DescribeStream" => Some(streams::describe_stream),
         "DynamoDBStreams_20120810.GetShardIterator" => Some(streams::get_shard_iterator),
         "DynamoDBStreams_20120810.GetRecords" => Some(streams::get_records),
+        // With digests, it reads every group's state.
+        "CirrusAdmin_20261207.DescribeNode" => Some(admin::describe_node),
         _ => None,
     };
     if let Some(read) = blocking_read {
@@ -76,7 +78,8 @@ pub async fn dispatch(state: ApiState, target: &str, body: &[u8]) -> Result<Vec<
         "DescribeLimits" => json(Ok(account::describe_limits())),
         "UpdateTimeToLive" => json(time_to_live::update_time_to_live(state, request).await),
         "DescribeTimeToLive" => json(time_to_live::describe_time_to_live(state, request)),
-        "CirrusAdmin_20261207.DescribeNode" => admin::describe_node(state),
+        "CirrusAdmin_20261207.AddNode" => json(admin::add_node(state, request).await),
+        "CirrusAdmin_20261207.RemoveNode" => json(admin::remove_node(state, request).await),
         _ => Err(ApiError::UnknownOperation(String::new())),
     }
 }

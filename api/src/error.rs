@@ -265,6 +265,7 @@ impl From<cirrus_partition::PartitionError> for ApiError {
             PartitionError::IndexNotFound(name) => ApiError::ResourceNotFound(format!(
                 "Requested resource not found: Index: {name} not found"
             )),
+            PartitionError::MembershipRefused(message) => ApiError::Validation(message),
             PartitionError::StartKeyOutsideSegment {
                 segment,
                 total_segments,

@@ -9,6 +9,8 @@ pub use cirrus_storage::index::{IndexSpec, Projected};
 pub use cirrus_storage::{KeyAttribute, KeySchema};
 use serde::{Deserialize, Serialize};
 
+pub use crate::placement::InitialPlacement;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BillingMode {
     Provisioned,
@@ -75,6 +77,16 @@ pub struct TableDescriptor {
     /// partition's log records the change under this version (`Command::SetSchema`).
     #[serde(default)]
     pub schema_version: u64,
+    /// Where a cluster first placed the table's groups; assigned by the node (`None`:
+    /// the single node, or a table created before placement existed, whose groups
+    /// started on every member).
+    #[serde(default)]
+    pub placement: Option<InitialPlacement>,
+    /// The largest item collection on the table, in bytes, fixed at creation so that
+    /// every replica refuses the same writes (`None`: created before it was recorded;
+    /// the node's `--item-collection-limit-bytes` applies).
+    #[serde(default)]
+    pub item_collection_limit: Option<u64>,
 }
 
 /// One stream of a table: enabled until `disabled_at`; its records stay readable
@@ -142,6 +154,8 @@ pub(crate) fn test_descriptor(name: &str, region: &str) -> TableDescriptor {
         on_demand_max_read: None,
         on_demand_max_write: None,
         schema_version: 0,
+        placement: None,
+        item_collection_limit: None,
     }
 }
 

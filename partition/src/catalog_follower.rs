@@ -79,10 +79,7 @@ pub(crate) fn spawn_catalog_follower(node: &Arc<Node>) {
         while metrics.changed().await.is_ok() {
             let (applied, leads) = {
                 let metrics = metrics.borrow();
-                (
-                    metrics.last_applied,
-                    metrics.current_leader == Some(metrics.id),
-                )
+                (metrics.last_applied, metrics.state.is_leader())
             };
             if applied == followed && leads == led {
                 continue;

@@ -22,6 +22,9 @@ pub enum PartitionError {
     /// A catalog change found a record it relied on changed by another one meanwhile.
     #[error("the catalog changed meanwhile; retry")]
     CatalogConflict,
+    /// A membership change that would break the cluster (or names no member).
+    #[error("{0}")]
+    MembershipRefused(String),
     /// A parallel Scan was to resume after a key its segment never reads.
     #[error("exclusive start key outside segment {segment} of {total_segments}")]
     StartKeyOutsideSegment { segment: u32, total_segments: u32 },

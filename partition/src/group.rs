@@ -17,7 +17,7 @@ use crate::network::{
 };
 use crate::raft_types::{NodeId, TypeConfig, LOCAL_NODE_ID};
 use crate::read_index::ReadRounds;
-use crate::state_machine::{PartitionStats, StateMachine, TxLocks};
+use crate::state_machine::{PartitionStats, StateDigest, StateDigests, StateMachine, TxLocks};
 use crate::wal_sync::WalSyncer;
 use crate::write_schema::{AppliedSchema, WriteSchema};
 
@@ -43,6 +43,7 @@ pub struct RaftGroup {
     stats: Arc<PartitionStats>,
     locks: Arc<TxLocks>,
     schema: Arc<AppliedSchema>,
+    digests: StateDigests,
     batcher: mpsc::Sender<Pending>,
     read_rounds: Arc<ReadRounds>,
 }
@@ -383,6 +384,7 @@ impl RaftGroup {
         let stats = state_machine.stats();
         let locks = state_machine.locks();
         let schema = state_machine.schema();
+        let digests = state_machine.digests();
         let single = replicas.voters.len() == 1 && replicas.voters.contains_key(&replicas.local);
         let raft = Raft::new(
             replicas.local,
@@ -426,6 +428,7 @@ impl RaftGroup {
             stats,
             locks,
             schema,
+            digests,
             batcher,
             read_rounds: Arc::default(),
         })
@@ -500,9 +503,23 @@ impl RaftGroup {
     /// believe it until it hears from the next one, so what it proposes meanwhile fails
     /// or must be guarded.
     pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().state.is_leader()
+    }
+
+    /// The group's leader as this replica knows it now, without waiting. (A leader that
+    /// removed its own replica keeps naming itself in openraft's metrics after it
+    /// stepped down; it is not the leader then.)
+    pub fn leader_known(&self) -> Option<NodeId> {
         let metrics = self.raft.metrics();
         let metrics = metrics.borrow();
-        metrics.current_leader == Some(metrics.id)
+        metrics
+            .current_leader
+            .filter(|leader| *leader != metrics.id || metrics.state.is_leader())
+    }
+
+    /// The digest of this replica's state (reads all of it: a blocking call).
+    pub fn digest(&self) -> Result<StateDigest, PartitionError> {
+        Ok(self.digests.digest()?)
     }
 
     /// The write schema the partition has applied.

@@ -1,8 +1,8 @@
-//! This node's place in a cluster: its link to its peers, and the members that
-//! replicate every group. Until placement lands (see `docs/cluster.md`), every member
-//! holds a replica of every group — the metadata group and every partition's.
+//! This node's place in a cluster: its link to its peers, the members that founded the
+//! cluster, and the replicas this node opens a group with. Every member holds a replica
+//! of every group; `placement` says which of them vote.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -17,27 +17,57 @@ pub struct ClusterMembership {
     /// The cluster's id, which the data directory records with this node's.
     pub cluster_id: u64,
     pub link: Arc<dyn PeerLink>,
-    /// The members and their peer addresses.
-    pub members: BTreeMap<NodeId, SocketAddr>,
+    /// The members that formed the cluster (`--member`) and their peer addresses: the
+    /// metadata group's first voters are placed among them.
+    pub founders: BTreeMap<NodeId, SocketAddr>,
+    /// Whether this node joins a running cluster rather than founding it: it initialises
+    /// no group of its own and takes part once an operator adds it.
+    pub joining: bool,
+    /// How many replicas of each group vote, if the cluster has not recorded it yet.
+    pub replication_factor: u8,
     /// Where this node serves the DynamoDB API, for the node registry.
     pub api_address: SocketAddr,
 }
 
 impl ClusterMembership {
-    /// The replicas of any group. Every member may initialise a group it finds empty:
-    /// they all name the same voters, which openraft allows.
-    pub fn replicas(&self) -> Replicas {
+    /// This node's replicas of a group first placed on `voters` (at `addresses`): it
+    /// may initialise the group if it is one of them.
+    pub fn replicas(
+        &self,
+        voters: &BTreeSet<NodeId>,
+        addresses: &BTreeMap<NodeId, String>,
+    ) -> Replicas {
         let local = self.link.node_id();
         Replicas {
             local,
-            voters: self
-                .members
+            voters: voters
                 .iter()
-                .map(|(id, addr)| (*id, BasicNode::new(addr.to_string())))
+                .map(|id| {
+                    let address = addresses.get(id).cloned().unwrap_or_default();
+                    (*id, BasicNode::new(address))
+                })
                 .collect(),
-            bootstrap: self.members.contains_key(&local),
+            bootstrap: voters.contains(&local),
             link: Some(self.link.clone()),
         }
+    }
+
+    /// This node's replica of the metadata group, first placed among the founders.
+    pub fn metadata_replicas(&self) -> Replicas {
+        let founders: Vec<NodeId> = self.founders.keys().copied().collect();
+        let voters = crate::placement::voters(
+            crate::group::METADATA_GROUP,
+            &founders,
+            self.replication_factor,
+        );
+        let addresses = self
+            .founders
+            .iter()
+            .map(|(id, address)| (*id, address.to_string()))
+            .collect();
+        let mut replicas = self.replicas(&voters, &addresses);
+        replicas.bootstrap &= !self.joining;
+        replicas
     }
 }
 

@@ -8,13 +8,15 @@ pub const NEXT_TABLE_ID: &[u8] = b"next_table_id";
 
 /// The metadata records the metadata group replicates (the catalog): table
 /// descriptors, the next table id, deleted tables, the streams of deleted tables, the
-/// node registry, and the cluster-wide claims of ClientRequestTokens. Every other record of `meta` is this node's own.
-pub const REPLICATED_PREFIXES: [&[u8]; 6] = [
+/// node registry, the cluster's settings, and the cluster-wide claims of
+/// ClientRequestTokens. Every other record of `meta` is this node's own.
+pub const REPLICATED_PREFIXES: [&[u8]; 7] = [
     TABLE_PREFIX,
     NEXT_TABLE_ID,
     DELETED_TABLE_PREFIX,
     RETIRED_STREAMS_PREFIX,
     MEMBER_PREFIX,
+    CLUSTER_SETTINGS,
     CLIENT_CLAIM_PREFIX,
 ];
 
@@ -123,7 +125,10 @@ fn per_table(prefix: &[u8], table_id: u32) -> Vec<u8> {
 /// The cluster and node this data directory belongs to (cluster members only).
 pub const NODE_IDENTITY: &[u8] = b"node_identity";
 
-/// The node registry: each cluster member's addresses (`node_report`).
+/// The cluster's settings, fixed when it forms (`member_registry`).
+pub const CLUSTER_SETTINGS: &[u8] = b"s/cluster";
+
+/// The node registry: each cluster member's addresses and state (`member_registry`).
 pub const MEMBER_PREFIX: &[u8] = b"n/";
 
 pub fn member(node_id: u64) -> Vec<u8> {

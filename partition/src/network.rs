@@ -88,6 +88,10 @@ pub trait PeerLink: Send + Sync + 'static {
 
     /// Stops delivering them.
     fn forget(&self, group: u64);
+
+    /// Reaches node `node` at `address` (HOST:PORT) from now on: a member that joined
+    /// after this node started, or one that moved.
+    fn set_peer(&self, node: NodeId, address: &str);
 }
 
 /// Makes the network of one group.

@@ -23,14 +23,17 @@ use crate::catalog_follower::spawn_catalog_follower;
 use crate::command::MetadataChange;
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
-use crate::group::{RaftGroup, Replicas};
+use crate::group::{group_id, RaftGroup, Replicas};
 use crate::hashing::{partition_key_hash, partition_of};
 use crate::key_layout;
+use crate::member_registry::known_addresses;
 use crate::membership::{check_identity, ClusterMembership};
 use crate::meta_keys;
 use crate::metadata::open_metadata_group;
-use crate::node_report::MemberAddresses;
+use crate::placement::InitialPlacement;
+use crate::raft_types::LOCAL_NODE_ID;
 use crate::regions::{assign_default_region, LiveTables};
+use crate::replica_moves::spawn_replica_moves;
 use crate::table_jobs::RunningJobs;
 use crate::table_removal::{remove_deleted_tables_data, remove_table_data};
 use crate::tx_recovery::spawn_stall_check;
@@ -49,20 +52,34 @@ pub struct NodeConfig {
     pub cluster: Option<ClusterMembership>,
 }
 
-impl NodeConfig {
-    /// The replicas every group of this node has.
-    fn replicas(&self) -> Replicas {
-        self.cluster
-            .as_ref()
-            .map_or_else(Replicas::single, ClusterMembership::replicas)
-    }
-}
-
 /// What opening this node's replica of a table's group takes besides the table.
 pub(crate) struct GroupSettings {
+    /// The item-collection limit of tables that did not record theirs.
     pub item_collection_limit: u64,
     pub enforce_capacity: bool,
-    pub replicas: Replicas,
+    /// This node's cluster (`None`: the embedded single node).
+    pub cluster: Option<ClusterMembership>,
+}
+
+impl GroupSettings {
+    /// This node's replica of partition `partition` of a table: on a cluster member,
+    /// first placed as the table's descriptor says (a table from before placement
+    /// started on every founder).
+    fn replicas(
+        &self,
+        engine: &Engine,
+        descriptor: &TableDescriptor,
+        partition: u16,
+    ) -> Result<Replicas, PartitionError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(Replicas::single());
+        };
+        let voters = match &descriptor.placement {
+            Some(placement) => placement.voters(group_id(descriptor.table_id, partition)),
+            None => cluster.founders.keys().copied().collect(),
+        };
+        Ok(cluster.replicas(&voters, &known_addresses(engine, cluster)?))
+    }
 }
 
 /// The partition and RocksDB key of one item.
@@ -197,8 +214,6 @@ pub struct Node {
     expiry_entries_read: AtomicU64,
     /// The catalog's jobs running on this node (`table_jobs`).
     running_jobs: RunningJobs,
-    /// This node's cluster (`None`: the embedded single node).
-    cluster: Option<ClusterMembership>,
 }
 
 fn decode_descriptor(bytes: &[u8]) -> Result<TableDescriptor, PartitionError> {
@@ -254,13 +269,17 @@ impl Node {
         assign_default_region(&engine, &config.default_region)?;
         key_layout::upgrade(&engine, &read_catalog(&engine)?)?;
         // The catalog is current once the metadata group has applied its log.
+        let metadata_replicas = config
+            .cluster
+            .as_ref()
+            .map_or_else(Replicas::single, ClusterMembership::metadata_replicas);
         let settings = GroupSettings {
             item_collection_limit: config.item_collection_limit,
             enforce_capacity: config.enforce_capacity,
-            replicas: config.replicas(),
+            cluster: config.cluster,
         };
         let metadata =
-            open_metadata_group(engine.clone(), syncer.clone(), settings.replicas.clone()).await?;
+            open_metadata_group(engine.clone(), syncer.clone(), metadata_replicas).await?;
         let descriptors = read_catalog(&engine)?;
         let mut tables = LiveTables::default();
         for descriptor in descriptors {
@@ -281,18 +300,13 @@ impl Node {
             catalog_changes: tokio::sync::Mutex::new(()),
             expiry_entries_read: AtomicU64::new(0),
             running_jobs: RunningJobs::default(),
-            cluster: config.cluster.clone(),
         });
         node.start_table_jobs();
-        if let Some(cluster) = &config.cluster {
+        if node.membership().is_some() {
             spawn_catalog_follower(&node);
             spawn_stall_check(&node);
-            if let Some(peer) = cluster.members.get(&node.node_id()) {
-                node.register_member(MemberAddresses {
-                    peer_address: peer.to_string(),
-                    api_address: cluster.api_address.to_string(),
-                });
-            }
+            spawn_replica_moves(&node);
+            node.register_member();
         }
         node.recover_transactions().await?;
         // Only now: recovery reads the decisions of transactions coordinated in a table
@@ -311,7 +325,11 @@ impl Node {
         let remembered = Node::remembered_key_ranges(engine, descriptor.table_id)?;
         let capacity = TableCapacity::new(&descriptor, settings.enforce_capacity, remembered);
         let mut groups = Vec::with_capacity(usize::from(descriptor.partitions));
+        let limit = descriptor
+            .item_collection_limit
+            .unwrap_or(settings.item_collection_limit);
         for partition in 0..descriptor.partitions {
+            let replicas = settings.replicas(engine, &descriptor, partition)?;
             groups.push(
                 RaftGroup::open(
                     engine.clone(),
@@ -319,8 +337,8 @@ impl Node {
                     descriptor.table_id,
                     partition,
                     WriteSchema::of(&descriptor),
-                    settings.item_collection_limit,
-                    settings.replicas.clone(),
+                    limit,
+                    replicas,
                 )
                 .await?,
             );
@@ -396,6 +414,13 @@ impl Node {
         descriptor.partitions = self.partitions_per_table;
         descriptor.schema_version = 1;
         descriptor.next_index_id = 1;
+        descriptor.item_collection_limit = Some(self.settings.item_collection_limit);
+        if self.membership().is_some() {
+            descriptor.placement = Some(InitialPlacement {
+                members: self.active_members()?.into_keys().collect(),
+                replication_factor: self.replication_factor()?,
+            });
+        }
         for index in &mut descriptor.indexes {
             index.spec.id = descriptor.next_index_id;
             descriptor.next_index_id += 1;
@@ -582,7 +607,7 @@ impl Node {
 
     /// This node's cluster (`None`: the embedded single node).
     pub fn membership(&self) -> Option<&ClusterMembership> {
-        self.cluster.as_ref()
+        self.settings.cluster.as_ref()
     }
 
     pub(crate) fn running_jobs(&self) -> &RunningJobs {
@@ -621,13 +646,14 @@ impl Node {
 
     /// This node's id in every group (1 for the embedded single node).
     pub fn node_id(&self) -> u64 {
-        self.settings.replicas.local
+        self.membership()
+            .map_or(LOCAL_NODE_ID, |cluster| cluster.link.node_id())
     }
 
     /// Whether this node's groups have replicas on other nodes, which strongly
     /// consistent reads must then confirm ([`Node::read_barrier`]).
     pub fn is_replicated(&self) -> bool {
-        self.settings.replicas.link.is_some()
+        self.membership().is_some()
     }
 
     /// Item commands proposed so far.

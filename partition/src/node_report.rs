@@ -1,39 +1,25 @@
 //! What a node reports of itself for `cirrus cluster status`: the members it knows (the
 //! node registry, which the metadata group replicates), and for each of its groups the
 //! Raft state it sees — leader, term, voters, its log and applied indexes, and on a
-//! leader, how far each replica has matched the log. Each member registers its
-//! addresses in the registry when it starts.
+//! leader, how far each replica has matched the log.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
-use cirrus_storage::engine::{prefix_end, CF_META};
 use serde::{Deserialize, Serialize};
 
-use crate::command::MetadataChange;
 use crate::error::PartitionError;
 use crate::group::RaftGroup;
-use crate::meta_keys;
+pub use crate::member_registry::{MemberRecord, MemberState};
 use crate::node::Node;
 use crate::raft_types::NodeId;
-
-/// A member's entry in the node registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MemberAddresses {
-    /// Where its peers reach it.
-    pub peer_address: String,
-    /// Where it serves the DynamoDB API (and the admin API).
-    pub api_address: String,
-}
+pub use crate::state_machine::StateDigest;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MemberReport {
     pub node_id: NodeId,
-    /// `None` until the member registered (it has not started since joining).
-    pub addresses: Option<MemberAddresses>,
+    /// `None` until the member registered or was added.
+    pub record: Option<MemberRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,10 +33,16 @@ pub struct GroupReport {
     pub leader: Option<NodeId>,
     pub term: u64,
     pub voters: Vec<NodeId>,
+    /// The replicas that follow the log without voting.
+    #[serde(default)]
+    pub learners: Vec<NodeId>,
     pub last_log_index: Option<u64>,
     pub applied_index: Option<u64>,
     /// On the leader: the last log index each replica has matched.
     pub matched: Option<BTreeMap<NodeId, Option<u64>>>,
+    /// The digest of this replica's state, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_digest: Option<StateDigest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,20 +51,35 @@ pub struct NodeReport {
     pub node_id: NodeId,
     /// `None` for the embedded single node.
     pub cluster_id: Option<u64>,
+    /// How many replicas of each group vote (1 on the embedded single node).
+    #[serde(default)]
+    pub replication_factor: u8,
     pub members: Vec<MemberReport>,
     pub groups: Vec<GroupReport>,
 }
 
-fn group_report(group: &RaftGroup, table: Option<String>, partition: Option<u16>) -> GroupReport {
+fn group_report(
+    group: &RaftGroup,
+    table: Option<String>,
+    partition: Option<u16>,
+    digest: bool,
+) -> Result<GroupReport, PartitionError> {
+    let state_digest = digest.then(|| group.digest()).transpose()?;
+    let leader = group.leader_known();
     let metrics = group.raft().metrics();
     let metrics = metrics.borrow();
-    GroupReport {
+    Ok(GroupReport {
         group_id: group.id(),
         table,
         partition,
-        leader: metrics.current_leader,
+        leader,
         term: metrics.current_term,
         voters: metrics.membership_config.membership().voter_ids().collect(),
+        learners: metrics
+            .membership_config
+            .membership()
+            .learner_ids()
+            .collect(),
         last_log_index: metrics.last_log_index,
         applied_index: metrics.last_applied.map(|id| id.index),
         matched: metrics.replication.as_ref().map(|replication| {
@@ -81,16 +88,15 @@ fn group_report(group: &RaftGroup, table: Option<String>, partition: Option<u16>
                 .map(|(id, matched)| (*id, matched.map(|log_id| log_id.index)))
                 .collect()
         }),
-    }
+        state_digest,
+    })
 }
 
-/// How long a member waits between attempts to register.
-const REGISTER_RETRY: Duration = Duration::from_secs(1);
-
 impl Node {
-    /// This node's report.
-    pub fn report(&self) -> Result<NodeReport, PartitionError> {
-        let mut groups = vec![group_report(self.metadata(), None, None)];
+    /// This node's report, with each group's state digest if `digests` (which reads
+    /// every group's state: a blocking call).
+    pub fn report(&self, digests: bool) -> Result<NodeReport, PartitionError> {
+        let mut groups = vec![group_report(self.metadata(), None, None, digests)?];
         let mut tables = self.tables_snapshot();
         tables.sort_by_key(|table| table.descriptor().table_id);
         for table in tables {
@@ -101,7 +107,8 @@ impl Node {
                     group,
                     Some(name.clone()),
                     Some(partition as u16),
-                ));
+                    digests,
+                )?);
             }
         }
         let registered = self.registered_members()?;
@@ -110,7 +117,7 @@ impl Node {
         ids.extend(
             cluster
                 .iter()
-                .flat_map(|cluster| cluster.members.keys().copied()),
+                .flat_map(|cluster| cluster.founders.keys().copied()),
         );
         ids.sort_unstable();
         ids.dedup();
@@ -118,71 +125,15 @@ impl Node {
             .into_iter()
             .map(|node_id| MemberReport {
                 node_id,
-                addresses: registered.get(&node_id).cloned(),
+                record: registered.get(&node_id).cloned(),
             })
             .collect();
         Ok(NodeReport {
             node_id: self.node_id(),
             cluster_id: cluster.map(|cluster| cluster.cluster_id),
+            replication_factor: self.replication_factor()?,
             members,
             groups,
         })
-    }
-
-    /// The node registry, as this node has applied it.
-    fn registered_members(&self) -> Result<BTreeMap<NodeId, MemberAddresses>, PartitionError> {
-        let start = meta_keys::MEMBER_PREFIX;
-        let mut members = BTreeMap::new();
-        self.engine()
-            .scan(CF_META, start, &prefix_end(start), |key, value| {
-                let id = key[start.len()..].try_into().map(u64::from_be_bytes);
-                if let (Ok(id), Ok(addresses)) = (id, serde_json::from_slice(value)) {
-                    members.insert(id, addresses);
-                }
-                Ok(true)
-            })?;
-        Ok(members)
-    }
-
-    /// Records this member's addresses in the node registry, retrying in the background
-    /// until the metadata group takes the change (it may have no leader yet).
-    pub(crate) fn register_member(self: &Arc<Self>, addresses: MemberAddresses) {
-        let node = Arc::downgrade(self);
-        tokio::spawn(async move {
-            loop {
-                let Some(node) = node.upgrade() else { return };
-                match node.try_register(&addresses).await {
-                    Ok(true) => return,
-                    Ok(false) => {}
-                    Err(e) => tracing::debug!("registering this member: {e}"),
-                }
-                drop(node);
-                tokio::time::sleep(REGISTER_RETRY).await;
-            }
-        });
-    }
-
-    /// One attempt: `Ok(true)` once the registry holds `addresses`.
-    async fn try_register(&self, addresses: &MemberAddresses) -> Result<bool, PartitionError> {
-        let key = meta_keys::member(self.node_id());
-        let record =
-            serde_json::to_vec(addresses).map_err(|e| PartitionError::Corrupt(e.to_string()))?;
-        let current = self.engine().get(CF_META, &key)?.map(|v| v.to_vec());
-        if current.as_deref() == Some(record.as_slice()) {
-            return Ok(true);
-        }
-        match self
-            .change_metadata(MetadataChange {
-                expect: vec![(key.clone(), current)],
-                put: vec![(key, record)],
-                delete: Vec::new(),
-            })
-            .await
-        {
-            Ok(()) => Ok(true),
-            // The local copy was behind: try again once it caught up.
-            Err(PartitionError::CatalogConflict) => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 }

@@ -9,7 +9,7 @@ use crate::common::cluster::*;
 
 const TABLE: &str = "status";
 
-/// The members each report names, with their API addresses.
+/// The active members each report names, with their API addresses.
 fn registered(report: &serde_json::Value) -> BTreeMap<u64, String> {
     report["Members"]
         .as_array()
@@ -17,7 +17,11 @@ fn registered(report: &serde_json::Value) -> BTreeMap<u64, String> {
         .flatten()
         .filter_map(|member| {
             let id = member["NodeId"].as_u64()?;
-            let api = member["Addresses"]["ApiAddress"].as_str()?;
+            let record = &member["Record"];
+            if record["State"] != "Active" {
+                return None;
+            }
+            let api = record["ApiAddress"].as_str()?;
             Some((id, api.to_owned()))
         })
         .collect()
@@ -75,12 +79,7 @@ async fn status_shows_every_member_and_spread_leaders() {
     // A killed member is unreachable; the others still answer, and name the new
     // leaders of the groups it led.
     cluster.nodes[2].kill9();
-    let text = std::process::Command::new(env!("CARGO_BIN_EXE_cirrus"))
-        .args(["cluster", "status", "--endpoint"])
-        .arg(cluster.nodes[0].endpoint())
-        .output()
-        .expect("run cirrus cluster status");
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = cluster.cli(0, &["status"]).expect("cirrus cluster status");
     let member_lines: Vec<&str> = text.lines().skip(1).take(3).collect();
     assert!(
         member_lines[2].starts_with('3') && member_lines[2].contains("unreachable"),

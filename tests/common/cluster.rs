@@ -26,13 +26,48 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 /// Three members, each told of all three, started one test at a time.
 pub struct Cluster {
+    /// The founders, then the nodes that joined (`join`).
     pub nodes: Vec<TestServer>,
+    /// Each node's peer address, in the order of `nodes`.
+    pub peer_addresses: Vec<String>,
+    /// The founders' `--member` values.
+    founders: Vec<String>,
+    secret_file: PathBuf,
     /// When this cluster's turn came: its test's time starts here.
     pub started: Instant,
     _secret: tempfile::TempDir,
     /// Held while this cluster lives: clusters of one test binary run one at a time, so
     /// that nine servers never share two cores and the timings a test records are its own.
     _turn: MutexGuard<'static, ()>,
+}
+
+/// A cluster member `id` listening for peers at `peer_address`, founded by `founders`
+/// (`ID=ADDRESS` each), with `extra` arguments and `failpoints` armed.
+fn member_server(
+    id: u64,
+    peer_address: &str,
+    founders: &[String],
+    secret_file: &std::path::Path,
+    extra: &[&str],
+    failpoints: &str,
+) -> TestServer {
+    let id = id.to_string();
+    let partitions = PARTITIONS.to_string();
+    let mut args = vec![
+        "--node-id",
+        &id,
+        "--peer-listen",
+        peer_address,
+        "--cluster-secret-file",
+        secret_file.to_str().expect("a UTF-8 path"),
+        "--partitions-per-table",
+        &partitions,
+    ];
+    for founder in founders {
+        args.extend(["--member", founder]);
+    }
+    args.extend(extra);
+    TestServer::start_armed(failpoints, &args)
 }
 
 /// A file holding a cluster secret, in a directory that lives as long as the result.
@@ -69,38 +104,72 @@ impl Cluster {
         let started = Instant::now();
         let (secret, secret_file) = secret_file();
         let peers: Vec<u16> = (0..MEMBERS).map(|_| super::free_port()).collect();
-        let members: Vec<String> = peers
+        let peer_addresses: Vec<String> = peers
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect();
+        let members: Vec<String> = peer_addresses
             .iter()
             .enumerate()
-            .map(|(i, port)| format!("{}=127.0.0.1:{port}", i + 1))
+            .map(|(i, address)| format!("{}={address}", i + 1))
             .collect();
-        let partitions = PARTITIONS.to_string();
         let nodes = (0..MEMBERS)
             .map(|i| {
-                let id = (i + 1).to_string();
-                let listen = format!("127.0.0.1:{}", peers[i]);
-                let mut args = vec![
-                    "--node-id",
-                    &id,
-                    "--peer-listen",
-                    &listen,
-                    "--cluster-secret-file",
-                    secret_file.to_str().expect("a UTF-8 path"),
-                    "--partitions-per-table",
-                    &partitions,
-                ];
-                for member in &members {
-                    args.extend(["--member", member]);
-                }
-                TestServer::start_armed(failpoints(i), &args)
+                member_server(
+                    i as u64 + 1,
+                    &peer_addresses[i],
+                    &members,
+                    &secret_file,
+                    &[],
+                    failpoints(i),
+                )
             })
             .collect();
         Cluster {
             nodes,
+            peer_addresses,
+            founders: members,
+            secret_file,
             started,
             _secret: secret,
             _turn: turn,
         }
+    }
+
+    /// Starts node `id` with `--join` (it waits to be added: `cli` add-node); returns
+    /// its index in `nodes`.
+    pub fn join(&mut self, id: u64) -> usize {
+        let address = format!("127.0.0.1:{}", super::free_port());
+        let node = member_server(
+            id,
+            &address,
+            &self.founders,
+            &self.secret_file,
+            &["--join"],
+            "",
+        );
+        self.nodes.push(node);
+        self.peer_addresses.push(address);
+        self.nodes.len() - 1
+    }
+
+    /// Runs `cirrus cluster <args> --endpoint <node's>`: its standard output, or its
+    /// standard error when it fails.
+    pub fn cli(&self, node: usize, args: &[&str]) -> Result<String, String> {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_cirrus"))
+            .arg("cluster")
+            .args(args)
+            .arg("--endpoint")
+            .arg(self.nodes[node].endpoint())
+            .output()
+            .map_err(|e| format!("cannot run cirrus cluster {args:?}: {e}"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() {
+            // Its log (and so its error) is on standard output.
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(format!("{stdout}{stderr}"));
+        }
+        Ok(stdout)
     }
 
     /// A client per node, with the SDK's standard retries.
@@ -116,15 +185,8 @@ impl Cluster {
     /// What `cirrus cluster status --json` prints when asked through `node`: every
     /// member's report that answered.
     pub fn status(&self, node: usize) -> Result<Vec<serde_json::Value>, String> {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_cirrus"))
-            .args(["cluster", "status", "--json", "--endpoint"])
-            .arg(self.nodes[node].endpoint())
-            .output()
-            .map_err(|e| format!("cannot run cirrus cluster status: {e}"))?;
-        if !output.status.success() {
-            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
-        }
-        serde_json::from_slice(&output.stdout).map_err(|e| format!("status output: {e}"))
+        let output = self.cli(node, &["status", "--json"])?;
+        serde_json::from_str(&output).map_err(|e| format!("status output: {e}"))
     }
 
     /// The leader of group `group_id` that every answering member names, or why there
@@ -145,6 +207,43 @@ impl Cluster {
                 "the members name leaders {leaders:?} for group {group_id}"
             )),
         }
+    }
+
+    /// Waits until, on every running node, each group's replica reports the same state
+    /// digest at the same applied index (`cirrus cluster status --json --digests`);
+    /// returns how many groups agree. Equal scans could hide a difference in what reads
+    /// do not show (index entries, stream records, transaction records, statistics).
+    pub async fn equal_state_digests(&self) -> usize {
+        eventually("every replica's state digest agrees", || async {
+            let output = self.cli(self.first_running()?, &["status", "--json", "--digests"])?;
+            let reports: Vec<serde_json::Value> =
+                serde_json::from_str(&output).map_err(|e| format!("status output: {e}"))?;
+            let running = self.nodes.iter().filter(|node| node.started()).count();
+            if reports.len() != running {
+                return Err(format!("{} of {running} nodes answered", reports.len()));
+            }
+            let mut digests: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+            for report in &reports {
+                for group in report["Groups"].as_array().into_iter().flatten() {
+                    let id = group["GroupId"].as_u64().ok_or("a group without an id")?;
+                    let digest = &group["StateDigest"];
+                    if digest["Digest"].as_str().is_none_or(str::is_empty) {
+                        return Err(format!("group {id} reported no digest: {group}"));
+                    }
+                    digests.entry(id).or_default().push(digest.to_string());
+                }
+            }
+            let differing: Vec<(&u64, &Vec<String>)> = digests
+                .iter()
+                .filter(|(_, seen)| seen.len() != running || seen.iter().any(|d| *d != seen[0]))
+                .collect();
+            if differing.is_empty() {
+                Ok(digests.len())
+            } else {
+                Err(format!("replicas differ: {differing:?}"))
+            }
+        })
+        .await
     }
 
     /// The index of the first member that runs.

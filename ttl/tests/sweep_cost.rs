@@ -53,6 +53,8 @@ fn descriptor() -> TableDescriptor {
         on_demand_max_read: None,
         on_demand_max_write: None,
         schema_version: 0,
+        placement: None,
+        item_collection_limit: None,
     }
 }
 

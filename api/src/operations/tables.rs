@@ -259,6 +259,8 @@ pub async fn create_table(state: &ApiState, request: Value) -> Result<Value, Api
         on_demand_max_read: None,
         on_demand_max_write: None,
         schema_version: 0,
+        placement: None,
+        item_collection_limit: None,
     };
     let mut descriptor = descriptor;
     if let Some(on_demand) = &input.on_demand_throughput {

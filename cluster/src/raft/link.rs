@@ -74,4 +74,14 @@ impl PeerLink for TransportLink {
     fn forget(&self, group: u64) {
         self.service.unregister(group);
     }
+
+    fn set_peer(&self, node: NodeId, address: &str) {
+        if node == self.transport.node_id() {
+            return;
+        }
+        match address.parse() {
+            Ok(address) => self.transport.set_peer(node, address),
+            Err(e) => tracing::warn!(node, address, "a member's peer address: {e}"),
+        }
+    }
 }

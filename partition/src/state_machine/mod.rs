@@ -42,6 +42,7 @@ use crate::raft_types::{
     io_error, Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
 pub(crate) use snapshot::remove_table_snapshots;
+pub use snapshot::StateDigest;
 pub use transactions::TxLocks;
 
 /// An item count and a DynamoDB size, of a partition's items or of its entries in one
@@ -124,6 +125,15 @@ impl PartitionStats {
 struct AppliedRecord {
     last_applied: Option<LogId>,
     membership: StoredMembership,
+}
+
+/// Takes digests of one group's replicated state.
+pub struct StateDigests(Arc<snapshot::Snapshots>);
+
+impl StateDigests {
+    pub fn digest(&self) -> Result<StateDigest, StorageError> {
+        self.0.digest()
+    }
 }
 
 /// Keys and values of a range of a column family.
@@ -283,6 +293,11 @@ impl StateMachine {
 
     pub fn schema(&self) -> Arc<AppliedSchema> {
         self.schema.clone()
+    }
+
+    /// What takes the digest of the group's state (`snapshot::digest`).
+    pub fn digests(&self) -> StateDigests {
+        StateDigests(self.snapshots.clone())
     }
 
     /// The proposer's clock for the entry being applied, in epoch seconds.

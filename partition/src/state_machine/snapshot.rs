@@ -40,7 +40,9 @@ use crate::group::METADATA_GROUP;
 use crate::meta_keys::{self, GroupRecord};
 use crate::raft_types::{io_error, RaftStorageError, Snapshot, SnapshotMeta, TypeConfig};
 
+mod digest;
 mod format;
+pub use digest::StateDigest;
 #[cfg(test)]
 mod tests;
 
@@ -352,14 +354,19 @@ impl Snapshots {
         SnapshotBuilder { build: Some(build) }
     }
 
-    fn build(&self, taken: oneshot::Sender<()>) -> Result<(SnapshotMeta, File), SnapshotError> {
-        let view = self.engine.view();
-        let _ = taken.send(());
-        let applied: AppliedRecord = view
+    /// The applied record as `view` sees it.
+    fn applied(&self, view: &EngineView<'_>) -> Result<AppliedRecord, SnapshotError> {
+        Ok(view
             .get(CF_META, &meta_keys::group(self.group, GroupRecord::Applied))?
             .map(|bytes| bincode::deserialize(&bytes))
             .transpose()?
-            .unwrap_or_default();
+            .unwrap_or_default())
+    }
+
+    fn build(&self, taken: oneshot::Sender<()>) -> Result<(SnapshotMeta, File), SnapshotError> {
+        let view = self.engine.view();
+        let _ = taken.send(());
+        let applied = self.applied(&view)?;
         let last = applied.last_applied;
         let mut meta = SnapshotMeta {
             last_log_id: last,
@@ -388,10 +395,11 @@ impl Snapshots {
         Ok((meta, data))
     }
 
-    fn write_view(
+    /// Writes everything a snapshot of the group holds, as `view` sees it.
+    fn write_view<W: io::Write>(
         &self,
         view: &EngineView<'_>,
-        out: &mut FrameWriter<BufWriter<File>>,
+        out: &mut FrameWriter<W>,
     ) -> Result<(), SnapshotError> {
         for record in STATE_RECORDS {
             if let Some(value) = view.get(CF_META, &meta_keys::group(self.group, record))? {

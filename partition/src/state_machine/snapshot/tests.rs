@@ -86,6 +86,8 @@ fn descriptor() -> TableDescriptor {
         on_demand_max_read: None,
         on_demand_max_write: None,
         schema_version: 1,
+        placement: None,
+        item_collection_limit: None,
     }
 }
 
@@ -326,8 +328,12 @@ async fn an_installed_snapshot_reproduces_the_partition_byte_for_byte() -> TestR
         })
         .await?;
     let meta = snapshot.meta.clone();
+    let digest = source.sm.digests().digest()?;
+    assert_ne!(target.sm.digests().digest()?, digest);
     target.install(snapshot).await?;
     assert_eq!(target.contents()?, expected);
+    // Equal state, equal digests.
+    assert_eq!(target.sm.digests().digest()?, digest);
 
     // What the state machine keeps in memory follows.
     let applied = target.sm.applied_state().await?;
@@ -345,6 +351,13 @@ async fn an_installed_snapshot_reproduces_the_partition_byte_for_byte() -> TestR
     drop(target);
     let target = Partition::open(target_dir.path())?;
     assert_eq!(target.contents()?, expected);
+    assert_eq!(target.sm.digests().digest()?, digest);
+
+    // One more write, another digest.
+    source.put("later", "1", 10).await?;
+    let changed = source.sm.digests().digest()?;
+    assert_ne!(changed.digest, digest.digest);
+    assert!(changed.applied_index > digest.applied_index);
     Ok(())
 }
 

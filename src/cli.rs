@@ -59,6 +59,16 @@ impl WaitOptions {
     }
 }
 
+/// Which node a membership command asks, and how long it waits.
+#[derive(Args)]
+pub struct MembershipCall {
+    #[command(flatten)]
+    pub endpoint: EndpointOptions,
+
+    #[command(flatten)]
+    pub wait: WaitOptions,
+}
+
 #[derive(Args)]
 pub struct AddNodeOptions {
     /// The new node's id (its `--node-id`): never one the cluster had before.
@@ -69,10 +79,7 @@ pub struct AddNodeOptions {
     pub peer_address: String,
 
     #[command(flatten)]
-    pub endpoint: EndpointOptions,
-
-    #[command(flatten)]
-    pub wait: WaitOptions,
+    pub call: MembershipCall,
 }
 
 #[derive(Args)]
@@ -80,10 +87,7 @@ pub struct RemoveNodeOptions {
     pub node_id: u64,
 
     #[command(flatten)]
-    pub endpoint: EndpointOptions,
-
-    #[command(flatten)]
-    pub wait: WaitOptions,
+    pub call: MembershipCall,
 }
 
 #[derive(Args)]
@@ -99,10 +103,7 @@ pub struct ReplaceNodeOptions {
     pub peer_address: String,
 
     #[command(flatten)]
-    pub endpoint: EndpointOptions,
-
-    #[command(flatten)]
-    pub wait: WaitOptions,
+    pub call: MembershipCall,
 }
 
 #[derive(Args)]

@@ -14,7 +14,9 @@ use cirrus_partition::placement;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::cli::{AddNodeOptions, EndpointOptions, RemoveNodeOptions, ReplaceNodeOptions};
+use crate::cli::{
+    AddNodeOptions, EndpointOptions, MembershipCall, RemoveNodeOptions, ReplaceNodeOptions,
+};
 use crate::cluster_status::{gather, groups};
 
 /// How far behind its leader's log a replica may be and count as caught up.
@@ -24,20 +26,16 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 pub fn add(options: AddNodeOptions) -> Result<(), String> {
     let request = json!({ "NodeId": options.node_id, "PeerAddress": options.peer_address });
-    run(
-        &options.endpoint,
-        options.wait.timeout(),
-        async |endpoint| admin(endpoint, "AddNode", request).await,
-    )
+    run(&options.call, async |endpoint| {
+        admin(endpoint, "AddNode", request).await
+    })
 }
 
 pub fn remove(options: RemoveNodeOptions) -> Result<(), String> {
     let request = json!({ "NodeId": options.node_id });
-    run(
-        &options.endpoint,
-        options.wait.timeout(),
-        async |endpoint| admin(endpoint, "RemoveNode", request).await,
-    )
+    run(&options.call, async |endpoint| {
+        admin(endpoint, "RemoveNode", request).await
+    })
 }
 
 /// Adds the new node, then removes the old one: voters move to the new node before
@@ -45,29 +43,25 @@ pub fn remove(options: RemoveNodeOptions) -> Result<(), String> {
 pub fn replace(options: ReplaceNodeOptions) -> Result<(), String> {
     let add = json!({ "NodeId": options.new_node_id, "PeerAddress": options.peer_address });
     let remove = json!({ "NodeId": options.old_node_id });
-    run(
-        &options.endpoint,
-        options.wait.timeout(),
-        async |endpoint| {
-            admin(endpoint, "AddNode", add).await?;
-            admin(endpoint, "RemoveNode", remove).await
-        },
-    )
+    run(&options.call, async |endpoint| {
+        admin(endpoint, "AddNode", add).await?;
+        admin(endpoint, "RemoveNode", remove).await
+    })
 }
 
-/// Makes the change, then (unless `timeout` is `None`) waits until it is carried out.
+/// Makes the change, then (unless told not to) waits until it is carried out.
 fn run(
-    endpoint: &EndpointOptions,
-    timeout: Option<Duration>,
+    call: &MembershipCall,
     change: impl AsyncFnOnce(&EndpointOptions) -> Result<(), String>,
 ) -> Result<(), String> {
+    let endpoint = &call.endpoint;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         change(endpoint).await?;
-        match timeout {
+        match call.wait.timeout() {
             Some(timeout) => wait_until_placed(endpoint, timeout).await,
             None => Ok(()),
         }

@@ -242,12 +242,14 @@ async fn item_collection_limit_and_metrics() {
         "nothing of the rejected batch was written"
     );
 
-    // Collection sizes survive a restart.
+    // Collection sizes survive a restart, and the limit is the table's, recorded when
+    // it was created: a node restarted with another flag (or a cluster's other
+    // replicas) refuses the same writes.
     let mut server = server;
-    server.restart();
+    server.restart_with(&["--item-collection-limit-bytes", "1000000"]);
     let client = server.client_no_retry();
     let (code, _) = expect_err(
-        "collection a is still full after a restart",
+        "collection a is still full after a restart with a larger flag",
         client
             .put_item()
             .table_name("coll")

@@ -13,6 +13,7 @@ use crate::table_removal::{remove_deleted_tables_data, remove_table_data};
 impl Node {
     /// Brings the live tables in line with the catalog this node has applied.
     pub(crate) async fn follow_catalog(&self) -> Result<(), PartitionError> {
+        self.learn_peer_addresses()?;
         let _guard = self.catalog_changes().lock().await;
         let catalog = read_catalog(self.engine())?;
         let live = self.tables_snapshot();

@@ -111,6 +111,19 @@ impl Node {
         Ok(members)
     }
 
+    /// Tells the link where every member there has been is: a member added after this
+    /// node started is reachable (for forwarded proposals and reads, not only Raft's
+    /// own traffic) once this node's catalog names it.
+    pub(crate) fn learn_peer_addresses(&self) -> Result<(), PartitionError> {
+        let Some(cluster) = self.membership() else {
+            return Ok(());
+        };
+        for (id, address) in known_addresses(self.engine(), cluster)? {
+            cluster.link.set_peer(id, &address);
+        }
+        Ok(())
+    }
+
     /// How many replicas of each group vote: the cluster's setting, which its first
     /// member to register recorded from its `--replication-factor`.
     pub(crate) fn replication_factor(&self) -> Result<u8, PartitionError> {

@@ -303,6 +303,7 @@ impl Node {
         });
         node.start_table_jobs();
         if node.membership().is_some() {
+            node.learn_peer_addresses()?;
             spawn_catalog_follower(&node);
             spawn_stall_check(&node);
             spawn_replica_moves(&node);

@@ -88,16 +88,13 @@ fn next_step(
 impl Node {
     /// One pass: every group this node leads takes its next step.
     async fn move_replicas(&self) -> Result<(), PartitionError> {
-        let Some(cluster) = self.membership() else {
+        if self.membership().is_none() {
             return Ok(());
-        };
+        }
         // Act on the catalog as it is now: a leader reading a stale one would put a
         // removed member back.
         self.metadata().read_barrier().await?;
         let members = self.active_members()?;
-        for (id, address) in &members {
-            cluster.link.set_peer(*id, address);
-        }
         let factor = self.replication_factor()?;
         let ids: Vec<NodeId> = members.keys().copied().collect();
         let tables = self.tables_snapshot();

@@ -109,6 +109,23 @@ fn assert_placed(cluster: &Cluster, node: usize, members: &[u64]) {
     }
 }
 
+/// Starts the node that `command` (ending with its id) brings in, with `--join`, and
+/// runs the command through node `through`; returns the new node's peer address.
+fn join(cluster: &mut Cluster, through: usize, command: &[&str]) -> String {
+    let id = command
+        .last()
+        .and_then(|id| id.parse().ok())
+        .expect("a node id");
+    let joined = cluster.join(id);
+    let address = cluster.peer_addresses[joined].clone();
+    let mut args = command.to_vec();
+    args.extend(["--peer-address", &address, "--timeout", PLACE_TIMEOUT]);
+    if let Err(e) = cluster.cli(through, &args) {
+        panic!("{command:?}: {e}");
+    }
+    address
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_join_leave_and_are_replaced_under_load_losing_no_write() {
     let mut cluster = Cluster::start();
@@ -121,20 +138,7 @@ async fn nodes_join_leave_and_are_replaced_under_load_losing_no_write() {
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let joined = cluster.join(4);
-    let address = cluster.peer_addresses[joined].clone();
-    let added = cluster.cli(
-        0,
-        &[
-            "add-node",
-            "4",
-            "--peer-address",
-            &address,
-            "--timeout",
-            PLACE_TIMEOUT,
-        ],
-    );
-    added.unwrap_or_else(|e| panic!("add-node 4: {e}"));
+    let address = join(&mut cluster, 0, &["add-node", "4"]);
     assert_placed(&cluster, 0, &[1, 2, 3, 4]);
     let voting: Vec<u64> = memberships(&cluster, 0)
         .into_iter()
@@ -155,21 +159,7 @@ async fn nodes_join_leave_and_are_replaced_under_load_losing_no_write() {
     let refusal = reused.expect_err("a removed id is added again");
     assert!(refusal.contains("never reused"), "{refusal}");
 
-    let joined = cluster.join(5);
-    let address = cluster.peer_addresses[joined].clone();
-    let replaced = cluster.cli(
-        2,
-        &[
-            "replace-node",
-            "2",
-            "5",
-            "--peer-address",
-            &address,
-            "--timeout",
-            PLACE_TIMEOUT,
-        ],
-    );
-    replaced.unwrap_or_else(|e| panic!("replace-node 2 5: {e}"));
+    join(&mut cluster, 2, &["replace-node", "2", "5"]);
     assert_placed(&cluster, 2, &[3, 4, 5]);
     cluster.nodes[1].kill9();
     let refused = cluster.cli(2, &["remove-node", "3", "--no-wait"]);

@@ -95,6 +95,11 @@ impl Node {
         // removed member back.
         self.metadata().read_barrier().await?;
         let members = self.active_members()?;
+        if members.is_empty() {
+            // A catalog that names no member (a joining node's, before it was added)
+            // places nothing.
+            return Ok(());
+        }
         let factor = self.replication_factor()?;
         let ids: Vec<NodeId> = members.keys().copied().collect();
         let tables = self.tables_snapshot();

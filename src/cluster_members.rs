@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use cirrus_api::dispatch::ADMIN_PREFIX;
 use cirrus_partition::group::METADATA_GROUP;
 use cirrus_partition::node_report::{MemberState, NodeReport};
-use cirrus_partition::placement;
+use cirrus_partition::placement::{self, CAUGHT_UP_WITHIN};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -19,8 +19,6 @@ use crate::cli::{
 };
 use crate::cluster_status::{gather, groups};
 
-/// How far behind its leader's log a replica may be and count as caught up.
-const CAUGHT_UP_WITHIN: u64 = 1_000;
 /// How often the members are asked how far the moves got.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 

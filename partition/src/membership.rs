@@ -52,6 +52,23 @@ impl ClusterMembership {
         }
     }
 
+    /// This node's replica of partition `partition` of a table, first placed as the
+    /// table's descriptor says (a table from before placement started on every founder).
+    pub(crate) fn table_replicas(
+        &self,
+        descriptor: &crate::catalog::TableDescriptor,
+        partition: u16,
+        addresses: &BTreeMap<NodeId, String>,
+    ) -> Replicas {
+        let voters = match &descriptor.placement {
+            Some(placement) => {
+                placement.voters(crate::group::group_id(descriptor.table_id, partition))
+            }
+            None => self.founders.keys().copied().collect(),
+        };
+        self.replicas(&voters, addresses)
+    }
+
     /// This node's replica of the metadata group, first placed among the founders.
     pub fn metadata_replicas(&self) -> Replicas {
         let founders: Vec<NodeId> = self.founders.keys().copied().collect();

@@ -23,7 +23,7 @@ use crate::catalog_follower::spawn_catalog_follower;
 use crate::command::MetadataChange;
 use crate::command::{ApplyOutcome, Command};
 use crate::error::PartitionError;
-use crate::group::{group_id, RaftGroup, Replicas};
+use crate::group::{RaftGroup, Replicas};
 use crate::hashing::{partition_key_hash, partition_of};
 use crate::key_layout;
 use crate::member_registry::known_addresses;
@@ -59,27 +59,6 @@ pub(crate) struct GroupSettings {
     pub enforce_capacity: bool,
     /// This node's cluster (`None`: the embedded single node).
     pub cluster: Option<ClusterMembership>,
-}
-
-impl GroupSettings {
-    /// This node's replica of partition `partition` of a table: on a cluster member,
-    /// first placed as the table's descriptor says (a table from before placement
-    /// started on every founder).
-    fn replicas(
-        &self,
-        engine: &Engine,
-        descriptor: &TableDescriptor,
-        partition: u16,
-    ) -> Result<Replicas, PartitionError> {
-        let Some(cluster) = &self.cluster else {
-            return Ok(Replicas::single());
-        };
-        let voters = match &descriptor.placement {
-            Some(placement) => placement.voters(group_id(descriptor.table_id, partition)),
-            None => cluster.founders.keys().copied().collect(),
-        };
-        Ok(cluster.replicas(&voters, &known_addresses(engine, cluster)?))
-    }
 }
 
 /// The partition and RocksDB key of one item.
@@ -329,8 +308,16 @@ impl Node {
         let limit = descriptor
             .item_collection_limit
             .unwrap_or(settings.item_collection_limit);
+        let cluster = match &settings.cluster {
+            Some(cluster) => Some((cluster, known_addresses(engine, cluster)?)),
+            None => None,
+        };
         for partition in 0..descriptor.partitions {
-            let replicas = settings.replicas(engine, &descriptor, partition)?;
+            let replicas = cluster
+                .as_ref()
+                .map_or_else(Replicas::single, |(cluster, addresses)| {
+                    cluster.table_replicas(&descriptor, partition, addresses)
+                });
             groups.push(
                 RaftGroup::open(
                     engine.clone(),

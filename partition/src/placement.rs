@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::raft_types::NodeId;
 
+/// How far behind its leader's log a replica may be and count as caught up: a learner
+/// is made a voter only then (one that lags further would hold up commits under the new
+/// configuration until it caught up), and a move is done only then. A caught-up replica
+/// trails by the entries in flight.
+pub const CAUGHT_UP_WITHIN: u64 = 1_000;
+
 /// The members and replication factor a table's groups were first placed with, recorded
 /// in its descriptor so that every node initialises a new group with the same voters
 /// whatever its own view of the members. Later moves are the groups' own membership

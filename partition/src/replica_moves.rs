@@ -18,16 +18,11 @@ use openraft::{BasicNode, ChangeMembers, Raft};
 use crate::error::PartitionError;
 use crate::group::RaftGroup;
 use crate::node::Node;
-use crate::placement;
+use crate::placement::{self, CAUGHT_UP_WITHIN};
 use crate::raft_types::{NodeId, TypeConfig};
 
 /// How often a node looks at the groups it leads.
 const PASS_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How far behind the leader's log a learner may be and still be made a voter: a
-/// caught-up learner trails by the entries in flight, and a new voter that lags further
-/// would hold up commits under the new configuration until it caught up.
-const CAUGHT_UP_WITHIN: u64 = 1_000;
 
 /// Looks at the groups this node leads every [`PASS_INTERVAL`], while the node lives.
 pub(crate) fn spawn_replica_moves(node: &Arc<Node>) {

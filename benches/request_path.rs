@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cirrus_api::dispatch::dispatch;
 use cirrus_api::{ApiState, Region, ServerState, TransactionTokens};
-use cirrus_partition::{Node, NodeConfig};
+use cirrus_cluster::{Node, NodeConfig};
 use cirrus_storage::engine::{Engine, CF_ITEMS};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;

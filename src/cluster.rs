@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cirrus_cluster::raft::{RaftService, TransportLink};
+use cirrus_cluster::ClusterMembership;
 use cirrus_cluster::{ClusterSecret, Transport, TransportConfig};
-use cirrus_partition::ClusterMembership;
 
 use crate::cli::ServeOptions;
 

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use cirrus_api::dispatch::ADMIN_PREFIX;
+use cirrus_cluster::membership::placement::{self, CAUGHT_UP_WITHIN};
+use cirrus_cluster::node::report::{MemberState, NodeReport};
 use cirrus_partition::group::METADATA_GROUP;
-use cirrus_partition::node_report::{MemberState, NodeReport};
-use cirrus_partition::placement::{self, CAUGHT_UP_WITHIN};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use cirrus_api::dispatch::ADMIN_PREFIX;
-use cirrus_partition::node_report::{GroupReport, MemberState, NodeReport};
+use cirrus_cluster::node::report::{GroupReport, MemberState, NodeReport};
 
 use crate::cli::{EndpointOptions, StatusOptions};
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cirrus_api::{Region, ServerState, TransactionTokens};
-use cirrus_partition::{Node, NodeConfig};
+use cirrus_cluster::{Node, NodeConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::cli::ServeOptions;
@@ -77,7 +77,7 @@ async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     })
     .await?;
     cirrus_streams::retention::spawn(node.clone(), Duration::from_secs(options.stream_retention));
-    cirrus_partition::capacity::spawn_remembering(node.clone(), Duration::from_secs(1));
+    cirrus_cluster::spawn_remembering(node.clone(), Duration::from_secs(1));
     cirrus_ttl::spawn(
         node.clone(),
         Duration::from_secs(options.ttl_sweep_interval.max(1)),

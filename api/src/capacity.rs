@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use cirrus_cluster::Table;
 use cirrus_partition::capacity::{read_units, Limit, ReadConsistency, Throttled, WriteConsumption};
-use cirrus_partition::{IndexDescriptor, IndexKind, Table};
+use cirrus_partition::{IndexDescriptor, IndexKind};
 use cirrus_storage::engine::StoredItem;
 use serde_json::{json, Map, Value};
 

@@ -4,7 +4,7 @@
 //! one group, shared with the other reads of that group. Eventually consistent reads,
 //! and every read of the embedded single node, go straight to the local replica.
 
-use cirrus_partition::Table;
+use cirrus_cluster::Table;
 
 use crate::error::ApiError;
 use crate::state::ApiState;

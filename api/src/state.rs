@@ -5,7 +5,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cirrus_partition::{Node, PartitionError, Table};
+use cirrus_cluster::{Node, Table};
+use cirrus_partition::PartitionError;
 
 use crate::expressions::ExpressionCache;
 use crate::region::Region;

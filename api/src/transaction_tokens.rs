@@ -13,7 +13,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use cirrus_partition::{ClaimOutcome, Node, PartitionError, TxToken};
+use cirrus_cluster::{ClaimOutcome, Node};
+use cirrus_partition::{PartitionError, TxToken};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 

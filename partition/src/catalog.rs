@@ -9,7 +9,7 @@ pub use cirrus_storage::index::{IndexSpec, Projected};
 pub use cirrus_storage::{KeyAttribute, KeySchema};
 use serde::{Deserialize, Serialize};
 
-pub use crate::placement::InitialPlacement;
+use crate::raft_types::NodeId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BillingMode {
@@ -125,40 +125,6 @@ impl TableDescriptor {
     }
 }
 
-/// A table of one string partition key `pk`, on demand, for tests.
-#[cfg(test)]
-pub(crate) fn test_descriptor(name: &str, region: &str) -> TableDescriptor {
-    let pk = KeyAttribute {
-        name: "pk".into(),
-        ty: cirrus_storage::ScalarType::S,
-    };
-    TableDescriptor {
-        name: name.into(),
-        region: region.into(),
-        table_id: 0,
-        uuid: "u".into(),
-        key_schema: KeySchema::simple(pk.clone(), None),
-        attribute_definitions: vec![pk],
-        billing_mode: BillingMode::PayPerRequest,
-        throughput: Throughput::default(),
-        pay_per_request_since: None,
-        created_at: 0.0,
-        partitions: 0,
-        tags: BTreeMap::new(),
-        indexes: Vec::new(),
-        next_index_id: 0,
-        streams: Vec::new(),
-        ttl_attribute: None,
-        ttl_ready: false,
-        ttl_dropping: false,
-        on_demand_max_read: None,
-        on_demand_max_write: None,
-        schema_version: 0,
-        placement: None,
-        item_collection_limit: None,
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IndexKind {
     Global,
@@ -181,4 +147,15 @@ pub struct IndexDescriptor {
     pub status: IndexStatus,
     /// A global index's own provisioned throughput (provisioned tables only).
     pub throughput: Option<Throughput>,
+}
+
+/// The members and replication factor a table's groups were first placed with, recorded
+/// in its descriptor so that every node initialises a new group with the same voters
+/// whatever its own view of the members. Later moves are the groups' own membership
+/// changes (the cluster's replica moves).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InitialPlacement {
+    pub members: Vec<NodeId>,
+    pub replication_factor: u8,
 }

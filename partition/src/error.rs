@@ -31,7 +31,7 @@ pub enum PartitionError {
 }
 
 impl PartitionError {
-    pub(crate) fn raft(error: impl std::fmt::Display) -> Self {
+    pub fn raft(error: impl std::fmt::Display) -> Self {
         PartitionError::Raft(error.to_string())
     }
 }

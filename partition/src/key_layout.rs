@@ -25,7 +25,7 @@ const CURRENT: u8 = 2;
 
 /// Brings a data directory holding `tables` to the current key layout. A directory
 /// without a layout record is new (no tables) or of layout 1.
-pub(crate) fn upgrade(engine: &Engine, tables: &[TableDescriptor]) -> Result<(), PartitionError> {
+pub fn upgrade(engine: &Engine, tables: &[TableDescriptor]) -> Result<(), PartitionError> {
     match engine.get(CF_META, meta_keys::KEY_LAYOUT)?.as_deref() {
         Some([CURRENT]) => return Ok(()),
         Some(other) => {

@@ -125,10 +125,10 @@ fn per_table(prefix: &[u8], table_id: u32) -> Vec<u8> {
 /// The cluster and node this data directory belongs to (cluster members only).
 pub const NODE_IDENTITY: &[u8] = b"node_identity";
 
-/// The cluster's settings, fixed when it forms (`member_registry`).
+/// The cluster's settings, fixed when it forms (`cirrus-cluster`'s member registry).
 pub const CLUSTER_SETTINGS: &[u8] = b"s/cluster";
 
-/// The node registry: each cluster member's addresses and state (`member_registry`).
+/// The node registry: each cluster member's addresses and state (`cirrus-cluster`'s member registry).
 pub const MEMBER_PREFIX: &[u8] = b"n/";
 
 pub fn member(node_id: u64) -> Vec<u8> {

@@ -39,7 +39,7 @@ fn holds_any(
 /// transaction records, expiry entries, change records (unless its streams are
 /// retired), Raft logs and snapshots, and last its groups' records. Every step is
 /// idempotent, so a crash part-way is finished by running it again.
-pub(crate) fn remove_table_data(engine: &Engine, table_id: u32) -> Result<(), PartitionError> {
+pub fn remove_table_data(engine: &Engine, table_id: u32) -> Result<(), PartitionError> {
     let table_start = table_id.to_be_bytes();
     let keeps_streams = engine
         .get(CF_META, &meta_keys::retired_streams(table_id))?
@@ -82,7 +82,7 @@ fn deleted_tables(engine: &Engine) -> Result<Vec<u32>, PartitionError> {
 /// Removes what this node still holds of deleted tables: the data of those whose
 /// removal a crash interrupted (or that this node never had open), and the change
 /// records of those whose retired streams are forgotten.
-pub(crate) fn remove_deleted_tables_data(engine: &Engine) -> Result<(), PartitionError> {
+pub fn remove_deleted_tables_data(engine: &Engine) -> Result<(), PartitionError> {
     for table_id in deleted_tables(engine)? {
         let (groups_start, groups_end) = meta_keys::table_groups_range(table_id);
         if holds_any(engine, CF_META, &groups_start, &groups_end)? {
@@ -101,7 +101,7 @@ pub(crate) fn remove_deleted_tables_data(engine: &Engine) -> Result<(), Partitio
 }
 
 /// Removes a table's change records.
-pub(crate) fn remove_change_records(engine: &Engine, table_id: u32) -> Result<(), PartitionError> {
+pub fn remove_change_records(engine: &Engine, table_id: u32) -> Result<(), PartitionError> {
     let table_start = table_id.to_be_bytes();
     engine.delete_range(CF_CHANGES, &table_start, &prefix_end(&table_start))?;
     Ok(())

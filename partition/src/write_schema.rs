@@ -7,7 +7,7 @@
 use std::sync::{Arc, RwLock};
 
 use cirrus_storage::index::{IndexKeyError, IndexSpec};
-use cirrus_storage::{Item, KeySchema};
+use cirrus_storage::{Item, KeyAttribute, KeySchema, ScalarType};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{IndexKind, TableDescriptor, ViewType};
@@ -51,6 +51,23 @@ impl WriteSchema {
                 view: stream.view,
             }),
             ttl_attribute: descriptor.ttl_attribute.clone(),
+        }
+    }
+
+    /// What the metadata group's writes maintain: nothing but their records. (Its state
+    /// machine is a partition's; the key schema is never used, as it holds no items.)
+    pub fn metadata() -> WriteSchema {
+        let key = KeyAttribute {
+            name: "key".into(),
+            ty: ScalarType::B,
+        };
+        WriteSchema {
+            version: 1,
+            table_keys: KeySchema::simple(key, None),
+            specs: Vec::new(),
+            local_ids: Vec::new(),
+            stream: None,
+            ttl_attribute: None,
         }
     }
 

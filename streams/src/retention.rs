@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cirrus_partition::change_reader::ShardRef;
-use cirrus_partition::Node;
+use cirrus_cluster::Node;
+
+use crate::change_log::{trim_shard, ShardRef};
+use crate::owners::{forget_retired_streams, stream_owners};
 
 /// DynamoDB keeps stream records for 24 hours.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -26,7 +28,7 @@ fn seconds(ms: u64) -> f64 {
 pub fn sweep(node: &Node, retention: Duration) -> u64 {
     let now = now_ms();
     let before = now.saturating_sub(retention.as_millis() as u64);
-    let owners = match node.stream_owners() {
+    let owners = match stream_owners(node) {
         Ok(owners) => owners,
         Err(e) => {
             tracing::warn!("stream trim failed: {e}");
@@ -36,7 +38,7 @@ pub fn sweep(node: &Node, retention: Duration) -> u64 {
     let mut trimmed = 0;
     for owner in owners {
         if owner.deleted_at.is_some_and(|at| at < seconds(before)) {
-            let forget = node.forget_retired_streams(owner.table_id);
+            let forget = forget_retired_streams(node, owner.table_id);
             if let Err(e) = tokio::runtime::Handle::current().block_on(forget) {
                 tracing::warn!(table = %owner.table_name, "forgetting deleted streams failed: {e}");
             }
@@ -49,7 +51,7 @@ pub fn sweep(node: &Node, retention: Duration) -> u64 {
                     partition,
                     stream_id: stream.stream_id,
                 };
-                let trim = node.trim_shard(shard, before);
+                let trim = trim_shard(node, shard, before);
                 match tokio::runtime::Handle::current().block_on(trim) {
                     Ok(count) => trimmed += count,
                     Err(e) => tracing::warn!(table = %owner.table_name, "stream trim failed: {e}"),

@@ -6,6 +6,8 @@
 //! the table's size. It must never write items except by proposing those guarded
 //! deletes.
 
+mod expired;
 mod sweeper;
 
+pub use expired::{expire_item, expired_count, expired_items, ExpiredItem};
 pub use sweeper::{spawn, sweep_once, SweepReport};

@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use cirrus_cluster::Table;
 use cirrus_partition::capacity::{write_units, ReadConsistency};
-use cirrus_partition::{Command, Rejection, Table, WantedImages};
+use cirrus_partition::{Command, Rejection, WantedImages};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::Projection;
 use cirrus_storage::Item;
@@ -224,7 +225,7 @@ pub fn batch_get_item(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiEr
 /// One validated write of a batch.
 struct PlannedWrite<'r> {
     table: Arc<Table>,
-    location: cirrus_partition::ItemLocation,
+    location: cirrus_cluster::ItemLocation,
     command: Command,
     /// The item's key attributes, for ItemCollectionMetrics.
     key_attributes: Item,

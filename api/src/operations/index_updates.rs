@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use cirrus_cluster::Table;
 use cirrus_partition::{
     BillingMode, IndexDescriptor, IndexKind, IndexStatus, KeyAttribute, KeySchema, PartitionError,
-    Table, TableDescriptor, Throughput,
+    TableDescriptor, Throughput,
 };
 use serde::Deserialize;
 

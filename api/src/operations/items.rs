@@ -1,7 +1,8 @@
 //! Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem.
 
+use cirrus_cluster::Table;
 use cirrus_partition::capacity::ReadConsistency;
-use cirrus_partition::{ApplyOutcome, Command, KeySchema, Rejection, Table, WantedImages};
+use cirrus_partition::{ApplyOutcome, Command, KeySchema, Rejection, WantedImages};
 use cirrus_storage::codec::encode_item;
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::projection::project;

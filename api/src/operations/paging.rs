@@ -2,9 +2,10 @@
 //! items evaluated and at most 1 MB read (item sizes before filtering), the filter
 //! applied after reading, projection, Select, and LastEvaluatedKey.
 
+use cirrus_cluster::Scanned;
+use cirrus_cluster::Table;
 use cirrus_partition::capacity::{read_units, ReadConsistency};
-use cirrus_partition::Scanned;
-use cirrus_partition::{IndexDescriptor, IndexKind, KeySchema, Projected, Table};
+use cirrus_partition::{IndexDescriptor, IndexKind, KeySchema, Projected};
 use cirrus_storage::engine::StoredItem;
 use cirrus_storage::expression::eval::evaluate;
 use cirrus_storage::expression::{

@@ -1,7 +1,8 @@
 //! Query: one partition-key value, a sort-key range, read as one RocksDB range scan.
 
+use cirrus_cluster::ReadTarget;
+use cirrus_partition::IndexKind;
 use cirrus_partition::KeySchema;
-use cirrus_partition::{IndexKind, ReadTarget};
 use cirrus_storage::expression::{Condition, PathElement};
 use serde::Deserialize;
 use serde_json::Value;

@@ -3,8 +3,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use cirrus_cluster::{ReadTarget, ScanResume};
+use cirrus_partition::failpoint;
 use cirrus_partition::hashing::{partitions_of, segment_range};
-use cirrus_partition::{failpoint, ReadTarget, ScanResume};
 
 use super::paging::{BoundRead, KeyConditionInput, ReadOptions};
 use crate::capacity::admit_read;

@@ -1,12 +1,13 @@
 //! The DynamoDB Streams API (`DynamoDBStreams_20120810.<Op>` on the same endpoint):
 //! ListStreams, DescribeStream, GetShardIterator, GetRecords.
 
-use cirrus_partition::change_reader::{ShardBounds, ShardRef};
-use cirrus_partition::stream_owners::StreamOwner;
+use cirrus_cluster::StreamOwner;
 use cirrus_partition::StreamDescriptor;
 use cirrus_storage::change_log::{ChangeKind, ChangeOrigin, ChangeRecord};
+use cirrus_streams::change_log::{read_shard, shard_bounds, ShardBounds, ShardRef};
 use cirrus_streams::iterator::ShardIterator;
 use cirrus_streams::names::{self, parse_shard_id, parse_stream_arn, sequence_number, shard_id};
+use cirrus_streams::owners::{stream_owner, stream_owners};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -93,9 +94,7 @@ fn find_stream(state: &ApiState, arn: &str) -> Result<(StreamOwner, StreamDescri
     if names::stream_arn(&state.table_arn(table_name), label) != arn {
         return Err(stream_not_found(arn));
     }
-    state
-        .node
-        .stream_owners()?
+    stream_owners(&state.node)?
         .into_iter()
         .filter(|owner| owner.region == *state.region && owner.table_name == table_name)
         .find_map(|owner| {
@@ -140,7 +139,7 @@ pub fn list_streams(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiErro
         .transpose()?;
     let limit = input.limit.map_or(100, |l| l as usize);
     let mut streams = Vec::new();
-    for owner in state.node.stream_owners()? {
+    for owner in stream_owners(&state.node)? {
         if owner.region != *state.region
             || input
                 .table_name
@@ -263,9 +262,7 @@ pub fn describe_stream(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiE
                 .and_then(|shard: &Value| shard["ShardId"].as_str().map(str::to_owned));
             break;
         }
-        let bounds = state
-            .node
-            .shard_bounds(shard_ref(&owner, &stream, partition))?;
+        let bounds = shard_bounds(&state.node, shard_ref(&owner, &stream, partition))?;
         shards.push(json!({
             "ShardId": id,
             "SequenceNumberRange": sequence_range(&bounds, closed),
@@ -329,7 +326,7 @@ pub fn get_shard_iterator(state: &ApiState, request: Value) -> Result<Vec<u8>, A
             ))
         })?;
     let shard = shard_ref(&owner, &stream, partition);
-    let bounds = state.node.shard_bounds(shard)?;
+    let bounds = shard_bounds(&state.node, shard)?;
     let next = match (kind, input.sequence_number.as_deref()) {
         ("TRIM_HORIZON" | "LATEST", Some(_)) => {
             return Err(ApiError::validation(format!(
@@ -474,9 +471,7 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError
     }
     let gone = || ApiError::ResourceNotFound("Requested resource not found".into());
     // An iterator reads only in the region that handed it out.
-    let owner = state
-        .node
-        .stream_owner(iterator.table_id)?
+    let owner = stream_owner(&state.node, iterator.table_id)?
         .filter(|owner| owner.region == *state.region)
         .ok_or_else(gone)?;
     let stream = owner
@@ -486,7 +481,7 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError
         .cloned()
         .ok_or_else(gone)?;
     let shard = shard_ref(&owner, &stream, iterator.partition);
-    let bounds = state.node.shard_bounds(shard)?;
+    let bounds = shard_bounds(&state.node, shard)?;
     if iterator.next < bounds.trim_horizon {
         return Err(trimmed(iterator.next));
     }
@@ -494,18 +489,16 @@ pub fn get_records(state: &ApiState, request: Value) -> Result<Vec<u8>, ApiError
     let mut records = Vec::new();
     let mut bytes = 0;
     let mut next = iterator.next;
-    state
-        .node
-        .read_shard(shard, iterator.next, |sequence, record| {
-            // A page holds at most 1 MB (but always at least one record).
-            if !records.is_empty() && bytes + record.size_bytes as usize > PAGE_BYTES {
-                return false;
-            }
-            bytes += record.size_bytes as usize;
-            records.push((sequence, record));
-            next = sequence + 1;
-            records.len() < limit
-        })?;
+    read_shard(&state.node, shard, iterator.next, |sequence, record| {
+        // A page holds at most 1 MB (but always at least one record).
+        if !records.is_empty() && bytes + record.size_bytes as usize > PAGE_BYTES {
+            return false;
+        }
+        bytes += record.size_bytes as usize;
+        records.push((sequence, record));
+        next = sequence + 1;
+        records.len() < limit
+    })?;
     // A closed shard read to its end has no next iterator.
     let exhausted = stream.disabled_at.is_some() && bounds.last.is_none_or(|last| next > last);
     let next_shard_iterator = (!exhausted).then(|| {

@@ -1,9 +1,10 @@
 //! Secondary-index definitions on CreateTable and UpdateTable: their wire shapes,
 //! DynamoDB's validations of them, and how DescribeTable reports them.
 
+use cirrus_cluster::Table;
 use cirrus_partition::{
     BillingMode, IndexDescriptor, IndexKind, IndexSpec, IndexStatus, KeyAttribute, KeySchema,
-    Projected, Table, Throughput,
+    Projected, Throughput,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use cirrus_cluster::Table;
 use cirrus_partition::{
-    BillingMode, IndexKind, KeyAttribute, KeySchema, Table, TableDescriptor, Throughput,
+    BillingMode, IndexKind, KeyAttribute, KeySchema, TableDescriptor, Throughput,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cirrus_partition::Table;
+use cirrus_cluster::Table;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

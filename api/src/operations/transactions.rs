@@ -4,12 +4,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use cirrus_cluster::transactions::{TxItem, TxOutcome};
+use cirrus_cluster::{ItemLocation, Table};
 use cirrus_partition::capacity::ReadConsistency;
 use cirrus_partition::command::PartitionRef;
-use cirrus_partition::transactions::{TxItem, TxOutcome};
-use cirrus_partition::{
-    ItemLocation, PartitionError, Rejection, Table, TxAction, TxFailure, TxWrite,
-};
+use cirrus_partition::{PartitionError, Rejection, TxAction, TxFailure, TxWrite};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 

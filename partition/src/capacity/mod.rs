@@ -9,9 +9,6 @@
 
 mod bucket;
 mod key_ranges;
-mod remembered;
-
-pub use remembered::spawn_remembering;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -119,7 +116,7 @@ pub struct TableCapacity {
     /// table's quota or configured maximum.
     table_limit: std::sync::RwLock<(Limit, Limit)>,
     key_ranges: KeyRanges,
-    /// The key-range count last written to the catalog (see `remembered`).
+    /// The key-range count last written to the catalog (see `cirrus_cluster::spawn_remembering`).
     remembered_ranges: AtomicUsize,
     /// Global indexes' buckets, by index id.
     indexes: std::sync::RwLock<BTreeMap<u16, Arc<Pair>>>,
@@ -150,7 +147,7 @@ impl TableCapacity {
     }
 
     /// The key-range count, when it grew since it was last remembered.
-    pub(crate) fn unremembered_key_ranges(&self) -> Option<usize> {
+    pub fn unremembered_key_ranges(&self) -> Option<usize> {
         let count = self.key_range_count();
         let before = self.remembered_ranges.swap(count, Ordering::Relaxed);
         (count > before).then_some(count)

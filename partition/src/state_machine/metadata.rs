@@ -73,9 +73,9 @@ mod tests {
     use crate::command::{ApplyOutcome, Command, MetadataChange, Proposal, Rejection};
     use crate::group::{group_id, METADATA_GROUP, METADATA_TABLE_ID};
     use crate::meta_keys;
-    use crate::metadata::metadata_schema;
     use crate::raft_types::{Entry, LogId, LOCAL_NODE_ID};
     use crate::state_machine::{KeyValues, StateMachine};
+    use crate::write_schema::WriteSchema;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -94,7 +94,7 @@ mod tests {
                 table,
                 partition,
                 group,
-                metadata_schema(),
+                WriteSchema::metadata(),
                 u64::MAX,
             )?;
             Ok(Replica {

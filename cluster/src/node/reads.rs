@@ -4,10 +4,10 @@
 
 use cirrus_storage::engine::{prefix_end, RangeCursor, CF_ITEMS};
 
-use crate::catalog::IndexKind;
-use crate::error::PartitionError;
-use crate::hashing::partition_key_hash;
 use crate::node::{ItemLocation, Node, ReadTarget, Table};
+use cirrus_partition::catalog::IndexKind;
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::hashing::partition_key_hash;
 
 impl Node {
     /// Waits until this node's replicas of the given partitions of `table` (each once,

@@ -12,12 +12,12 @@ use std::time::Duration;
 use cirrus_storage::engine::{prefix_end, Engine, CF_META};
 use serde::{Deserialize, Serialize};
 
-use crate::command::MetadataChange;
-use crate::error::PartitionError;
 use crate::membership::ClusterMembership;
-use crate::meta_keys;
 use crate::node::Node;
-use crate::raft_types::NodeId;
+use cirrus_partition::command::MetadataChange;
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::meta_keys;
+use cirrus_partition::raft_types::NodeId;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MemberState {

@@ -24,6 +24,9 @@
 //! A coordinator runs to completion only if it is polled to completion: callers that
 //! can be cancelled (a client disconnecting) run it in a task of its own.
 
+pub(crate) mod client_tokens;
+pub(crate) mod recovery;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -31,13 +34,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::{join_all, try_join_all};
 
-use crate::capacity::WriteConsumption;
-use crate::command::{ApplyOutcome, Command, PartitionRef, TxAction, TxFailure, TxId, TxToken};
-use crate::error::PartitionError;
-use crate::failpoint::{crash_point, fail_point};
-use crate::group::RaftGroup;
 use crate::node::{ItemLocation, Node, Table};
-use crate::state_machine::StateMachine;
+use cirrus_partition::capacity::WriteConsumption;
+use cirrus_partition::command::{
+    ApplyOutcome, Command, PartitionRef, TxAction, TxFailure, TxId, TxToken,
+};
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::failpoint::{crash_point, fail_point};
+use cirrus_partition::group::RaftGroup;
+use cirrus_partition::state_machine::StateMachine;
 
 /// How often a transactional read re-reads its items before reporting a conflict.
 const READ_ATTEMPTS: u32 = 20;

@@ -12,10 +12,10 @@ use cirrus_storage::engine::{prefix_end, split_table_key};
 use cirrus_storage::key::decode_key_value;
 use cirrus_storage::StorageError;
 
-use crate::catalog::IndexDescriptor;
-use crate::error::PartitionError;
-use crate::hashing::{partition_key_hash, partitions_of, segment_range};
 use crate::node::{Node, ReadTarget, Table};
+use cirrus_partition::catalog::IndexDescriptor;
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::hashing::{partition_key_hash, partitions_of, segment_range};
 
 /// What a scan hands its visitor: a stored item (or index entry) of the segment, or an
 /// index entry it read only to pass over, because its item's partition key hashes to

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::PartitionError;
-use crate::group::RaftGroup;
-pub use crate::member_registry::{MemberRecord, MemberState};
+pub use crate::membership::registry::{MemberRecord, MemberState};
 use crate::node::Node;
-use crate::raft_types::NodeId;
-pub use crate::state_machine::StateDigest;
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::group::RaftGroup;
+use cirrus_partition::raft_types::NodeId;
+pub use cirrus_partition::state_machine::StateDigest;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

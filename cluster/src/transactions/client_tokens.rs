@@ -14,10 +14,10 @@ use std::time::Duration;
 use cirrus_storage::engine::{prefix_end, CF_META};
 use rocksdb::WriteBatch;
 
-use crate::command::MetadataChange;
-use crate::error::PartitionError;
-use crate::meta_keys;
 use crate::node::Node;
+use cirrus_partition::command::MetadataChange;
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::meta_keys;
 
 /// How a cluster-wide claim of a token went.
 #[derive(Debug, PartialEq, Eq)]

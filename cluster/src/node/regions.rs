@@ -8,11 +8,11 @@ use std::sync::Arc;
 use cirrus_storage::engine::{prefix_end, Engine, CF_META};
 use rocksdb::WriteBatch;
 
-use crate::catalog::TableDescriptor;
-use crate::error::PartitionError;
-use crate::meta_keys;
+use crate::catalog::retired_streams::StreamOwner;
 use crate::node::Table;
-use crate::stream_owners::StreamOwner;
+use cirrus_partition::catalog::TableDescriptor;
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::meta_keys;
 
 /// The live tables, by region and then by name (names in ascending order, as ListTables
 /// pages them). Looking a table up borrows both names: no allocation per request.
@@ -119,7 +119,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::catalog::test_descriptor as descriptor;
+    use crate::node::test_descriptor as descriptor;
     use crate::node::{Node, NodeConfig};
 
     /// Retries while the previous instance's tasks still hold RocksDB.

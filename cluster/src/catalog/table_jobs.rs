@@ -9,9 +9,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use crate::catalog::IndexStatus;
-use crate::error::PartitionError;
 use crate::node::{Node, Table};
+use cirrus_partition::catalog::IndexStatus;
+use cirrus_partition::error::PartitionError;
 
 /// One unfinished job of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,35 +7,17 @@
 use std::sync::Arc;
 
 use cirrus_storage::engine::Engine;
-use cirrus_storage::{KeyAttribute, KeySchema, ScalarType};
 
-use crate::command::{Command, MetadataChange, Rejection};
-use crate::error::PartitionError;
-use crate::group::{RaftGroup, Replicas, METADATA_TABLE_ID};
 use crate::node::Node;
-use crate::wal_sync::WalSyncer;
-use crate::write_schema::WriteSchema;
-
-/// What the metadata group's writes maintain: nothing but their records. (Its state
-/// machine is a partition's; the key schema is never used, as it holds no items.)
-pub(crate) fn metadata_schema() -> WriteSchema {
-    let key = KeyAttribute {
-        name: "key".into(),
-        ty: ScalarType::B,
-    };
-    WriteSchema {
-        version: 1,
-        table_keys: KeySchema::simple(key, None),
-        specs: Vec::new(),
-        local_ids: Vec::new(),
-        stream: None,
-        ttl_attribute: None,
-    }
-}
+use cirrus_partition::command::{Command, MetadataChange, Rejection};
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::group::{RaftGroup, Replicas, METADATA_TABLE_ID};
+use cirrus_partition::wal_sync::WalSyncer;
+use cirrus_partition::write_schema::WriteSchema;
 
 /// Opens this node's replica of the metadata group. The only replica waits until it has
 /// applied its log, so the catalog in `meta` is current; in a cluster, the node follows
-/// the catalog as its replica applies it (`catalog_follower`).
+/// the catalog as its replica applies it (`follower.rs`).
 pub(crate) async fn open_metadata_group(
     engine: Arc<Engine>,
     syncer: WalSyncer,
@@ -46,7 +28,7 @@ pub(crate) async fn open_metadata_group(
         syncer,
         METADATA_TABLE_ID,
         0,
-        metadata_schema(),
+        WriteSchema::metadata(),
         u64::MAX,
         replicas,
     )
@@ -56,10 +38,7 @@ pub(crate) async fn open_metadata_group(
 impl Node {
     /// Changes the catalog: returns once the change is committed and applied here, or
     /// fails with `CatalogConflict` when a record it expected had changed meanwhile.
-    pub(crate) async fn change_metadata(
-        &self,
-        change: MetadataChange,
-    ) -> Result<(), PartitionError> {
+    pub async fn change_metadata(&self, change: MetadataChange) -> Result<(), PartitionError> {
         let outcome = self.metadata().propose(Command::Metadata(change)).await?;
         match outcome.rejection {
             // The leader applied it; this replica may not have yet, and the node reads

@@ -10,9 +10,8 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
-use crate::raft_types::NodeId;
+use cirrus_partition::catalog::InitialPlacement;
+use cirrus_partition::raft_types::NodeId;
 
 /// How far behind its leader's log a replica may be and count as caught up: a learner
 /// is made a voter only then (one that lags further would hold up commits under the new
@@ -20,21 +19,9 @@ use crate::raft_types::NodeId;
 /// trails by the entries in flight.
 pub const CAUGHT_UP_WITHIN: u64 = 1_000;
 
-/// The members and replication factor a table's groups were first placed with, recorded
-/// in its descriptor so that every node initialises a new group with the same voters
-/// whatever its own view of the members. Later moves are the groups' own membership
-/// changes (`replica_moves`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct InitialPlacement {
-    pub members: Vec<NodeId>,
-    pub replication_factor: u8,
-}
-
-impl InitialPlacement {
-    pub fn voters(&self, group: u64) -> BTreeSet<NodeId> {
-        voters(group, &self.members, self.replication_factor)
-    }
+/// The voters a table's group was first placed with (see [`InitialPlacement`]).
+pub fn first_voters(placement: &InitialPlacement, group: u64) -> BTreeSet<NodeId> {
+    voters(group, &placement.members, placement.replication_factor)
 }
 
 /// How a member ranks for a group: a hash of both, so that ranks are independent
@@ -62,7 +49,7 @@ pub fn voters(group: u64, members: &[NodeId], replication_factor: u8) -> BTreeSe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group::group_id;
+    use cirrus_partition::group::group_id;
 
     fn groups() -> impl Iterator<Item = u64> {
         (1..=20u32).flat_map(|table| (0..8u16).map(move |p| group_id(table, p)))

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use crate::blocking;
-use crate::error::PartitionError;
 use crate::node::{read_catalog, Node, Table};
-use crate::table_removal::{remove_deleted_tables_data, remove_table_data};
+use cirrus_partition::blocking;
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::table_removal::{remove_deleted_tables_data, remove_table_data};
 
 impl Node {
     /// Brings the live tables in line with the catalog this node has applied.

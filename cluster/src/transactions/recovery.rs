@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::command::{Command, PartitionRef, TxId};
-use crate::error::PartitionError;
 use crate::node::{Node, Table};
-use crate::state_machine::StateMachine;
+use cirrus_partition::command::{Command, PartitionRef, TxId};
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::state_machine::StateMachine;
 
 /// How long a transaction may hold locks before its partitions' leaders finish it.
 const STALLED_AFTER: Duration = Duration::from_secs(10);

@@ -2,15 +2,19 @@
 //! cluster, and the replicas this node opens a group with. Every member holds a replica
 //! of every group; `placement` says which of them vote.
 
+pub mod placement;
+pub(crate) mod registry;
+pub(crate) mod replica_moves;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use openraft::BasicNode;
 
-use crate::group::Replicas;
-use crate::network::PeerLink;
-use crate::raft_types::NodeId;
+use cirrus_partition::group::Replicas;
+use cirrus_partition::network::PeerLink;
+use cirrus_partition::raft_types::NodeId;
 
 #[derive(Clone)]
 pub struct ClusterMembership {
@@ -56,14 +60,15 @@ impl ClusterMembership {
     /// table's descriptor says (a table from before placement started on every founder).
     pub(crate) fn table_replicas(
         &self,
-        descriptor: &crate::catalog::TableDescriptor,
+        descriptor: &cirrus_partition::catalog::TableDescriptor,
         partition: u16,
         addresses: &BTreeMap<NodeId, String>,
     ) -> Replicas {
         let voters = match &descriptor.placement {
-            Some(placement) => {
-                placement.voters(crate::group::group_id(descriptor.table_id, partition))
-            }
+            Some(placement) => crate::membership::placement::first_voters(
+                placement,
+                cirrus_partition::group::group_id(descriptor.table_id, partition),
+            ),
             None => self.founders.keys().copied().collect(),
         };
         self.replicas(&voters, addresses)
@@ -72,8 +77,8 @@ impl ClusterMembership {
     /// This node's replica of the metadata group, first placed among the founders.
     pub fn metadata_replicas(&self) -> Replicas {
         let founders: Vec<NodeId> = self.founders.keys().copied().collect();
-        let voters = crate::placement::voters(
-            crate::group::METADATA_GROUP,
+        let voters = crate::membership::placement::voters(
+            cirrus_partition::group::METADATA_GROUP,
             &founders,
             self.replication_factor,
         );
@@ -104,11 +109,11 @@ struct Identity {
 pub(crate) fn check_identity(
     engine: &cirrus_storage::engine::Engine,
     membership: Option<&ClusterMembership>,
-) -> Result<(), crate::error::PartitionError> {
+) -> Result<(), cirrus_partition::error::PartitionError> {
     use cirrus_storage::engine::CF_META;
 
-    use crate::error::PartitionError;
-    use crate::meta_keys;
+    use cirrus_partition::error::PartitionError;
+    use cirrus_partition::meta_keys;
 
     let recorded: Option<Identity> = engine
         .get(CF_META, meta_keys::NODE_IDENTITY)?

@@ -3,6 +3,12 @@
 //! command to the partition that owns its key (reads are `reads.rs`'s, background jobs
 //! `table_jobs.rs`'s).
 
+pub(crate) mod key_range_memory;
+mod reads;
+pub(crate) mod regions;
+pub mod report;
+pub mod scan;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -12,32 +18,33 @@ use cirrus_storage::engine::{
 };
 use cirrus_storage::index::index_prefix;
 
-use crate::blocking;
-use crate::capacity::TableCapacity;
-use crate::catalog::{IndexDescriptor, IndexKind, TableDescriptor};
-use crate::failpoint::crash_point;
-use crate::state_machine::Counts;
-use crate::write_schema::WriteSchema;
+use cirrus_partition::blocking;
+use cirrus_partition::capacity::TableCapacity;
+use cirrus_partition::catalog::{IndexDescriptor, IndexKind, TableDescriptor};
+use cirrus_partition::failpoint::crash_point;
+use cirrus_partition::state_machine::Counts;
+use cirrus_partition::write_schema::WriteSchema;
 
-use crate::catalog_follower::spawn_catalog_follower;
-use crate::command::MetadataChange;
-use crate::command::{ApplyOutcome, Command};
-use crate::error::PartitionError;
-use crate::group::{RaftGroup, Replicas};
-use crate::hashing::{partition_key_hash, partition_of};
-use crate::key_layout;
-use crate::member_registry::known_addresses;
+use crate::catalog::follower::spawn_catalog_follower;
+use crate::catalog::metadata_group::open_metadata_group;
+use crate::catalog::retired_streams::StreamOwner;
+use crate::catalog::table_jobs::RunningJobs;
+use crate::membership::registry::known_addresses;
+use crate::membership::replica_moves::spawn_replica_moves;
 use crate::membership::{check_identity, ClusterMembership};
-use crate::meta_keys;
-use crate::metadata::open_metadata_group;
-use crate::placement::InitialPlacement;
-use crate::raft_types::LOCAL_NODE_ID;
-use crate::regions::{assign_default_region, LiveTables};
-use crate::replica_moves::spawn_replica_moves;
-use crate::table_jobs::RunningJobs;
-use crate::table_removal::{remove_deleted_tables_data, remove_table_data};
-use crate::tx_recovery::spawn_stall_check;
-use crate::wal_sync::WalSyncer;
+use crate::node::regions::{assign_default_region, LiveTables};
+use crate::transactions::recovery::spawn_stall_check;
+use cirrus_partition::catalog::InitialPlacement;
+use cirrus_partition::command::MetadataChange;
+use cirrus_partition::command::{ApplyOutcome, Command};
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::group::{RaftGroup, Replicas};
+use cirrus_partition::hashing::{partition_key_hash, partition_of};
+use cirrus_partition::key_layout;
+use cirrus_partition::meta_keys;
+use cirrus_partition::raft_types::LOCAL_NODE_ID;
+use cirrus_partition::table_removal::{remove_deleted_tables_data, remove_table_data};
+use cirrus_partition::wal_sync::WalSyncer;
 
 pub struct NodeConfig {
     pub data_dir: PathBuf,
@@ -169,6 +176,11 @@ impl Table {
         self.group(partition).is_ok_and(RaftGroup::is_leader)
     }
 
+    /// This node's replicas of the table's partitions, in partition order.
+    pub fn groups(&self) -> &[RaftGroup] {
+        &self.groups
+    }
+
     pub(crate) fn group(&self, partition: u16) -> Result<&RaftGroup, PartitionError> {
         self.groups
             .get(usize::from(partition))
@@ -189,8 +201,6 @@ pub struct Node {
     proposals: AtomicU64,
     /// Serialises catalog changes (create, update, delete), never item traffic.
     catalog_changes: tokio::sync::Mutex<()>,
-    /// Expiry-index entries read by TTL sweeps.
-    expiry_entries_read: AtomicU64,
     /// The catalog's jobs running on this node (`table_jobs`).
     running_jobs: RunningJobs,
 }
@@ -277,7 +287,6 @@ impl Node {
             tables: RwLock::new(tables),
             proposals: AtomicU64::new(0),
             catalog_changes: tokio::sync::Mutex::new(()),
-            expiry_entries_read: AtomicU64::new(0),
             running_jobs: RunningJobs::default(),
         });
         node.start_table_jobs();
@@ -539,7 +548,7 @@ impl Node {
         let mut put = vec![(meta_keys::deleted_table(table_id), Vec::new())];
         // Its streams stay readable until their records age out, as in DynamoDB.
         if !table.descriptor.streams.is_empty() {
-            put.push(Node::retired_streams_record(&table.descriptor, deleted_at)?);
+            put.push(StreamOwner::retired_record(&table.descriptor, deleted_at)?);
         }
         self.change_metadata(MetadataChange {
             put,
@@ -559,7 +568,7 @@ impl Node {
     }
 
     /// Proposes a command to the Raft group of one partition of a table.
-    pub(crate) async fn propose_to(
+    pub async fn propose_to(
         &self,
         table: &Table,
         partition: u16,
@@ -581,16 +590,14 @@ impl Node {
         &self.metadata
     }
 
-    pub(crate) fn engine(&self) -> &Arc<Engine> {
+    /// This node's RocksDB, where its replicas keep their state: read-only outside
+    /// the state machine.
+    pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
 
     pub(crate) fn catalog_changes(&self) -> &tokio::sync::Mutex<()> {
         &self.catalog_changes
-    }
-
-    pub(crate) fn expiry_entries_read(&self) -> &AtomicU64 {
-        &self.expiry_entries_read
     }
 
     /// This node's cluster (`None`: the embedded single node).
@@ -669,15 +676,49 @@ impl Node {
     }
 }
 
+/// A table of one string partition key `pk`, on demand, for tests.
+#[cfg(test)]
+pub(crate) fn test_descriptor(name: &str, region: &str) -> TableDescriptor {
+    let pk = cirrus_partition::KeyAttribute {
+        name: "pk".into(),
+        ty: cirrus_storage::ScalarType::S,
+    };
+    TableDescriptor {
+        name: name.into(),
+        region: region.into(),
+        table_id: 0,
+        uuid: "u".into(),
+        key_schema: cirrus_partition::KeySchema::simple(pk.clone(), None),
+        attribute_definitions: vec![pk],
+        billing_mode: cirrus_partition::BillingMode::PayPerRequest,
+        throughput: cirrus_partition::Throughput::default(),
+        pay_per_request_since: None,
+        created_at: 0.0,
+        partitions: 0,
+        tags: std::collections::BTreeMap::new(),
+        indexes: Vec::new(),
+        next_index_id: 0,
+        streams: Vec::new(),
+        ttl_attribute: None,
+        ttl_ready: false,
+        ttl_dropping: false,
+        on_demand_max_read: None,
+        on_demand_max_write: None,
+        schema_version: 0,
+        placement: None,
+        item_collection_limit: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::WantedImages;
-    use crate::scan::Scanned;
+    use crate::node::scan::Scanned;
+    use cirrus_partition::command::WantedImages;
     use cirrus_storage::engine::StoredItem;
 
     fn descriptor(name: &str) -> TableDescriptor {
-        crate::catalog::test_descriptor(name, "us-east-1")
+        test_descriptor(name, "us-east-1")
     }
 
     /// The order-preserving encoding of a string partition key.

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use cirrus_storage::engine::CF_META;
 
-use crate::error::PartitionError;
-use crate::meta_keys;
 use crate::node::Node;
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::meta_keys;
 
 impl Node {
     /// Writes the key-range count of every table whose count grew since last time.
@@ -58,10 +58,12 @@ pub fn spawn_remembering(node: Arc<Node>, every: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use crate::catalog::test_descriptor;
+    use crate::node::test_descriptor;
     use crate::node::{Node, NodeConfig};
 
-    async fn open(dir: &std::path::Path) -> Result<std::sync::Arc<Node>, crate::PartitionError> {
+    async fn open(
+        dir: &std::path::Path,
+    ) -> Result<std::sync::Arc<Node>, cirrus_partition::PartitionError> {
         Node::open(NodeConfig {
             data_dir: dir.to_path_buf(),
             partitions_per_table: 1,

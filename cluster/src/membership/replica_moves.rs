@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use openraft::{BasicNode, ChangeMembers, Raft};
 
-use crate::error::PartitionError;
-use crate::group::RaftGroup;
+use crate::membership::placement::{self, CAUGHT_UP_WITHIN};
 use crate::node::Node;
-use crate::placement::{self, CAUGHT_UP_WITHIN};
-use crate::raft_types::{NodeId, TypeConfig};
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::group::RaftGroup;
+use cirrus_partition::raft_types::{NodeId, TypeConfig};
 
 /// How often a node looks at the groups it leads.
 const PASS_INTERVAL: Duration = Duration::from_secs(1);

@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-use crate::catalog::{IndexDescriptor, IndexStatus, TableDescriptor};
-use crate::command::Command;
-use crate::error::PartitionError;
-use crate::failpoint;
 use crate::node::{Node, Table};
+use cirrus_partition::catalog::{IndexDescriptor, IndexStatus, TableDescriptor};
+use cirrus_partition::command::Command;
+use cirrus_partition::error::PartitionError;
+use cirrus_partition::failpoint;
 
 /// Items an index backfill step covers: small enough that one Raft entry stays small
 /// and foreground writes interleave, large enough that a big table builds quickly.

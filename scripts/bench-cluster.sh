@@ -6,41 +6,15 @@
 # Prints each run's result line and, for the failover, the seconds with errors.
 # Needs a release build (`cargo build --release --bin cirrus`).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/cirrus-target}/release"
-CIRRUS="$TARGET/cirrus"
-DURATION="${DURATION:-8}"
-RECORDS="${RECORDS:-10000}"
-CONCURRENCY="${CONCURRENCY:-64}"
-WORKLOADS="${WORKLOADS:-c w q a}"
+source "$(dirname "$0")/bench-common.sh"
 PARTITIONS=3
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
-wait_port() {
-    for _ in $(seq 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
-
-# bench ENDPOINT PID...: the load, then every workload, against ENDPOINT.
+# bench ENDPOINT PID...: every workload against ENDPOINT, CPU counted for each PID.
 bench() {
-    local endpoint=$1; shift
-    local args=(--endpoint "$endpoint" --records "$RECORDS" --concurrency "$CONCURRENCY")
+    local args=(--endpoint "$1" --records "$RECORDS" --concurrency "$CONCURRENCY")
+    shift
     for pid in "$@"; do args+=(--server-pid "$pid"); done
-    "$CIRRUS" bench "${args[@]}" --workload load 2>/dev/null | head -1
-    for w in $WORKLOADS; do
-        "$CIRRUS" bench "${args[@]}" --workload "$w" --duration "$DURATION" 2>/dev/null | head -1
-    done
+    bench_workloads "$CIRRUS" bench "${args[@]}"
 }
 
 echo "== single node"

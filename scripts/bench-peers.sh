@@ -4,36 +4,23 @@
 # Needs: a release build (`cargo build --release --bin cirrus --example bare_axum`),
 # `dynoxide` (cargo install dynoxide-rs), dynalite (npm) in $DYNALITE, moto_server (pip).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/cirrus-target}/release"
-CIRRUS="$TARGET/cirrus"
-DURATION="${DURATION:-8}"
-RECORDS="${RECORDS:-10000}"
-CONCURRENCY="${CONCURRENCY:-64}"
+source "$(dirname "$0")/bench-common.sh"
 DYNALITE="${DYNALITE:-dynalite}"
-WORKLOADS="${WORKLOADS:-c w q a}"
 PORT=8700
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 run_server() {
     local name=$1; shift
     taskset -c 0 "$@" > "$work/$name.log" 2>&1 &
     local pid=$!
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
-        sleep 0.1
-    done
+    pids+=("$pid")
+    wait_port "$PORT"
     local bench=(taskset -c 1 "$CIRRUS" bench --endpoint "http://127.0.0.1:$PORT"
         --records "$RECORDS" --concurrency "$CONCURRENCY" --server-pid "$pid")
     if [ "$name" = "bare-axum" ]; then
         echo "== $name"; "${bench[@]}" --workload c --duration "$DURATION" 2>/dev/null | head -1
     else
         echo "== $name"
-        "${bench[@]}" --workload load 2>/dev/null | head -1
-        for w in $WORKLOADS; do
-            "${bench[@]}" --workload "$w" --duration "$DURATION" 2>/dev/null | head -1
-        done
+        bench_workloads "${bench[@]}"
     fi
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
     PORT=$((PORT + 1))

@@ -36,7 +36,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::types::{
     AttributeValue, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
     LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput, PutRequest,
@@ -295,27 +294,6 @@ async fn q_table(client: &Client) -> Vec<Attrs> {
 // ---------------------------------------------------------------------------------------
 // Query/Scan helpers
 // ---------------------------------------------------------------------------------------
-
-/// Every page of `base` (ExclusiveStartKey is replaced each time), bounded by `MAX_PAGES`.
-async fn query_pages(base: &QueryFluentBuilder) -> Result<Vec<QueryOutput>, String> {
-    let mut pages = Vec::new();
-    let mut start: Option<Attrs> = None;
-    for _ in 0..MAX_PAGES {
-        let page = base
-            .clone()
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| format!("Query page {}: {e:?}", pages.len() + 1))?;
-        let next = page.last_evaluated_key().filter(|k| !k.is_empty()).cloned();
-        pages.push(page);
-        match next {
-            Some(k) => start = Some(k),
-            None => return Ok(pages),
-        }
-    }
-    Err(format!("Query did not finish within {MAX_PAGES} pages"))
-}
 
 /// DynamoDB's order of key values: numbers by value, strings by UTF-8 bytes, binary by
 /// unsigned bytes.

@@ -25,23 +25,7 @@ const VALIDATION: &str = "ValidationException";
 
 /// Every page of `base` (ExclusiveStartKey is replaced each time), bounded by `MAX_PAGES`.
 async fn all_pages(base: &QueryFluentBuilder) -> Vec<QueryOutput> {
-    let mut pages = Vec::new();
-    let mut start: Option<Attrs> = None;
-    for _ in 0..MAX_PAGES {
-        let page = base
-            .clone()
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("Query page {}: {e:?}", pages.len() + 1));
-        let next = page.last_evaluated_key().filter(|k| !k.is_empty()).cloned();
-        pages.push(page);
-        match next {
-            Some(k) => start = Some(k),
-            None => return pages,
-        }
-    }
-    panic!("Query did not finish within {MAX_PAGES} pages");
+    query_pages(base).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn sort_keys(items: &[Attrs]) -> Vec<AttributeValue> {

@@ -2185,27 +2185,6 @@ async fn transact_get_items_never_sees_a_partial_transaction() {
 
 const GSI_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn scan_gsi(client: &Client, table: &str, index: &str) -> Vec<Attrs> {
-    let mut out = Vec::new();
-    let mut start: Option<Attrs> = None;
-    for _ in 0..MAX_PAGES {
-        let page = client
-            .scan()
-            .table_name(table)
-            .index_name(index)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("Scan {table} index {index}: {e:?}"));
-        out.extend(page.items().iter().cloned());
-        match page.last_evaluated_key() {
-            Some(k) if !k.is_empty() => start = Some(k.clone()),
-            _ => return out,
-        }
-    }
-    panic!("Scan of {table} index {index} did not finish within {MAX_PAGES} pages");
-}
-
 fn sorted_by_key(mut items: Vec<Attrs>) -> Vec<Attrs> {
     items.sort_by_key(|i| format!("{:?}/{:?}", i.get("pk"), i.get("sk")));
     items
@@ -2223,7 +2202,7 @@ async fn gsi_matches(client: &Client, table: &str, index: &str) -> Result<(), St
                 .filter(|i| i.contains_key("g"))
                 .collect(),
         );
-        let got = sorted_by_key(scan_gsi(client, table, index).await);
+        let got = sorted_by_key(scan_index_everything(client, table, index).await);
         if got == want {
             return Ok(());
         }

@@ -325,12 +325,14 @@ fn raft_config(replicated: bool) -> Result<Arc<Config>, PartitionError> {
         // Across a network: openraft 0.9 times an AppendEntries out after one heartbeat
         // interval and a snapshot chunk after `install_snapshot_timeout` (installing the
         // last chunk included), so both get room for a loaded machine and real data;
-        // elections wait for several missed heartbeats.
+        // elections wait for four missed heartbeats at least. A follower refuses votes
+        // for `election_timeout_max` after its last heartbeat (openraft's leader lease),
+        // so a failover takes about one to two of it: 2–4 s here.
         Config {
             cluster_name: "cirrus".into(),
             heartbeat_interval: 250,
-            election_timeout_min: 1_500,
-            election_timeout_max: 3_000,
+            election_timeout_min: 1_000,
+            election_timeout_max: 2_000,
             install_snapshot_timeout: 30_000,
             snapshot_max_chunk_size: 1024 * 1024,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(20_000),

@@ -58,7 +58,7 @@ pub fn spawn_remembering(node: Arc<Node>, every: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use crate::node::test_descriptor;
+    use crate::node::tests::test_descriptor;
     use crate::node::{Node, NodeConfig};
 
     async fn open(

@@ -119,7 +119,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::node::test_descriptor as descriptor;
+    use crate::node::tests::test_descriptor as descriptor;
     use crate::node::{Node, NodeConfig};
 
     /// Retries while the previous instance's tasks still hold RocksDB.

@@ -9,10 +9,10 @@
 //! leaves: every committed Raft entry applied and no transaction half-way.
 
 use cirrus_storage::engine::{prefix_end, Engine, CF_EXPIRY, CF_INDEXES, CF_ITEMS, CF_META};
-use cirrus_storage::expiry::{expiry_key, expiry_prefix, parse_expiry_key};
 use cirrus_storage::index::index_prefix;
 use cirrus_storage::key::decode_key_value;
 use cirrus_storage::{ScalarType, StorageError};
+use cirrus_ttl::index::{expiry_key, expiry_prefix, parse_expiry_key};
 use rocksdb::WriteBatch;
 
 use crate::catalog::TableDescriptor;

@@ -12,7 +12,7 @@
 //! - `transactions`: per partition, the locks of prepared transactions and the decision
 //!   records of committed ones (see `cirrus_partition`'s state machine).
 //! - `changes`:  the change log behind streams (see [`crate::change_log`]).
-//! - `expiry`:   the expiry index behind TTL (see [`crate::expiry`]).
+//! - `expiry`:   the expiry index behind TTL (see `cirrus_ttl::index`).
 //! - `raft_log`: `group u64 | log index u64` → one Raft log entry.
 //! - `meta`:     small named records: table descriptors, Raft votes, applied state.
 

@@ -2,7 +2,7 @@
 //! and DynamoDB numbers, the compact binary item codec, DynamoDB's item-size rule, the
 //! order-preserving key encoding, the canonical order of set elements, key schemas and
 //! DynamoDB's limits on names and key values, secondary-index entries, the change log,
-//! the expiry index, and the RocksDB engine (column families, write batches,
+//! and the RocksDB engine (column families, write batches,
 //! per-partition key ranges). It must never know about HTTP, JSON wire shapes, Raft or
 //! which node leads what: callers hand it typed values and byte keys.
 
@@ -10,7 +10,6 @@ pub mod change_log;
 pub mod codec;
 pub mod engine;
 pub mod error;
-pub mod expiry;
 pub mod expression;
 pub mod index;
 pub mod key;

@@ -125,10 +125,7 @@ pub async fn trim_shard(
     shard: ShardRef,
     before_ms: u64,
 ) -> Result<u64, PartitionError> {
-    let live = node
-        .tables_snapshot()
-        .into_iter()
-        .find(|table| table.descriptor().table_id == shard.table_id);
+    let live = node.live_table(shard.table_id);
     if live
         .as_ref()
         .is_some_and(|table| !table.leads(shard.partition))

@@ -33,11 +33,7 @@ pub fn stream_owners(node: &Node) -> Result<Vec<StreamOwner>, PartitionError> {
 
 /// The owner of the streams of table `table_id`, live or deleted.
 pub fn stream_owner(node: &Node, table_id: u32) -> Result<Option<StreamOwner>, PartitionError> {
-    if let Some(table) = node
-        .tables_snapshot()
-        .iter()
-        .find(|t| t.descriptor().table_id == table_id)
-    {
+    if let Some(table) = node.live_table(table_id) {
         return Ok(Some(StreamOwner::of(table.descriptor())));
     }
     match node

@@ -3,10 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cirrus_cluster::Node;
-use cirrus_partition::PartitionError;
-
-use crate::expired::{expire_item, expired_items};
+use crate::expired::expired_items;
+use crate::host::ExpiryHost;
 
 /// Expired items taken from a partition's index at a time.
 const BATCH: usize = 512;
@@ -32,29 +30,21 @@ fn now_seconds() -> u64 {
 /// Sweeps every table with TTL enabled once: proposes the deletion of every item whose
 /// expiry is at or before now. The proposals go one at a time, yielding in between, so
 /// foreground requests keep their share of each partition's Raft group.
-pub async fn sweep_once(node: &Node) -> Result<SweepReport, PartitionError> {
+pub async fn sweep_once<H: ExpiryHost>(host: &H) -> Result<SweepReport, H::Error> {
     let now = now_seconds();
     let mut report = SweepReport::default();
-    for table in node.tables_snapshot() {
-        if table.descriptor().ttl_attribute.is_none() {
-            continue;
-        }
-        // Each partition's leader sweeps it: its replicas elsewhere would only propose
-        // the same deletions again.
-        let partitions = 0..table.descriptor().partitions;
-        for partition in partitions.filter(|&partition| table.leads(partition)) {
-            for _ in 0..BATCHES_PER_PASS {
-                let expired = expired_items(node, &table, partition, now, BATCH)?;
-                let last_batch = expired.len() < BATCH;
-                report.entries_read += expired.len() as u64;
-                for item in expired {
-                    expire_item(node, &table, partition, item, now).await?;
-                    report.proposed += 1;
-                    tokio::task::yield_now().await;
-                }
-                if last_batch {
-                    break;
-                }
+    for at in host.led_expiring_partitions() {
+        for _ in 0..BATCHES_PER_PASS {
+            let expired = expired_items(host, at, now, BATCH)?;
+            let last_batch = expired.len() < BATCH;
+            report.entries_read += expired.len() as u64;
+            for item in expired {
+                host.expire(at, item.key, item.expiry, now).await?;
+                report.proposed += 1;
+                tokio::task::yield_now().await;
+            }
+            if last_batch {
+                break;
             }
         }
     }
@@ -62,11 +52,11 @@ pub async fn sweep_once(node: &Node) -> Result<SweepReport, PartitionError> {
 }
 
 /// Sweeps every `interval` in the background.
-pub fn spawn(node: Arc<Node>, interval: Duration) {
+pub fn spawn<H: ExpiryHost>(host: Arc<H>, interval: Duration) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(interval).await;
-            match sweep_once(&node).await {
+            match sweep_once(&*host).await {
                 Ok(report) if report.proposed > 0 => {
                     tracing::debug!(expired = report.proposed, "TTL sweep");
                 }

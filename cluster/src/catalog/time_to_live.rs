@@ -1,12 +1,70 @@
 //! Enabling and disabling TTL: a catalog change, and the table job that builds or drops
-//! each partition's expiry index through Raft. Finding and deleting expired items is
-//! `cirrus-ttl`'s.
+//! each partition's expiry index through Raft; and the node as `cirrus-ttl`'s sweeper
+//! sees it (`ExpiryHost`). Finding and deleting expired items is `cirrus-ttl`'s.
 
 use std::sync::Arc;
 
-use crate::node::{Node, Table};
 use cirrus_partition::command::Command;
 use cirrus_partition::error::PartitionError;
+use cirrus_storage::engine::Engine;
+use cirrus_ttl::{ExpiringPartition, ExpiryHost};
+
+use crate::node::{Node, Table};
+
+impl Table {
+    /// Items deleted by TTL expiry on this node's replicas of the table's partitions
+    /// (DynamoDB's TimeToLiveDeletedItemCount).
+    pub fn expired_count(&self) -> i64 {
+        self.groups()
+            .iter()
+            .map(|group| group.stats().expired())
+            .sum()
+    }
+}
+
+impl ExpiryHost for Node {
+    type Error = PartitionError;
+
+    fn led_expiring_partitions(&self) -> Vec<ExpiringPartition> {
+        let mut led = Vec::new();
+        for table in self.tables_snapshot() {
+            let descriptor = table.descriptor();
+            if descriptor.ttl_attribute.is_none() {
+                continue;
+            }
+            led.extend(
+                (0..descriptor.partitions)
+                    .filter(|&partition| table.leads(partition))
+                    .map(|partition| ExpiringPartition {
+                        table_id: descriptor.table_id,
+                        partition,
+                    }),
+            );
+        }
+        led
+    }
+
+    fn engine(&self) -> &Engine {
+        Node::engine(self)
+    }
+
+    async fn expire(
+        &self,
+        at: ExpiringPartition,
+        key: Vec<u8>,
+        expiry: u64,
+        now: u64,
+    ) -> Result<(), PartitionError> {
+        // A table deleted since the sweep found the item: nothing left to expire.
+        let Some(table) = self.live_table(at.table_id) else {
+            return Ok(());
+        };
+        let command = Command::Expire { key, expiry, now };
+        self.propose_to(&table, at.partition, command)
+            .await
+            .map(|_| ())
+    }
+}
 
 impl Node {
     /// Enables TTL on `attribute` (`None`: disables it). Writes keep the expiry index

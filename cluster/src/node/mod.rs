@@ -614,6 +614,14 @@ impl Node {
         self.tables_read().all().cloned().collect()
     }
 
+    /// The live table `table_id`, in whichever region.
+    pub fn live_table(&self, table_id: u32) -> Option<Arc<Table>> {
+        self.tables_read()
+            .all()
+            .find(|table| table.descriptor.table_id == table_id)
+            .cloned()
+    }
+
     /// Proposes a command on the item at `key` (from [`Table::locate`]) to the Raft group
     /// of its partition; returns once the command is durable and applied.
     pub async fn propose(

@@ -4,7 +4,7 @@
 
 use cirrus_storage::change_log::ChangeOrigin;
 use cirrus_storage::engine::{prefix_end, CF_EXPIRY};
-use cirrus_storage::expiry::{expiry_key, expiry_of, expiry_prefix};
+use cirrus_ttl::index::{expiry_key, expiry_of, expiry_prefix};
 use openraft::ErrorVerb;
 use rocksdb::WriteBatch;
 

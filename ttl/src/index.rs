@@ -6,8 +6,8 @@
 //! `expiry` column family: `table_id u32 · partition u16 · expiry u64 (epoch seconds) ·
 //! item key suffix` → empty.
 
-use crate::engine::partition_prefix;
-use crate::value::{AttributeValue, Item};
+use cirrus_storage::engine::partition_prefix;
+use cirrus_storage::{AttributeValue, Item};
 
 /// DynamoDB ignores TTL values more than five years in the past.
 pub const MAX_PAST_SECONDS: u64 = 5 * 365 * 24 * 3600;
@@ -49,7 +49,7 @@ pub fn parse_expiry_key(key: &[u8]) -> Option<(u64, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::number::Number;
+    use cirrus_storage::Number;
 
     fn with_ttl(value: AttributeValue) -> Item {
         Item::from([("ttl".to_string(), value)])

@@ -145,7 +145,7 @@ async fn a_sweep_reads_only_the_expired_entries() -> TestResult {
     }
     let table = node.table("us-east-1", "million")?;
     assert_eq!(table.item_count(), ITEMS as i64);
-    let report = cirrus_ttl::sweep_once(&node).await?;
+    let report = cirrus_ttl::sweep_once(node.as_ref()).await?;
     let entries_read = report.entries_read;
     let expired = ITEMS / EXPIRED_EVERY;
     println!(
@@ -158,10 +158,10 @@ async fn a_sweep_reads_only_the_expired_entries() -> TestResult {
         "the sweep read only the expired entries"
     );
     assert_eq!(report.proposed, expired);
-    assert_eq!(cirrus_ttl::expired_count(&table), expired as i64);
+    assert_eq!(table.expired_count(), expired as i64);
     assert_eq!(table.item_count(), (ITEMS - expired) as i64);
     // Nothing is left to sweep, and a second sweep reads nothing.
-    let again = cirrus_ttl::sweep_once(&node).await?;
+    let again = cirrus_ttl::sweep_once(node.as_ref()).await?;
     assert_eq!((again.proposed, again.entries_read), (0, 0));
     node.shutdown().await?;
     Ok(())

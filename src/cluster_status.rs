@@ -123,7 +123,7 @@ fn render(reports: &BTreeMap<u64, Option<NodeReport>>) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<10} {:<32} {:>6} {:>6}  REPLICAS (node: applied index, lag; * learner)",
+        "{:<10} {:<32} {:>6} {:>6}  REPLICAS (node: applied index/lag behind the leader; * learner)",
         "GROUP", "TABLE/PARTITION", "LEADER", "TERM"
     );
     for (group_id, views) in groups(reports) {
@@ -153,16 +153,16 @@ fn render(reports: &BTreeMap<u64, Option<NodeReport>>) -> String {
             let _ = match views.get(&replica).and_then(|view| view.applied_index) {
                 Some(applied) => write!(
                     replicas,
-                    " {replica}{mark}: {applied}, {}",
+                    "  {replica}{mark}: {applied}/{}",
                     head.saturating_sub(applied)
                 ),
-                None => write!(replicas, " {replica}{mark}: -"),
+                None => write!(replicas, "  {replica}{mark}: -"),
             };
         }
         let leader = leader.map_or_else(|| "-".to_string(), |id| id.to_string());
         let _ = writeln!(
             out,
-            "{group_id:<10} {name:<32} {leader:>6} {term:>6} {}",
+            "{group_id:<10} {name:<32} {leader:>6} {term:>6}  {}",
             replicas.trim_start()
         );
     }

@@ -1,7 +1,8 @@
 //! The node: the RocksDB instance, the catalog, and the Raft group of every partition
 //! of every table. It opens them, keeps the catalog's live tables, and routes each item
-//! command to the partition that owns its key (reads are `reads.rs`'s, background jobs
-//! `table_jobs.rs`'s).
+//! command to the partition that owns its key (reads are `reads.rs`'s and `scan.rs`'s).
+//! It creates, changes and deletes tables through the metadata group; following that
+//! group and running the catalog's background jobs are `crate::catalog`'s.
 
 pub(crate) mod key_range_memory;
 mod reads;

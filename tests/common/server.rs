@@ -297,20 +297,10 @@ impl TestServer {
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(self.endpoint())
             .region(Region::new(region.to_string()))
-            .credentials_provider(Credentials::from_keys(
-                "AKIDCIRRUSTEST",
-                "cirrus-test-secret",
-                None,
-            ))
+            .credentials_provider(test_credentials())
             .http_client(http)
             .retry_config(retry)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(20))
-                    .operation_timeout(Duration::from_secs(45))
-                    .build(),
-            )
+            .timeout_config(test_timeouts())
             .build();
         Client::from_conf(config)
     }
@@ -384,4 +374,18 @@ impl TestServer {
     pub fn client_with_max_attempts(&self, attempts: u32) -> Client {
         self.client_with(RetryConfig::standard().with_max_attempts(attempts))
     }
+}
+
+/// The credentials every test client signs with (any pass Cirrus's signature check).
+pub fn test_credentials() -> Credentials {
+    Credentials::from_keys("AKIDCIRRUSTEST", "cirrus-test-secret", None)
+}
+
+/// Every test client's timeouts: bounded, so no test waits forever on a wedged server.
+pub fn test_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .operation_timeout(Duration::from_secs(45))
+        .build()
 }

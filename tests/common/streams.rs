@@ -15,20 +15,10 @@ pub fn streams_client_in(server: &TestServer, region: &str) -> aws_sdk_dynamodbs
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(server.endpoint())
         .region(Region::new(region.to_string()))
-        .credentials_provider(Credentials::from_keys(
-            "AKIDCIRRUSTEST",
-            "cirrus-test-secret",
-            None,
-        ))
+        .credentials_provider(test_credentials())
         .http_client(http)
         .retry_config(RetryConfig::standard())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(20))
-                .operation_timeout(Duration::from_secs(45))
-                .build(),
-        )
+        .timeout_config(test_timeouts())
         .build();
     aws_sdk_dynamodbstreams::Client::from_conf(config)
 }

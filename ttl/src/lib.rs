@@ -13,6 +13,5 @@ mod host;
 pub mod index;
 mod sweeper;
 
-pub use expired::{expired_items, ExpiredItem};
 pub use host::{ExpiringPartition, ExpiryHost};
 pub use sweeper::{spawn, sweep_once, SweepReport};
